@@ -1,0 +1,368 @@
+//! The battle page: a prompt, two anonymous answers streamed side by side, four vote buttons
+//! (enabled only when both answers finished), the reveal, then continue or start anew.
+
+use arena_domain::api::{Reveal, StreamEvent};
+use arena_domain::markdown::render_safe_html;
+use arena_domain::{Side, Winner};
+use leptos::prelude::*;
+
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) enum SideStatus {
+    Waiting,
+    Streaming,
+    Done { tokens: u32 },
+    Failed(String),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct SideView {
+    pub text: String,
+    pub status: SideStatus,
+}
+
+impl SideView {
+    fn waiting() -> Self {
+        Self {
+            text: String::new(),
+            status: SideStatus::Waiting,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct TurnUi {
+    pub prompt: String,
+    pub a: SideView,
+    pub b: SideView,
+    pub winner: Option<Winner>,
+    /// One key per turn, reused if the vote request is retried.
+    pub vote_key: String,
+}
+
+impl TurnUi {
+    pub(crate) fn new(prompt: String) -> Self {
+        Self {
+            prompt,
+            a: SideView::waiting(),
+            b: SideView::waiting(),
+            winner: None,
+            vote_key: String::new(),
+        }
+    }
+
+    pub(crate) fn side_mut(&mut self, side: Side) -> &mut SideView {
+        match side {
+            Side::A => &mut self.a,
+            Side::B => &mut self.b,
+        }
+    }
+
+    fn finished(&self) -> bool {
+        !matches!(self.a.status, SideStatus::Waiting | SideStatus::Streaming)
+            && !matches!(self.b.status, SideStatus::Waiting | SideStatus::Streaming)
+    }
+
+    fn votable(&self) -> bool {
+        matches!(self.a.status, SideStatus::Done { .. })
+            && matches!(self.b.status, SideStatus::Done { .. })
+            && self.winner.is_none()
+    }
+
+    fn failed(&self) -> bool {
+        matches!(self.a.status, SideStatus::Failed(_))
+            || matches!(self.b.status, SideStatus::Failed(_))
+    }
+
+    /// Applies one stream event; returns true once both sides have ended.
+    pub(crate) fn apply(&mut self, event: StreamEvent) -> bool {
+        match event {
+            StreamEvent::Delta { side, text } => {
+                let s = self.side_mut(side);
+                s.text.push_str(&text);
+                s.status = SideStatus::Streaming;
+            }
+            StreamEvent::Done { side, tokens, .. } => {
+                self.side_mut(side).status = SideStatus::Done { tokens }
+            }
+            StreamEvent::Error { side, message } => {
+                self.side_mut(side).status = SideStatus::Failed(message)
+            }
+        }
+        self.finished()
+    }
+}
+
+/// The page's state, shared with the browser-side client code.
+#[derive(Clone, Copy)]
+pub(crate) struct BattleState {
+    pub battle_id: RwSignal<Option<String>>,
+    pub turns: RwSignal<Vec<TurnUi>>,
+    pub reveal: RwSignal<Option<Reveal>>,
+    pub error: RwSignal<Option<String>>,
+    pub busy: RwSignal<bool>,
+}
+
+const SUGGESTIONS: &[&str] = &[
+    "Explain photosynthesis to a ten-year-old.",
+    "Write a haiku about the sea.",
+    "Idatzi olerki labur bat Euskal Herriko mendiei buruz.",
+    "What are three tips for learning a new language?",
+];
+
+#[component]
+pub fn BattlePage() -> impl IntoView {
+    let state = BattleState {
+        battle_id: RwSignal::new(None),
+        turns: RwSignal::new(Vec::new()),
+        reveal: RwSignal::new(None),
+        error: RwSignal::new(None),
+        busy: RwSignal::new(false),
+    };
+    let prompt = RwSignal::new(String::new());
+    let language = RwSignal::new(String::from("en"));
+
+    let last_turn = move || state.turns.with(|t| t.last().cloned());
+    let can_vote = move || !state.busy.get() && last_turn().is_some_and(|t| t.votable());
+    let can_send = move || {
+        !state.busy.get()
+            && !prompt.with(|p| p.trim().is_empty())
+            && last_turn().is_none_or(|t| t.finished() && !t.failed())
+    };
+    let started = move || state.battle_id.with(Option::is_some);
+
+    let submit = move || {
+        if !can_send() {
+            return;
+        }
+        let text = prompt.get_untracked();
+        prompt.set(String::new());
+        #[cfg(feature = "hydrate")]
+        crate::client::send_prompt(state, text, language.get_untracked());
+        #[cfg(not(feature = "hydrate"))]
+        let _ = text;
+    };
+    let vote = move |winner: Winner| {
+        if !can_vote() {
+            return;
+        }
+        #[cfg(feature = "hydrate")]
+        crate::client::vote(state, winner);
+        #[cfg(not(feature = "hydrate"))]
+        let _ = winner;
+    };
+    let regenerate = move || {
+        #[cfg(feature = "hydrate")]
+        crate::client::regenerate(state);
+    };
+    let new_battle = move || {
+        #[cfg(feature = "hydrate")]
+        crate::client::close_stream();
+        state.battle_id.set(None);
+        state.turns.set(Vec::new());
+        state.reveal.set(None);
+        state.error.set(None);
+        state.busy.set(false);
+    };
+
+    // Keyboard: 1 = A is better, 2 = B is better, 3 = tie, 4 = both are bad (outside text fields).
+    let keys = window_event_listener(leptos::ev::keydown, move |ev| {
+        let typing = ev
+            .target()
+            .and_then(|t| {
+                use leptos::wasm_bindgen::JsCast;
+                t.dyn_into::<leptos::web_sys::Element>().ok()
+            })
+            .is_some_and(|el| matches!(el.tag_name().as_str(), "TEXTAREA" | "INPUT" | "SELECT"));
+        if typing || ev.ctrl_key() || ev.meta_key() || ev.alt_key() {
+            return;
+        }
+        let winner = match ev.key().as_str() {
+            "1" => Winner::ModelA,
+            "2" => Winner::ModelB,
+            "3" => Winner::Tie,
+            "4" => Winner::BothBad,
+            _ => return,
+        };
+        vote(winner);
+    });
+    on_cleanup(move || keys.remove());
+
+    let vote_button = move |winner: Winner, label: &'static str, key: &'static str| {
+        view! {
+            <button
+                class="vote"
+                data-winner=winner.as_str()
+                disabled=move || !can_vote()
+                on:click=move |_| vote(winner)
+                title=format!("Shortcut: {key}")
+            >
+                {label}
+                <kbd>{key}</kbd>
+            </button>
+        }
+    };
+
+    view! {
+        <section class="battle">
+            <Show when=move || !started()>
+                <div class="intro">
+                    <h1>"Which answer is better?"</h1>
+                    <p>
+                        "Ask anything. Two anonymous models answer side by side; vote for the better one, "
+                        "then see who they were. Your votes build an open leaderboard."
+                    </p>
+                    <div class="suggestions">
+                        {SUGGESTIONS
+                            .iter()
+                            .map(|s| {
+                                view! {
+                                    <button class="suggestion" on:click=move |_| prompt.set((*s).to_owned())>
+                                        {*s}
+                                    </button>
+                                }
+                            })
+                            .collect_view()}
+                    </div>
+                </div>
+            </Show>
+
+            <div class="turns">
+                {move || {
+                    state
+                        .turns
+                        .get()
+                        .into_iter()
+                        .enumerate()
+                        .map(|(i, turn)| view! { <Turn index=i turn=turn/> })
+                        .collect_view()
+                }}
+            </div>
+
+            <Show when=move || state.reveal.get().is_some()>
+                <div class="reveal" role="status">
+                    {move || {
+                        state
+                            .reveal
+                            .get()
+                            .map(|r| {
+                                view! {
+                                    <span class="model-name" data-side="a">"Model A: " <strong>{r.model_a}</strong></span>
+                                    <span class="model-name" data-side="b">"Model B: " <strong>{r.model_b}</strong></span>
+                                }
+                            })
+                    }}
+                </div>
+            </Show>
+
+            <Show when=move || last_turn().is_some_and(|t| t.failed())>
+                <div class="notice failure" role="alert">
+                    "One of the answers failed, so this battle cannot be voted. "
+                    <button class="link" on:click=move |_| new_battle()>"Start a new battle"</button>
+                </div>
+            </Show>
+
+            <div class="votes" role="group" aria-label="Your vote">
+                {vote_button(Winner::ModelA, "👈 A is better", "1")}
+                {vote_button(Winner::ModelB, "👉 B is better", "2")}
+                {vote_button(Winner::Tie, "🤝 Tie", "3")}
+                {vote_button(Winner::BothBad, "👎 Both are bad", "4")}
+            </div>
+
+            {move || state.error.get().map(|e| view! { <p class="notice failure" role="alert">{e}</p> })}
+
+            <form
+                class="composer"
+                on:submit=move |ev| {
+                    ev.prevent_default();
+                    submit();
+                }
+            >
+                <textarea
+                    name="prompt"
+                    rows="3"
+                    maxlength="8000"
+                    placeholder=move || if started() { "Continue the conversation…" } else { "Type your prompt…" }
+                    prop:value=move || prompt.get()
+                    on:input=move |ev| prompt.set(event_target_value(&ev))
+                    on:keydown=move |ev| {
+                        if ev.key() == "Enter" && !ev.shift_key() {
+                            ev.prevent_default();
+                            submit();
+                        }
+                    }
+                ></textarea>
+                <div class="composer-actions">
+                    <select
+                        name="language"
+                        aria-label="Language of your prompt"
+                        disabled=started
+                        on:change=move |ev| language.set(event_target_value(&ev))
+                    >
+                        <option value="en">"English"</option>
+                        <option value="eu">"Euskara"</option>
+                        <option value="es">"Español"</option>
+                        <option value="fr">"Français"</option>
+                        <option value="other">"Other"</option>
+                    </select>
+                    <button type="submit" class="primary" disabled=move || !can_send()>
+                        {move || if started() { "Send" } else { "Start battle" }}
+                    </button>
+                    <button
+                        type="button"
+                        disabled=move || !can_vote()
+                        on:click=move |_| regenerate()
+                    >
+                        "↻ Regenerate"
+                    </button>
+                    <button type="button" disabled=move || !started() on:click=move |_| new_battle()>
+                        "＋ New battle"
+                    </button>
+                </div>
+            </form>
+        </section>
+    }
+}
+
+#[component]
+fn Turn(index: usize, turn: TurnUi) -> impl IntoView {
+    let winner = turn.winner;
+    view! {
+        <article class="turn" data-turn=index>
+            <p class="prompt">{turn.prompt.clone()}</p>
+            <div class="answers">
+                <Answer side=Side::A view=turn.a.clone() won=winner.map(|w| w == Winner::ModelA)/>
+                <Answer side=Side::B view=turn.b.clone() won=winner.map(|w| w == Winner::ModelB)/>
+            </div>
+            {winner.map(|w| view! { <p class="voted">"Your vote: " {w.as_str()}</p> })}
+        </article>
+    }
+}
+
+#[component]
+fn Answer(side: Side, view: SideView, won: Option<bool>) -> impl IntoView {
+    let label = match side {
+        Side::A => "Model A",
+        Side::B => "Model B",
+    };
+    let (status_class, status_text) = match &view.status {
+        SideStatus::Waiting => ("waiting", "waiting…".to_owned()),
+        SideStatus::Streaming => ("streaming", "writing…".to_owned()),
+        SideStatus::Done { tokens } => ("done", format!("done · {tokens} tokens")),
+        SideStatus::Failed(_) => ("failed", "failed".to_owned()),
+    };
+    let error = match &view.status {
+        SideStatus::Failed(message) => Some(message.clone()),
+        _ => None,
+    };
+    let html = render_safe_html(&view.text);
+    view! {
+        <div class=format!("answer {status_class}") class:winner=won == Some(true) data-side=side.as_str() data-status=status_class>
+            <header>
+                <span class="label">{label}</span>
+                <span class="status">{status_text}</span>
+            </header>
+            <div class="content" inner_html=html></div>
+            {error.map(|e| view! { <p class="error">{e}</p> })}
+        </div>
+    }
+}

@@ -1,0 +1,222 @@
+//! Browser side of the battle page: calls the JSON API and follows the SSE stream.
+
+use crate::battle::{BattleState, TurnUi};
+use arena_domain::Winner;
+use arena_domain::api::{
+    ApiErrorBody, BattleCreated, CastVote, ContinueBattle, CreateBattle, Reveal, StreamEvent,
+};
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use std::cell::RefCell;
+use wasm_bindgen::JsCast;
+use wasm_bindgen::closure::Closure;
+use web_sys::{EventSource, MessageEvent};
+
+thread_local! {
+    /// The open stream and its listeners (dropped together when the stream closes).
+    static STREAM: RefCell<Option<(EventSource, Vec<Closure<dyn FnMut(web_sys::Event)>>)>> =
+        const { RefCell::new(None) };
+}
+
+async fn post<B: Serialize, R: DeserializeOwned>(
+    url: &str,
+    body: &B,
+    idempotency_key: Option<&str>,
+) -> Result<R, String> {
+    let mut request = gloo_net::http::Request::post(url);
+    if let Some(key) = idempotency_key {
+        request = request.header("Idempotency-Key", key);
+    }
+    let response = request
+        .json(body)
+        .map_err(|e| e.to_string())?
+        .send()
+        .await
+        .map_err(|_| "the arena cannot be reached; check your connection".to_owned())?;
+    if response.ok() {
+        response.json::<R>().await.map_err(|e| e.to_string())
+    } else {
+        Err(match response.json::<ApiErrorBody>().await {
+            Ok(body) => body.error.message,
+            Err(_) => format!("the arena answered {}", response.status()),
+        })
+    }
+}
+
+fn random_key() -> String {
+    format!(
+        "{:016x}{:016x}",
+        (js_sys::Math::random() * 2f64.powi(53)) as u64,
+        (js_sys::Math::random() * 2f64.powi(53)) as u64
+    )
+}
+
+/// Starts a battle, or continues the current one, with this prompt.
+pub(crate) fn send_prompt(state: BattleState, prompt: String, language: String) {
+    state.busy.set(true);
+    state.error.set(None);
+    spawn_local(async move {
+        let current = state.battle_id.get_untracked();
+        let result: Result<BattleCreated, String> = match &current {
+            None => {
+                post(
+                    "/api/v1/battles",
+                    &CreateBattle {
+                        prompt: prompt.clone(),
+                        language: Some(language),
+                    },
+                    None,
+                )
+                .await
+            }
+            Some(id) => {
+                post(
+                    &format!("/api/v1/battles/{id}/turns"),
+                    &ContinueBattle {
+                        prompt: prompt.clone(),
+                    },
+                    None,
+                )
+                .await
+            }
+        };
+        match result {
+            Ok(created) => {
+                state.battle_id.set(Some(created.battle_id.clone()));
+                state.turns.update(|turns| turns.push(TurnUi::new(prompt)));
+                open_stream(state, &created.battle_id);
+            }
+            Err(message) => {
+                state.error.set(Some(message));
+                state.busy.set(false);
+            }
+        }
+    });
+}
+
+pub(crate) fn regenerate(state: BattleState) {
+    let Some(id) = state.battle_id.get_untracked() else {
+        return;
+    };
+    state.busy.set(true);
+    state.error.set(None);
+    spawn_local(async move {
+        let result: Result<BattleCreated, String> =
+            post(&format!("/api/v1/battles/{id}/regenerate"), &(), None).await;
+        match result {
+            Ok(_) => {
+                state.turns.update(|turns| {
+                    if let Some(last) = turns.last_mut() {
+                        *last = TurnUi::new(last.prompt.clone());
+                    }
+                });
+                open_stream(state, &id);
+            }
+            Err(message) => {
+                state.error.set(Some(message));
+                state.busy.set(false);
+            }
+        }
+    });
+}
+
+pub(crate) fn vote(state: BattleState, winner: Winner) {
+    let Some(id) = state.battle_id.get_untracked() else {
+        return;
+    };
+    let mut key = String::new();
+    state.turns.update(|turns| {
+        if let Some(last) = turns.last_mut() {
+            if last.vote_key.is_empty() {
+                last.vote_key = random_key();
+            }
+            key = last.vote_key.clone();
+        }
+    });
+    state.busy.set(true);
+    spawn_local(async move {
+        let body = CastVote {
+            winner: winner.as_str().to_owned(),
+        };
+        let result: Result<Reveal, String> =
+            post(&format!("/api/v1/battles/{id}/vote"), &body, Some(&key)).await;
+        match result {
+            Ok(reveal) => {
+                state.turns.update(|turns| {
+                    if let Some(last) = turns.last_mut() {
+                        last.winner = Some(winner);
+                    }
+                });
+                state.reveal.set(Some(reveal));
+            }
+            Err(message) => state.error.set(Some(message)),
+        }
+        state.busy.set(false);
+    });
+}
+
+/// Closes the stream. Its listeners stay alive until the next stream replaces them: this is
+/// called from inside one of them, which must not be freed while it runs.
+pub(crate) fn close_stream() {
+    STREAM.with(|s| {
+        if let Some((source, _listeners)) = s.borrow().as_ref() {
+            source.close();
+        }
+    });
+}
+
+/// Follows `GET /battles/{id}/stream` into the last turn until both sides ended.
+fn open_stream(state: BattleState, battle_id: &str) {
+    close_stream();
+    let source = match EventSource::new(&format!("/api/v1/battles/{battle_id}/stream")) {
+        Ok(source) => source,
+        Err(_) => {
+            state
+                .error
+                .set(Some("your browser cannot open the answer stream".into()));
+            state.busy.set(false);
+            return;
+        }
+    };
+    let on_event = Closure::<dyn FnMut(web_sys::Event)>::new(move |event: web_sys::Event| {
+        let Some(message) = event.dyn_ref::<MessageEvent>() else {
+            // A connection error: the browser reconnects by itself and the server replays the
+            // turn from its start, so nothing is lost (see `on_open`).
+            return;
+        };
+        let Some(data) = message.data().as_string() else {
+            return;
+        };
+        let Ok(parsed) = serde_json::from_str::<StreamEvent>(&data) else {
+            return;
+        };
+        let mut ended = false;
+        state.turns.update(|turns| {
+            if let Some(last) = turns.last_mut() {
+                ended = last.apply(parsed);
+            }
+        });
+        if ended {
+            close_stream();
+            state.busy.set(false);
+        }
+    });
+    // Every (re)connection replays the turn from its start: clear what was shown.
+    let on_open = Closure::<dyn FnMut(web_sys::Event)>::new(move |_| {
+        state.turns.update(|turns| {
+            if let Some(last) = turns.last_mut() {
+                *last = TurnUi {
+                    vote_key: last.vote_key.clone(),
+                    ..TurnUi::new(last.prompt.clone())
+                };
+            }
+        });
+    });
+    for name in ["delta", "done", "error"] {
+        let _ = source.add_event_listener_with_callback(name, on_event.as_ref().unchecked_ref());
+    }
+    let _ = source.add_event_listener_with_callback("open", on_open.as_ref().unchecked_ref());
+    STREAM.with(|s| *s.borrow_mut() = Some((source, vec![on_event, on_open])));
+}

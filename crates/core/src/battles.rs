@@ -1,0 +1,911 @@
+//! Battles: a prompt, two anonymous answers generated side by side, one vote per turn, the
+//! reveal. Battle state lives here, on the server; nothing sent to the client before the vote
+//! names a model.
+
+use crate::Arena;
+use crate::catalog::{Model, choose_pair};
+use crate::error::{ArenaError, ArenaResult};
+use crate::live::{LiveTurn, ViewerGuard};
+use crate::voters::VoterId;
+use arena_domain::api::{AnswerView, BattleCreated, BattleView, Reveal, StreamEvent, TurnView};
+use arena_domain::identity::reveals_identity;
+use arena_domain::markdown::StyleFeatures;
+use arena_domain::{Prompt, Side, Winner};
+use arena_inference::{ChatEvent, ChatMessage, ChatRequest, FinishReason, Role};
+use futures::StreamExt;
+use sha2::{Digest, Sha256};
+use sqlx::{PgConnection, Row};
+use std::sync::Arc;
+use std::time::Instant;
+use tokio::sync::broadcast;
+use uuid::Uuid;
+
+/// What `GET /battles/{id}/stream` sends: the events so far, then (if the turn is still being
+/// generated) the live ones.
+pub struct TurnStream {
+    pub replay: Vec<StreamEvent>,
+    pub live: Option<(broadcast::Receiver<StreamEvent>, ViewerGuard)>,
+}
+
+#[derive(sqlx::FromRow)]
+struct BattleRow {
+    id: Uuid,
+    model_a_id: Uuid,
+    model_b_id: Uuid,
+    language: Option<String>,
+}
+
+#[derive(sqlx::FromRow)]
+struct TurnRow {
+    id: Uuid,
+    turn_index: i32,
+    prompt: String,
+    status: String,
+}
+
+#[derive(sqlx::FromRow)]
+struct AnswerRow {
+    turn_id: Uuid,
+    side: String,
+    discarded: bool,
+    status: String,
+    content: String,
+    error: Option<String>,
+    finish_reason: Option<String>,
+    completion_tokens: Option<i32>,
+}
+
+/// Languages are short BCP 47-like tags (`eu`, `en`, `es-ES`).
+fn parse_language(language: Option<String>) -> ArenaResult<Option<String>> {
+    match language
+        .map(|l| l.trim().to_owned())
+        .filter(|l| !l.is_empty())
+    {
+        None => Ok(None),
+        Some(l)
+            if l.len() <= 16
+                && l.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+                && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') =>
+        {
+            Ok(Some(l.to_ascii_lowercase()))
+        }
+        Some(_) => Err(ArenaError::invalid(
+            "invalid_language",
+            "language must be a short tag such as \"eu\" or \"en\"",
+        )),
+    }
+}
+
+fn parse_prompt(raw: &str) -> ArenaResult<Prompt> {
+    Prompt::parse(raw).map_err(|e| ArenaError::invalid("invalid_prompt", e.to_string()))
+}
+
+impl Arena {
+    /// Creates a battle between two distinct available models and starts both answers.
+    #[tracing::instrument(skip(self, prompt), fields(voter.id = %voter.0))]
+    pub async fn create_battle(
+        &self,
+        voter: VoterId,
+        prompt: &str,
+        language: Option<String>,
+    ) -> ArenaResult<BattleCreated> {
+        let prompt = parse_prompt(prompt)?;
+        let language = parse_language(language)?;
+        let candidates: Vec<Model> = self
+            .catalog
+            .all()
+            .into_iter()
+            .filter(|m| m.active && self.gateway.is_model_available(&m.key))
+            .collect();
+        let (model_a, model_b) = {
+            let mut rng = rand::rng();
+            let (a, b) = choose_pair(&candidates, &mut rng).ok_or_else(|| {
+                ArenaError::Unavailable(
+                    "no two models are available right now; try again in a minute".into(),
+                )
+            })?;
+            (a.clone(), b.clone())
+        };
+        let battle_id = Uuid::now_v7();
+        let turn_id = Uuid::now_v7();
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "insert into battle (id, voter_id, model_a_id, model_b_id, language)
+             values ($1, $2, $3, $4, $5)",
+        )
+        .bind(battle_id)
+        .bind(voter.0)
+        .bind(model_a.id)
+        .bind(model_b.id)
+        .bind(&language)
+        .execute(&mut *tx)
+        .await?;
+        insert_turn(&mut tx, turn_id, battle_id, 0, prompt.as_str()).await?;
+        let answers = insert_answers(&mut tx, turn_id, 0, [&model_a, &model_b]).await?;
+        tx.commit().await?;
+        tracing::info!(battle.id = %battle_id, "battle created");
+
+        let conversation = vec![(prompt.into_inner(), None, None)];
+        self.start_generation(
+            battle_id,
+            turn_id,
+            [model_a, model_b],
+            answers,
+            &conversation,
+        );
+        Ok(BattleCreated {
+            battle_id: battle_id.to_string(),
+            turn: 0,
+        })
+    }
+
+    /// The next turn of the conversation, to the same two models with the whole history.
+    #[tracing::instrument(skip(self, prompt), fields(voter.id = %voter.0, battle.id = %battle_id))]
+    pub async fn continue_battle(
+        &self,
+        voter: VoterId,
+        battle_id: Uuid,
+        prompt: &str,
+    ) -> ArenaResult<BattleCreated> {
+        let prompt = parse_prompt(prompt)?;
+        let mut tx = self.pool.begin().await?;
+        let battle = lock_battle(&mut tx, voter, battle_id).await?;
+        let last = latest_turn(&mut tx, battle_id).await?;
+        match last.status.as_str() {
+            "ready" | "voted" => {}
+            "generating" => {
+                return Err(ArenaError::conflict(
+                    "turn_in_progress",
+                    "the answers to the previous prompt are still being written",
+                ));
+            }
+            _ => {
+                return Err(ArenaError::conflict(
+                    "battle_failed",
+                    "this battle failed; start a new battle",
+                ));
+            }
+        }
+        let next = last.turn_index + 1;
+        if next as u32 >= self.settings.max_turns {
+            return Err(ArenaError::conflict(
+                "too_many_turns",
+                format!("a battle has at most {} turns", self.settings.max_turns),
+            ));
+        }
+        let models = self.battle_models(&battle)?;
+        let mut conversation = history(&mut tx, battle_id).await?;
+        conversation.push((prompt.as_str().to_owned(), None, None));
+        let turn_id = Uuid::now_v7();
+        insert_turn(&mut tx, turn_id, battle_id, next, prompt.as_str()).await?;
+        let answers = insert_answers(&mut tx, turn_id, 0, [&models[0], &models[1]]).await?;
+        touch_battle(&mut tx, battle_id).await?;
+        tx.commit().await?;
+        self.start_generation(battle_id, turn_id, models, answers, &conversation);
+        Ok(BattleCreated {
+            battle_id: battle_id.to_string(),
+            turn: next,
+        })
+    }
+
+    /// Both answers of the latest turn again, before any vote on it; the old ones are kept,
+    /// marked discarded.
+    #[tracing::instrument(skip(self), fields(voter.id = %voter.0, battle.id = %battle_id))]
+    pub async fn regenerate(&self, voter: VoterId, battle_id: Uuid) -> ArenaResult<BattleCreated> {
+        let mut tx = self.pool.begin().await?;
+        let battle = lock_battle(&mut tx, voter, battle_id).await?;
+        let last = latest_turn(&mut tx, battle_id).await?;
+        if last.status != "ready" {
+            return Err(ArenaError::conflict(
+                "not_regenerable",
+                "only finished, unvoted answers can be regenerated",
+            ));
+        }
+        let attempt: i32 = sqlx::query_scalar(
+            "update answer set discarded = true where turn_id = $1 and not discarded
+             returning attempt",
+        )
+        .bind(last.id)
+        .fetch_all(&mut *tx)
+        .await?
+        .into_iter()
+        .max()
+        .unwrap_or(0)
+            + 1;
+        sqlx::query(
+            "update battle_turn set status = 'generating', updated_at = now() where id = $1",
+        )
+        .bind(last.id)
+        .execute(&mut *tx)
+        .await?;
+        let models = self.battle_models(&battle)?;
+        let mut conversation = history(&mut tx, battle_id).await?;
+        conversation.pop(); // the turn being regenerated
+        conversation.push((last.prompt.clone(), None, None));
+        let answers = insert_answers(&mut tx, last.id, attempt, [&models[0], &models[1]]).await?;
+        touch_battle(&mut tx, battle_id).await?;
+        tx.commit().await?;
+        self.start_generation(battle_id, last.id, models, answers, &conversation);
+        Ok(BattleCreated {
+            battle_id: battle_id.to_string(),
+            turn: last.turn_index,
+        })
+    }
+
+    fn battle_models(&self, battle: &BattleRow) -> ArenaResult<[Model; 2]> {
+        let a = self.catalog.get(battle.model_a_id);
+        let b = self.catalog.get(battle.model_b_id);
+        match (a, b) {
+            (Some(a), Some(b)) if a.active && b.active => Ok([a, b]),
+            _ => Err(ArenaError::conflict(
+                "model_retired",
+                "one of the models of this battle is no longer offered; start a new battle",
+            )),
+        }
+    }
+
+    /// The latest turn's events: replayed from the database once finished, live otherwise.
+    pub async fn stream(&self, voter: VoterId, battle_id: Uuid) -> ArenaResult<TurnStream> {
+        let mut conn = self.pool.acquire().await?;
+        owned_battle(&mut conn, voter, battle_id).await?;
+        if let Some(live) = self.live.get(battle_id) {
+            let (replay, rx, guard) = live.subscribe();
+            return Ok(TurnStream {
+                replay,
+                live: Some((rx, guard)),
+            });
+        }
+        let last = latest_turn(&mut conn, battle_id).await?;
+        let answers: Vec<AnswerRow> = sqlx::query_as(
+            "select turn_id, side, discarded, status, content, error, finish_reason,
+                    completion_tokens
+             from answer where turn_id = $1 and not discarded order by side",
+        )
+        .bind(last.id)
+        .fetch_all(&mut *conn)
+        .await?;
+        let mut replay = Vec::new();
+        for a in answers {
+            let side = Side::parse(&a.side).unwrap_or(Side::A);
+            if !a.content.is_empty() {
+                replay.push(StreamEvent::Delta {
+                    side,
+                    text: a.content.clone(),
+                });
+            }
+            match a.status.as_str() {
+                "done" => replay.push(StreamEvent::Done {
+                    side,
+                    finish_reason: a.finish_reason.unwrap_or_else(|| "stop".into()),
+                    tokens: a.completion_tokens.unwrap_or(0).max(0) as u32,
+                }),
+                "error" => replay.push(StreamEvent::Error {
+                    side,
+                    message: a.error.unwrap_or_else(|| "this answer failed".into()),
+                }),
+                // A generation interrupted without a record (cannot happen after start-up
+                // recovery, but never leave a client waiting forever).
+                _ => replay.push(StreamEvent::Error {
+                    side,
+                    message: "this answer was interrupted".into(),
+                }),
+            }
+        }
+        Ok(TurnStream { replay, live: None })
+    }
+
+    /// Records the vote on the latest turn and reveals the models. Idempotent per key: the same
+    /// key returns the same answer and writes nothing.
+    #[tracing::instrument(skip(self, idempotency_key), fields(voter.id = %voter.0, battle.id = %battle_id))]
+    pub async fn vote(
+        &self,
+        voter: VoterId,
+        battle_id: Uuid,
+        winner: &str,
+        idempotency_key: Option<&str>,
+    ) -> ArenaResult<Reveal> {
+        let winner: Winner = winner.parse().map_err(|e: arena_domain::WinnerError| {
+            ArenaError::invalid("invalid_winner", e.to_string())
+        })?;
+        if let Some(key) = idempotency_key
+            && (key.is_empty() || key.len() > 200 || !key.bytes().all(|b| b.is_ascii_graphic()))
+        {
+            return Err(ArenaError::invalid(
+                "invalid_idempotency_key",
+                "Idempotency-Key must be 1 to 200 visible ASCII characters",
+            ));
+        }
+        let mut tx = self.pool.begin().await?;
+        // Locking the battle serialises concurrent votes (and retries) on it.
+        let battle = lock_battle(&mut tx, voter, battle_id).await?;
+        if let Some(key) = idempotency_key {
+            let previous = sqlx::query(
+                "select v.battle_id, v.winner, t.turn_index from vote v
+                 join battle_turn t on t.id = v.turn_id
+                 where v.voter_id = $1 and v.idempotency_key = $2",
+            )
+            .bind(voter.0)
+            .bind(key)
+            .fetch_optional(&mut *tx)
+            .await?;
+            if let Some(row) = previous {
+                let previous_battle: Uuid = row.get("battle_id");
+                if previous_battle != battle_id {
+                    return Err(ArenaError::conflict(
+                        "idempotency_key_reused",
+                        "this Idempotency-Key was already used for another battle",
+                    ));
+                }
+                let previous_winner: String = row.get("winner");
+                if previous_winner != winner.as_str() {
+                    return Err(ArenaError::conflict(
+                        "idempotency_key_reused",
+                        "this Idempotency-Key was already used with another choice",
+                    ));
+                }
+                return self.reveal(&battle, &previous_winner, row.get("turn_index"));
+            }
+        }
+        let turn = latest_turn(&mut tx, battle_id).await?;
+        match turn.status.as_str() {
+            "ready" => {}
+            "generating" => {
+                return Err(ArenaError::conflict(
+                    "not_ready",
+                    "both answers must finish before you vote",
+                ));
+            }
+            "failed" => {
+                return Err(ArenaError::conflict(
+                    "battle_failed",
+                    "an answer failed, so this battle cannot be voted; start a new battle",
+                ));
+            }
+            _ => {
+                let existing: String =
+                    sqlx::query_scalar("select winner from vote where turn_id = $1")
+                        .bind(turn.id)
+                        .fetch_one(&mut *tx)
+                        .await?;
+                if existing == winner.as_str() {
+                    return self.reveal(&battle, &existing, turn.turn_index);
+                }
+                return Err(ArenaError::conflict(
+                    "already_voted",
+                    "this turn already has a different vote; votes are final",
+                ));
+            }
+        }
+        // Counted on the leaderboard only while the battle is anonymous (no earlier vote
+        // revealed the names) and no answer in it named a model or vendor.
+        let counted: bool = sqlx::query_scalar(
+            "select b.anonymous
+                    and not exists (select 1 from vote v where v.battle_id = b.id)
+                    and not exists (select 1 from answer a join battle_turn t on t.id = a.turn_id
+                                    where t.battle_id = b.id and not a.discarded
+                                      and (a.identity_leak or a.status <> 'done'))
+             from battle b where b.id = $1",
+        )
+        .bind(battle_id)
+        .fetch_one(&mut *tx)
+        .await?;
+        sqlx::query(
+            "insert into vote (turn_id, battle_id, voter_id, winner, counted, idempotency_key)
+             values ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(turn.id)
+        .bind(battle_id)
+        .bind(voter.0)
+        .bind(winner.as_str())
+        .bind(counted)
+        .bind(idempotency_key)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("update battle_turn set status = 'voted', updated_at = now() where id = $1")
+            .bind(turn.id)
+            .execute(&mut *tx)
+            .await?;
+        touch_battle(&mut tx, battle_id).await?;
+        if counted {
+            let one = |w: Winner| i64::from(winner == w);
+            sqlx::query(
+                "insert into pair_count (model_a_id, model_b_id, language, day,
+                                         wins_a, wins_b, ties, both_bad)
+                 values ($1, $2, $3, (now() at time zone 'utc')::date, $4, $5, $6, $7)
+                 on conflict (model_a_id, model_b_id, language, day) do update set
+                     wins_a = pair_count.wins_a + excluded.wins_a,
+                     wins_b = pair_count.wins_b + excluded.wins_b,
+                     ties = pair_count.ties + excluded.ties,
+                     both_bad = pair_count.both_bad + excluded.both_bad",
+            )
+            .bind(battle.model_a_id)
+            .bind(battle.model_b_id)
+            .bind(battle.language.clone().unwrap_or_default())
+            .bind(one(Winner::ModelA))
+            .bind(one(Winner::ModelB))
+            .bind(one(Winner::Tie))
+            .bind(one(Winner::BothBad))
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        tracing::info!(battle.id = %battle_id, winner = %winner, counted, "vote recorded");
+        self.reveal(&battle, winner.as_str(), turn.turn_index)
+    }
+
+    fn reveal(&self, battle: &BattleRow, winner: &str, turn: i32) -> ArenaResult<Reveal> {
+        let name = |id| {
+            self.catalog
+                .get(id)
+                .map(|m| m.display_name)
+                .ok_or_else(|| ArenaError::Internal(format!("model {id} missing from catalog")))
+        };
+        Ok(Reveal {
+            model_a: name(battle.model_a_id)?,
+            model_b: name(battle.model_b_id)?,
+            winner: winner.to_owned(),
+            turn,
+        })
+    }
+
+    /// The battle as its voter may see it: model names only once a vote revealed them.
+    pub async fn battle_view(&self, voter: VoterId, battle_id: Uuid) -> ArenaResult<BattleView> {
+        let mut conn = self.pool.acquire().await?;
+        let battle = owned_battle(&mut conn, voter, battle_id).await?;
+        let turns: Vec<TurnRow> = sqlx::query_as(
+            "select id, turn_index, prompt, status from battle_turn
+             where battle_id = $1 order by turn_index",
+        )
+        .bind(battle_id)
+        .fetch_all(&mut *conn)
+        .await?;
+        let votes: Vec<(Uuid, String)> =
+            sqlx::query_as("select turn_id, winner from vote where battle_id = $1")
+                .bind(battle_id)
+                .fetch_all(&mut *conn)
+                .await?;
+        let answers: Vec<AnswerRow> = sqlx::query_as(
+            "select a.turn_id, a.side, a.discarded, a.status, a.content, a.error,
+                    a.finish_reason, a.completion_tokens
+             from answer a join battle_turn t on t.id = a.turn_id
+             where t.battle_id = $1 order by a.attempt, a.side",
+        )
+        .bind(battle_id)
+        .fetch_all(&mut *conn)
+        .await?;
+        let revealed = !votes.is_empty();
+        let live = self.live.get(battle_id);
+        let views = turns
+            .into_iter()
+            .map(|t| {
+                let mut view = TurnView {
+                    turn: t.turn_index,
+                    prompt: t.prompt,
+                    status: t.status,
+                    winner: votes.iter().find(|v| v.0 == t.id).map(|v| v.1.clone()),
+                    answers: Vec::new(),
+                    discarded: Vec::new(),
+                };
+                for a in answers.iter().filter(|a| a.turn_id == t.id) {
+                    let mut answer = AnswerView {
+                        side: Side::parse(&a.side).unwrap_or(Side::A),
+                        status: a.status.clone(),
+                        content: a.content.clone(),
+                        error: a.error.clone(),
+                        finish_reason: a.finish_reason.clone(),
+                        tokens: a.completion_tokens,
+                    };
+                    if a.discarded {
+                        view.discarded.push(answer);
+                    } else {
+                        if let Some(live) = live.as_ref().filter(|l| l.turn_id == t.id)
+                            && answer.status == "streaming"
+                        {
+                            answer.content = live.text(answer.side);
+                        }
+                        view.answers.push(answer);
+                    }
+                }
+                view
+            })
+            .collect();
+        let (model_a, model_b) = if revealed {
+            let reveal = self.reveal(&battle, "", 0)?;
+            (Some(reveal.model_a), Some(reveal.model_b))
+        } else {
+            (None, None)
+        };
+        Ok(BattleView {
+            battle_id: battle.id.to_string(),
+            language: battle.language,
+            model_a,
+            model_b,
+            turns: views,
+        })
+    }
+
+    /// Spawns the generation of both answers of a turn.
+    fn start_generation(
+        &self,
+        battle_id: Uuid,
+        turn_id: Uuid,
+        models: [Model; 2],
+        answer_ids: [Uuid; 2],
+        conversation: &[(String, Option<String>, Option<String>)],
+    ) {
+        let live = self
+            .live
+            .start(battle_id, turn_id, self.settings.abandon_grace());
+        let outcomes = Arc::new(tokio::sync::Mutex::new(Vec::<bool>::new()));
+        let arena = self.clone();
+        let [model_a, model_b] = models;
+        let messages_a = messages_for(&model_a, conversation, Side::A);
+        let messages_b = messages_for(&model_b, conversation, Side::B);
+        let [answer_a, answer_b] = answer_ids;
+        tokio::spawn(async move {
+            let a = arena.generate_side(&live, &outcomes, Side::A, answer_a, &model_a, messages_a);
+            let b = arena.generate_side(&live, &outcomes, Side::B, answer_b, &model_b, messages_b);
+            futures::future::join(a, b).await;
+            live.mark_finished();
+            arena.live.finish(battle_id, turn_id);
+        });
+    }
+
+    #[tracing::instrument(skip_all, fields(turn.id = %live.turn_id, side = side.as_str(), model.key = %model.key))]
+    async fn generate_side(
+        &self,
+        live: &Arc<LiveTurn>,
+        outcomes: &tokio::sync::Mutex<Vec<bool>>,
+        side: Side,
+        answer_id: Uuid,
+        model: &Model,
+        messages: Vec<ChatMessage>,
+    ) {
+        let request = ChatRequest {
+            messages,
+            max_tokens: Some(model.max_tokens.max(1) as u32),
+            temperature: model.temperature,
+            top_p: model.top_p,
+            seed: None,
+            stop: Vec::new(),
+        };
+        let started = Instant::now();
+        let mut record = AnswerRecord::default();
+        let result = tokio::select! {
+            _ = live.cancel.cancelled() => Err("cancelled: the voter left before the answer finished".to_owned()),
+            r = self.run_stream(live, side, model, request, started, &mut record) => r,
+        };
+        record.duration_ms = Some(started.elapsed().as_millis() as i32);
+        let final_event = match &result {
+            Ok((finish_reason, tokens)) => StreamEvent::Done {
+                side,
+                finish_reason: finish_reason.clone(),
+                tokens: *tokens,
+            },
+            Err(message) => {
+                tracing::warn!(error = %message, "answer failed");
+                StreamEvent::Error {
+                    side,
+                    message: message.clone(),
+                }
+            }
+        };
+        // Persist first, then tell the viewers: once a client has seen both final events, the
+        // turn's state in the database already allows (or refuses) the vote.
+        let mut outcomes = outcomes.lock().await;
+        outcomes.push(result.is_ok());
+        let both_finished = outcomes.len() == 2;
+        let turn_status = if outcomes.iter().all(|ok| *ok) {
+            "ready"
+        } else {
+            "failed"
+        };
+        let leak =
+            result.is_ok() && reveals_identity(&record.content, &self.catalog.identity_names());
+        if let Err(e) = self
+            .persist_answer(
+                answer_id,
+                live.turn_id,
+                &record,
+                &result,
+                leak,
+                both_finished.then_some(turn_status),
+            )
+            .await
+        {
+            tracing::error!(error = %e, "could not record the answer");
+        }
+        drop(outcomes);
+        live.publish(final_event);
+    }
+
+    async fn run_stream(
+        &self,
+        live: &LiveTurn,
+        side: Side,
+        model: &Model,
+        request: ChatRequest,
+        started: Instant,
+        record: &mut AnswerRecord,
+    ) -> Result<(String, u32), String> {
+        record.sampling = serde_json::json!({
+            "temperature": request.temperature,
+            "top_p": request.top_p,
+            "max_tokens": request.max_tokens,
+        });
+        record.system_prompt_hash = model
+            .system_prompt
+            .as_ref()
+            .map(|s| hex::encode(Sha256::digest(s.as_bytes())));
+        let mut stream = self
+            .gateway
+            .stream_chat(&model.key, request)
+            .await
+            .map_err(|e| format!("this answer failed: {}", e.public_message()))?;
+        record.endpoint_id = stream.endpoint_id().parse().ok();
+        record.endpoint_url = Some(stream.endpoint_url().to_owned());
+        let mut deltas = 0u32;
+        while let Some(event) = stream.next().await {
+            match event {
+                Ok(ChatEvent::Delta(text)) => {
+                    if text.is_empty() {
+                        continue;
+                    }
+                    if record.ttft_ms.is_none() {
+                        record.ttft_ms = Some(started.elapsed().as_millis() as i32);
+                    }
+                    deltas += 1;
+                    record.content.push_str(&text);
+                    live.publish(StreamEvent::Delta { side, text });
+                }
+                Ok(ChatEvent::Finished {
+                    finish_reason,
+                    prompt_tokens,
+                    completion_tokens,
+                }) => {
+                    let reason = match finish_reason {
+                        FinishReason::Stop => "stop".to_owned(),
+                        FinishReason::Length => "length".to_owned(),
+                        FinishReason::Other(other) => other,
+                    };
+                    record.finish_reason = Some(reason.clone());
+                    record.prompt_tokens = prompt_tokens.map(|t| t as i32);
+                    let tokens = completion_tokens.unwrap_or(deltas);
+                    record.completion_tokens = Some(tokens as i32);
+                    return Ok((reason, tokens));
+                }
+                Err(e) => return Err(format!("this answer failed: {}", e.public_message())),
+            }
+        }
+        Err("this answer failed: the worker's stream ended early".into())
+    }
+
+    async fn persist_answer(
+        &self,
+        answer_id: Uuid,
+        turn_id: Uuid,
+        record: &AnswerRecord,
+        result: &Result<(String, u32), String>,
+        identity_leak: bool,
+        turn_status: Option<&str>,
+    ) -> Result<(), sqlx::Error> {
+        let style = StyleFeatures::measure(&record.content);
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "update answer set status = $2, content = $3, error = $4, finish_reason = $5,
+                    sampling = $6, system_prompt_hash = $7, prompt_tokens = $8,
+                    completion_tokens = $9, ttft_ms = $10, duration_ms = $11, token_count = $9,
+                    header_count = $12, list_count = $13, bold_count = $14, identity_leak = $15,
+                    endpoint_id = $16, endpoint_url = $17, finished_at = now()
+             where id = $1",
+        )
+        .bind(answer_id)
+        .bind(if result.is_ok() { "done" } else { "error" })
+        .bind(&record.content)
+        .bind(result.as_ref().err())
+        .bind(&record.finish_reason)
+        .bind(&record.sampling)
+        .bind(&record.system_prompt_hash)
+        .bind(record.prompt_tokens)
+        .bind(record.completion_tokens)
+        .bind(record.ttft_ms)
+        .bind(record.duration_ms)
+        .bind(style.header_count as i32)
+        .bind(style.list_count as i32)
+        .bind(style.bold_count as i32)
+        .bind(identity_leak)
+        .bind(record.endpoint_id)
+        .bind(&record.endpoint_url)
+        .execute(&mut *tx)
+        .await?;
+        if let Some(status) = turn_status {
+            sqlx::query("update battle_turn set status = $2, updated_at = now() where id = $1")
+                .bind(turn_id)
+                .bind(status)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await
+    }
+}
+
+#[derive(Default)]
+struct AnswerRecord {
+    content: String,
+    endpoint_id: Option<Uuid>,
+    endpoint_url: Option<String>,
+    finish_reason: Option<String>,
+    sampling: serde_json::Value,
+    system_prompt_hash: Option<String>,
+    prompt_tokens: Option<i32>,
+    completion_tokens: Option<i32>,
+    ttft_ms: Option<i32>,
+    duration_ms: Option<i32>,
+}
+
+/// The messages one side's model sees: its system prompt, then every turn with that side's
+/// own earlier answers.
+fn messages_for(
+    model: &Model,
+    conversation: &[(String, Option<String>, Option<String>)],
+    side: Side,
+) -> Vec<ChatMessage> {
+    let mut messages = Vec::new();
+    if let Some(system) = &model.system_prompt {
+        messages.push(ChatMessage {
+            role: Role::System,
+            content: system.clone(),
+        });
+    }
+    for (prompt, answer_a, answer_b) in conversation {
+        messages.push(ChatMessage {
+            role: Role::User,
+            content: prompt.clone(),
+        });
+        let answer = match side {
+            Side::A => answer_a,
+            Side::B => answer_b,
+        };
+        if let Some(answer) = answer {
+            messages.push(ChatMessage {
+                role: Role::Assistant,
+                content: answer.clone(),
+            });
+        }
+    }
+    messages
+}
+
+async fn insert_turn(
+    conn: &mut PgConnection,
+    turn_id: Uuid,
+    battle_id: Uuid,
+    index: i32,
+    prompt: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "insert into battle_turn (id, battle_id, turn_index, prompt) values ($1, $2, $3, $4)",
+    )
+    .bind(turn_id)
+    .bind(battle_id)
+    .bind(index)
+    .bind(prompt)
+    .execute(conn)
+    .await
+    .map(|_| ())
+}
+
+async fn insert_answers(
+    conn: &mut PgConnection,
+    turn_id: Uuid,
+    attempt: i32,
+    models: [&Model; 2],
+) -> Result<[Uuid; 2], sqlx::Error> {
+    let ids = [Uuid::now_v7(), Uuid::now_v7()];
+    for (i, side) in Side::BOTH.into_iter().enumerate() {
+        sqlx::query(
+            "insert into answer (id, turn_id, side, attempt, model_id, status)
+             values ($1, $2, $3, $4, $5, 'streaming')",
+        )
+        .bind(ids[i])
+        .bind(turn_id)
+        .bind(side.as_str())
+        .bind(attempt)
+        .bind(models[i].id)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(ids)
+}
+
+async fn touch_battle(conn: &mut PgConnection, battle_id: Uuid) -> Result<(), sqlx::Error> {
+    sqlx::query("update battle set updated_at = now() where id = $1")
+        .bind(battle_id)
+        .execute(conn)
+        .await
+        .map(|_| ())
+}
+
+async fn owned_battle(
+    conn: &mut PgConnection,
+    voter: VoterId,
+    battle_id: Uuid,
+) -> ArenaResult<BattleRow> {
+    sqlx::query_as(
+        "select id, model_a_id, model_b_id, language from battle where id = $1 and voter_id = $2",
+    )
+    .bind(battle_id)
+    .bind(voter.0)
+    .fetch_optional(conn)
+    .await?
+    .ok_or(ArenaError::NotFound { what: "battle" })
+}
+
+async fn lock_battle(
+    conn: &mut PgConnection,
+    voter: VoterId,
+    battle_id: Uuid,
+) -> ArenaResult<BattleRow> {
+    sqlx::query_as(
+        "select id, model_a_id, model_b_id, language from battle
+         where id = $1 and voter_id = $2 for update",
+    )
+    .bind(battle_id)
+    .bind(voter.0)
+    .fetch_optional(conn)
+    .await?
+    .ok_or(ArenaError::NotFound { what: "battle" })
+}
+
+async fn latest_turn(conn: &mut PgConnection, battle_id: Uuid) -> ArenaResult<TurnRow> {
+    sqlx::query_as(
+        "select id, turn_index, prompt, status from battle_turn
+         where battle_id = $1 order by turn_index desc limit 1",
+    )
+    .bind(battle_id)
+    .fetch_optional(conn)
+    .await?
+    .ok_or(ArenaError::NotFound { what: "battle" })
+}
+
+/// Every turn so far: the prompt and each side's kept answer.
+async fn history(
+    conn: &mut PgConnection,
+    battle_id: Uuid,
+) -> Result<Vec<(String, Option<String>, Option<String>)>, sqlx::Error> {
+    let rows = sqlx::query(
+        "select t.prompt,
+                max(a.content) filter (where a.side = 'a') as answer_a,
+                max(a.content) filter (where a.side = 'b') as answer_b
+         from battle_turn t left join answer a on a.turn_id = t.id and not a.discarded
+         where t.battle_id = $1
+         group by t.id, t.turn_index, t.prompt order by t.turn_index",
+    )
+    .bind(battle_id)
+    .fetch_all(conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| (r.get("prompt"), r.get("answer_a"), r.get("answer_b")))
+        .collect())
+}
+
+/// Marks generations that a previous process left unfinished as failed (start-up).
+pub async fn recover_interrupted(pool: &sqlx::PgPool) -> Result<u64, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    sqlx::query(
+        "update answer set status = 'error', error = 'this answer was interrupted by a server restart',
+                finished_at = now()
+         where status in ('pending', 'streaming')",
+    )
+    .execute(&mut *tx)
+    .await?;
+    let turns = sqlx::query(
+        "update battle_turn set status = 'failed', updated_at = now() where status = 'generating'",
+    )
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    tx.commit().await?;
+    Ok(turns)
+}

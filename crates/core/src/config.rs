@@ -1,0 +1,172 @@
+//! Typed configuration: `config/default.toml`, then the file named by `ARENA_CONFIG`, then
+//! `config/local.toml`, then `ARENA__SECTION__KEY` environment variables, then `DATABASE_URL`.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// A string that never prints: database URLs with passwords, API keys.
+#[derive(Clone, Deserialize, Serialize, PartialEq, Eq, Default)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Settings {
+    pub server: ServerSettings,
+    pub database: DatabaseSettings,
+    pub gateway: GatewaySettings,
+    pub arena: ArenaSettings,
+    #[serde(default)]
+    pub models: Vec<ModelSeed>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ServerSettings {
+    pub listen: SocketAddr,
+    pub site_root: PathBuf,
+    #[serde(default)]
+    pub secure_cookies: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct DatabaseSettings {
+    pub url: Secret,
+    pub max_connections: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct GatewaySettings {
+    pub connect_timeout_secs: u64,
+    pub first_token_timeout_secs: u64,
+    pub idle_timeout_secs: u64,
+    pub total_timeout_secs: u64,
+    pub health_interval_secs: u64,
+    pub failure_threshold: u32,
+    pub queue_timeout_secs: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ArenaSettings {
+    pub abandon_grace_secs: u64,
+    pub max_turns: u32,
+}
+
+impl ArenaSettings {
+    pub fn abandon_grace(&self) -> Duration {
+        Duration::from_secs(self.abandon_grace_secs)
+    }
+}
+
+/// A model offered at first start (inserted only if its key is not in the database yet).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct ModelSeed {
+    pub key: String,
+    pub display_name: String,
+    #[serde(default)]
+    pub organization: String,
+    #[serde(default)]
+    pub license: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default = "default_weight")]
+    pub weight: f64,
+    pub temperature: Option<f32>,
+    pub top_p: Option<f32>,
+    #[serde(default = "default_max_tokens")]
+    pub max_tokens: i32,
+    pub system_prompt: Option<String>,
+    #[serde(default)]
+    pub endpoints: Vec<EndpointSeed>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct EndpointSeed {
+    pub base_url: String,
+    pub upstream_model: String,
+    #[serde(default)]
+    pub api_key: Option<Secret>,
+    #[serde(default = "default_concurrency")]
+    pub max_concurrency: i32,
+}
+
+fn default_weight() -> f64 {
+    1.0
+}
+fn default_max_tokens() -> i32 {
+    512
+}
+fn default_concurrency() -> i32 {
+    4
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("configuration: {0}")]
+pub struct ConfigError(#[from] config::ConfigError);
+
+impl Settings {
+    /// Loads the layered configuration from the directory holding `default.toml`.
+    pub fn load(config_dir: &Path) -> Result<Self, ConfigError> {
+        let mut builder = config::Config::builder()
+            .add_source(config::File::from(config_dir.join("default.toml")));
+        if let Ok(extra) = std::env::var("ARENA_CONFIG") {
+            builder = builder.add_source(config::File::from(PathBuf::from(extra)));
+        }
+        builder = builder
+            .add_source(config::File::from(config_dir.join("local.toml")).required(false))
+            .add_source(
+                config::Environment::with_prefix("ARENA")
+                    .prefix_separator("__")
+                    .separator("__")
+                    .try_parsing(true),
+            );
+        if let Ok(url) = std::env::var("DATABASE_URL") {
+            builder = builder.set_override("database.url", url)?;
+        }
+        Ok(builder.build()?.try_deserialize()?)
+    }
+
+    /// The configuration directory: `ARENA_CONFIG_DIR`, else `config/` in the working directory,
+    /// else the one in the source tree.
+    pub fn default_dir() -> PathBuf {
+        if let Ok(dir) = std::env::var("ARENA_CONFIG_DIR") {
+            return dir.into();
+        }
+        let local = PathBuf::from("config");
+        if local.join("default.toml").exists() {
+            return local;
+        }
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_file_parses_and_secrets_do_not_print() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config");
+        let settings = Settings::load(&dir).unwrap();
+        assert!(settings.models.len() >= 2);
+        let printed = format!("{settings:?}");
+        assert!(!printed.contains(settings.database.url.expose()));
+        assert!(printed.contains("Secret(***)"));
+    }
+}

@@ -1,0 +1,194 @@
+//! Turns being generated right now: their text so far and a broadcast of new events, so a viewer
+//! who (re)connects gets everything from the start and then follows live. When the last viewer
+//! has been gone for the grace period, the generation is cancelled (the upstream requests drop).
+
+use arena_domain::Side;
+use arena_domain::api::StreamEvent;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::broadcast;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+#[derive(Default)]
+struct SideState {
+    text: String,
+    last: Option<StreamEvent>,
+}
+
+struct State {
+    sides: [SideState; 2],
+    viewers: usize,
+    finished: bool,
+}
+
+pub struct LiveTurn {
+    pub turn_id: Uuid,
+    pub cancel: CancellationToken,
+    tx: broadcast::Sender<StreamEvent>,
+    state: Mutex<State>,
+    grace: Duration,
+}
+
+fn index(side: Side) -> usize {
+    match side {
+        Side::A => 0,
+        Side::B => 1,
+    }
+}
+
+impl LiveTurn {
+    fn new(turn_id: Uuid, grace: Duration) -> Arc<Self> {
+        let (tx, _) = broadcast::channel(1024);
+        Arc::new(Self {
+            turn_id,
+            cancel: CancellationToken::new(),
+            tx,
+            state: Mutex::new(State {
+                sides: Default::default(),
+                viewers: 0,
+                finished: false,
+            }),
+            grace,
+        })
+    }
+
+    /// Records and broadcasts an event. Sending under the lock keeps snapshots consistent.
+    pub fn publish(&self, event: StreamEvent) {
+        let mut state = self.state.lock().expect("live lock");
+        let side = &mut state.sides[index(event.side())];
+        match &event {
+            StreamEvent::Delta { text, .. } => side.text.push_str(text),
+            _ => side.last = Some(event.clone()),
+        }
+        let _ = self.tx.send(event);
+    }
+
+    /// Everything so far (as at most one delta and one final event per side), plus a receiver
+    /// for what comes next, and a guard that counts this viewer until dropped.
+    pub fn subscribe(
+        self: &Arc<Self>,
+    ) -> (
+        Vec<StreamEvent>,
+        broadcast::Receiver<StreamEvent>,
+        ViewerGuard,
+    ) {
+        let mut state = self.state.lock().expect("live lock");
+        let mut snapshot = Vec::new();
+        for side in Side::BOTH {
+            let s = &state.sides[index(side)];
+            if !s.text.is_empty() {
+                snapshot.push(StreamEvent::Delta {
+                    side,
+                    text: s.text.clone(),
+                });
+            }
+            if let Some(last) = &s.last {
+                snapshot.push(last.clone());
+            }
+        }
+        state.viewers += 1;
+        let rx = self.tx.subscribe();
+        (
+            snapshot,
+            rx,
+            ViewerGuard {
+                turn: Arc::clone(self),
+            },
+        )
+    }
+
+    /// The text of one side so far.
+    pub fn text(&self, side: Side) -> String {
+        self.state.lock().expect("live lock").sides[index(side)]
+            .text
+            .clone()
+    }
+
+    pub fn mark_finished(&self) {
+        self.state.lock().expect("live lock").finished = true;
+    }
+
+    /// Starts the abandonment timer if nobody watches.
+    fn watch_abandonment(self: &Arc<Self>) {
+        let turn = Arc::clone(self);
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = tokio::time::sleep(turn.grace) => {}
+                _ = turn.cancel.cancelled() => return,
+            }
+            let state = turn.state.lock().expect("live lock");
+            if state.viewers == 0 && !state.finished {
+                tracing::info!(turn.id = %turn.turn_id, "no viewer left: cancelling generation");
+                turn.cancel.cancel();
+            }
+        });
+    }
+}
+
+pub struct ViewerGuard {
+    turn: Arc<LiveTurn>,
+}
+
+impl Drop for ViewerGuard {
+    fn drop(&mut self) {
+        let left_alone = {
+            let mut state = self.turn.state.lock().expect("live lock");
+            state.viewers -= 1;
+            state.viewers == 0 && !state.finished
+        };
+        if left_alone && tokio::runtime::Handle::try_current().is_ok() {
+            self.turn.watch_abandonment();
+        }
+    }
+}
+
+/// Live turns by battle id (a battle generates at most one turn at a time).
+#[derive(Clone, Default)]
+pub struct LiveTurns {
+    turns: Arc<Mutex<HashMap<Uuid, Arc<LiveTurn>>>>,
+}
+
+impl LiveTurns {
+    pub fn start(&self, battle_id: Uuid, turn_id: Uuid, grace: Duration) -> Arc<LiveTurn> {
+        let turn = LiveTurn::new(turn_id, grace);
+        self.turns
+            .lock()
+            .expect("live lock")
+            .insert(battle_id, Arc::clone(&turn));
+        turn.watch_abandonment();
+        turn
+    }
+
+    pub fn get(&self, battle_id: Uuid) -> Option<Arc<LiveTurn>> {
+        self.turns
+            .lock()
+            .expect("live lock")
+            .get(&battle_id)
+            .cloned()
+    }
+
+    pub fn finish(&self, battle_id: Uuid, turn_id: Uuid) {
+        let mut turns = self.turns.lock().expect("live lock");
+        if turns.get(&battle_id).is_some_and(|t| t.turn_id == turn_id) {
+            turns.remove(&battle_id);
+        }
+    }
+
+    /// Number of turns generating now (for metrics and leak tests).
+    pub fn len(&self) -> usize {
+        self.turns.lock().expect("live lock").len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Cancels every generation (shutdown).
+    pub fn cancel_all(&self) {
+        for turn in self.turns.lock().expect("live lock").values() {
+            turn.cancel.cancel();
+        }
+    }
+}

@@ -1,0 +1,119 @@
+//! The JSON shapes of the public battle API (`/api/v1/...`), shared by server and browser.
+
+use crate::vote::Side;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CreateBattle {
+    pub prompt: String,
+    #[serde(default)]
+    pub language: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BattleCreated {
+    pub battle_id: String,
+    pub turn: i32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ContinueBattle {
+    pub prompt: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CastVote {
+    pub winner: String,
+}
+
+/// The reveal: returned by a successful vote.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reveal {
+    pub model_a: String,
+    pub model_b: String,
+    pub winner: String,
+    pub turn: i32,
+}
+
+/// One event of `GET /api/v1/battles/{id}/stream`. The SSE event name is [`StreamEvent::name`];
+/// the data is this value as JSON. Never carries a model's name or id.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum StreamEvent {
+    Delta {
+        side: Side,
+        text: String,
+    },
+    Done {
+        side: Side,
+        finish_reason: String,
+        tokens: u32,
+    },
+    Error {
+        side: Side,
+        message: String,
+    },
+}
+
+impl StreamEvent {
+    pub fn name(&self) -> &'static str {
+        match self {
+            StreamEvent::Delta { .. } => "delta",
+            StreamEvent::Done { .. } => "done",
+            StreamEvent::Error { .. } => "error",
+        }
+    }
+
+    pub fn side(&self) -> Side {
+        match self {
+            StreamEvent::Delta { side, .. }
+            | StreamEvent::Done { side, .. }
+            | StreamEvent::Error { side, .. } => *side,
+        }
+    }
+}
+
+/// An answer as shown in the battle state.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AnswerView {
+    pub side: Side,
+    /// `pending`, `streaming`, `done` or `error`.
+    pub status: String,
+    pub content: String,
+    pub error: Option<String>,
+    pub finish_reason: Option<String>,
+    pub tokens: Option<i32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TurnView {
+    pub turn: i32,
+    pub prompt: String,
+    /// `generating`, `ready` (votable), `failed` or `voted`.
+    pub status: String,
+    pub winner: Option<String>,
+    pub answers: Vec<AnswerView>,
+    /// Earlier answers replaced by "regenerate", kept for the record.
+    pub discarded: Vec<AnswerView>,
+}
+
+/// `GET /api/v1/battles/{id}`: model names are `None` until a vote revealed them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BattleView {
+    pub battle_id: String,
+    pub language: Option<String>,
+    pub model_a: Option<String>,
+    pub model_b: Option<String>,
+    pub turns: Vec<TurnView>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiErrorBody {
+    pub error: ApiErrorDetail,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiErrorDetail {
+    pub code: String,
+    pub message: String,
+}

@@ -1,0 +1,69 @@
+import { test, expect, Page } from "@playwright/test";
+import * as path from "path";
+
+const answers = (page: Page) => page.locator(".turn").last().locator(".answer");
+
+async function waitForBothDone(page: Page) {
+  await expect(answers(page).nth(0)).toHaveAttribute("data-status", "done");
+  await expect(answers(page).nth(1)).toHaveAttribute("data-status", "done");
+}
+
+test("the home page hydrates: a suggested prompt fills the box", async ({ page }) => {
+  await page.goto("/");
+  const start = page.getByRole("button", { name: "Start battle" });
+  await expect(start).toBeDisabled();
+  // Only a hydrated page reacts to this click.
+  await page.locator(".suggestion").first().click();
+  await expect(page.locator("textarea[name=prompt]")).toHaveValue(/photosynthesis/);
+  await expect(start).toBeEnabled();
+});
+
+test("a full battle: stream, vote, reveal, continue, vote again", async ({ page }) => {
+  await page.goto("/");
+  await expect(page.locator("body")).not.toContainText("smollm2");
+  const box = page.locator("textarea[name=prompt]");
+  // Wait for hydration: typing must enable the button.
+  await box.fill("Name three colours.");
+  await expect(page.getByRole("button", { name: "Start battle" })).toBeEnabled();
+  await page.getByRole("button", { name: "Start battle" }).click();
+
+  // Both answers stream side by side, anonymously.
+  await expect(answers(page)).toHaveCount(2);
+  await expect(answers(page).nth(0).locator(".label")).toHaveText("Model A");
+  await expect(answers(page).nth(1).locator(".label")).toHaveText("Model B");
+  const vote = page.locator("button.vote[data-winner=model_a]");
+  await expect(vote).toBeDisabled();
+  await waitForBothDone(page);
+  expect((await answers(page).nth(0).locator(".content").innerText()).length).toBeGreaterThan(0);
+  expect((await answers(page).nth(1).locator(".content").innerText()).length).toBeGreaterThan(0);
+  await expect(page.locator(".reveal")).toHaveCount(0);
+
+  // Vote with the button; the names appear.
+  await expect(vote).toBeEnabled();
+  await vote.click();
+  await expect(page.locator(".reveal")).toContainText("SmolLM2-135M-Instruct");
+  await expect(page.locator("button.vote").first()).toBeDisabled();
+  await page.screenshot({ path: path.join(__dirname, "..", "..", "docs", "screenshot.png"), fullPage: true });
+
+  // Second turn, voted with the keyboard shortcut (3 = tie).
+  await box.fill("Now name three animals.");
+  await page.getByRole("button", { name: "Send" }).click();
+  await expect(page.locator(".turn")).toHaveCount(2);
+  await waitForBothDone(page);
+  await page.locator("h1, .prompt").first().click();
+  await page.keyboard.press("3");
+  await expect(page.locator(".turn").last().locator(".voted")).toContainText("tie");
+
+  // A new battle starts clean.
+  await page.getByRole("button", { name: "＋ New battle" }).click();
+  await expect(page.locator(".turn")).toHaveCount(0);
+});
+
+test("works at phone width", async ({ browser }) => {
+  const page = await browser.newPage({ viewport: { width: 390, height: 844 } });
+  await page.goto("/");
+  await expect(page.locator("textarea[name=prompt]")).toBeVisible();
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  expect(overflow).toBeLessThanOrEqual(0);
+  await page.close();
+});

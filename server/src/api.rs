@@ -1,0 +1,267 @@
+//! The JSON/SSE battle API, `/api/v1/...`. Errors are `{"error": {"code", "message"}}` with
+//! the right status; bad input is never a 500.
+
+use crate::AppState;
+use crate::session::CurrentVoter;
+use arena_core::{Arena, ArenaError};
+use arena_domain::api::{
+    ApiErrorBody, ApiErrorDetail, CastVote, ContinueBattle, CreateBattle, StreamEvent,
+};
+use axum::extract::{FromRequest, Path, Request, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use futures::stream::{self, Stream, StreamExt};
+use serde::de::DeserializeOwned;
+use std::convert::Infallible;
+use std::time::Duration;
+use uuid::Uuid;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/battles", post(create_battle))
+        .route("/battles/{id}", get(get_battle))
+        .route("/battles/{id}/stream", get(stream_battle))
+        .route("/battles/{id}/turns", post(continue_battle))
+        .route("/battles/{id}/regenerate", post(regenerate))
+        .route("/battles/{id}/vote", post(vote))
+        .fallback(|| async {
+            ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such API route")
+        })
+}
+
+/// The API's error: a status, a stable code and a message safe to show.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub fn internal(cause: impl std::fmt::Display) -> Self {
+        tracing::error!(error = %cause, "internal error");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "something went wrong on our side; it has been logged",
+        )
+    }
+}
+
+impl From<ArenaError> for ApiError {
+    fn from(e: ArenaError) -> Self {
+        match e {
+            ArenaError::Invalid { code, message } => {
+                Self::new(StatusCode::UNPROCESSABLE_ENTITY, code, message)
+            }
+            ArenaError::NotFound { what } => Self::new(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                format!("{what} not found"),
+            ),
+            ArenaError::Conflict { code, message } => {
+                Self::new(StatusCode::CONFLICT, code, message)
+            }
+            ArenaError::Unavailable(message) => {
+                Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message)
+            }
+            other => Self::internal(other),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = ApiErrorBody {
+            error: ApiErrorDetail {
+                code: self.code.to_owned(),
+                message: self.message,
+            },
+        };
+        (self.status, Json(body)).into_response()
+    }
+}
+
+/// A JSON body parsed with our own errors: malformed JSON or invalid UTF-8 → 400, a well-formed
+/// body of the wrong shape → 422, too large → 413. The Content-Type is not required (scripts).
+pub struct ApiJson<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = bytes::Bytes::from_request(request, state)
+            .await
+            .map_err(|e| {
+                let status = e.status();
+                if status == StatusCode::PAYLOAD_TOO_LARGE {
+                    ApiError::new(
+                        status,
+                        "too_large",
+                        "the request body is larger than 64 KiB",
+                    )
+                } else {
+                    ApiError::new(StatusCode::BAD_REQUEST, "bad_body", e.body_text())
+                }
+            })?;
+        if std::str::from_utf8(&bytes).is_err() {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_utf8",
+                "the request body is not valid UTF-8",
+            ));
+        }
+        serde_json::from_slice(&bytes).map(ApiJson).map_err(|e| {
+            use serde_json::error::Category;
+            match e.classify() {
+                Category::Data => ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "invalid_request",
+                    format!("the request body has the wrong shape: {e}"),
+                ),
+                _ => ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "malformed_json",
+                    format!("the request body is not valid JSON: {e}"),
+                ),
+            }
+        })
+    }
+}
+
+/// Battle ids are UUIDs; anything else names no battle.
+fn battle_id(raw: &str) -> Result<Uuid, ApiError> {
+    Uuid::parse_str(raw).map_err(|_| ApiError::from(ArenaError::NotFound { what: "battle" }))
+}
+
+async fn create_battle(
+    State(arena): State<Arena>,
+    CurrentVoter(voter): CurrentVoter,
+    ApiJson(body): ApiJson<CreateBattle>,
+) -> Result<impl IntoResponse, ApiError> {
+    let created = arena
+        .create_battle(voter, &body.prompt, body.language)
+        .await?;
+    Ok((StatusCode::CREATED, Json(created)))
+}
+
+async fn continue_battle(
+    State(arena): State<Arena>,
+    CurrentVoter(voter): CurrentVoter,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<ContinueBattle>,
+) -> Result<impl IntoResponse, ApiError> {
+    let id = battle_id(&id)?;
+    let created = arena.continue_battle(voter, id, &body.prompt).await?;
+    Ok((StatusCode::CREATED, Json(created)))
+}
+
+async fn regenerate(
+    State(arena): State<Arena>,
+    CurrentVoter(voter): CurrentVoter,
+    Path(id): Path<String>,
+) -> Result<impl IntoResponse, ApiError> {
+    let id = battle_id(&id)?;
+    let created = arena.regenerate(voter, id).await?;
+    Ok((StatusCode::CREATED, Json(created)))
+}
+
+async fn vote(
+    State(arena): State<Arena>,
+    CurrentVoter(voter): CurrentVoter,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<CastVote>,
+) -> Result<impl IntoResponse, ApiError> {
+    let id = battle_id(&id)?;
+    let key = match headers.get("idempotency-key") {
+        None => None,
+        Some(value) => Some(value.to_str().map_err(|_| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_idempotency_key",
+                "Idempotency-Key must be visible ASCII",
+            )
+        })?),
+    };
+    let reveal = arena.vote(voter, id, &body.winner, key).await?;
+    Ok(Json(reveal))
+}
+
+async fn get_battle(
+    State(arena): State<Arena>,
+    CurrentVoter(voter): CurrentVoter,
+    Path(id): Path<String>,
+) -> Result<impl IntoResponse, ApiError> {
+    let id = battle_id(&id)?;
+    Ok(Json(arena.battle_view(voter, id).await?))
+}
+
+async fn stream_battle(
+    State(arena): State<Arena>,
+    CurrentVoter(voter): CurrentVoter,
+    Path(id): Path<String>,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    let id = battle_id(&id)?;
+    let turn = arena.stream(voter, id).await?;
+    let mut finished = [false, false];
+    for event in &turn.replay {
+        mark_final(&mut finished, event);
+    }
+    let replay = stream::iter(turn.replay.into_iter().map(sse_event));
+    let live =
+        match turn.live {
+            Some((rx, guard)) if !(finished[0] && finished[1]) => {
+                let events = tokio_stream::wrappers::BroadcastStream::new(rx);
+                stream::unfold(
+                (events, finished, Some(guard)),
+                |(mut events, mut finished, guard)| async move {
+                    guard.as_ref()?;
+                    loop {
+                        match events.next().await {
+                            Some(Ok(event)) => {
+                                mark_final(&mut finished, &event);
+                                // The guard (this viewer) stays alive until both sides ended.
+                                let guard = if finished[0] && finished[1] { None } else { guard };
+                                return Some((sse_event(event), (events, finished, guard)));
+                            }
+                            Some(Err(lagged)) => {
+                                tracing::warn!(error = %lagged, "viewer lagged behind the stream");
+                                return None;
+                            }
+                            None => return None,
+                        }
+                    }
+                },
+            )
+            .boxed()
+            }
+            _ => stream::empty().boxed(),
+        };
+    Ok(Sse::new(replay.chain(live)).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
+}
+
+fn mark_final(finished: &mut [bool; 2], event: &StreamEvent) {
+    if !matches!(event, StreamEvent::Delta { .. }) {
+        finished[match event.side() {
+            arena_domain::Side::A => 0,
+            arena_domain::Side::B => 1,
+        }] = true;
+    }
+}
+
+fn sse_event(event: StreamEvent) -> Result<Event, Infallible> {
+    let data = serde_json::to_string(&event).unwrap_or_else(|_| "{}".into());
+    Ok(Event::default().event(event.name()).data(data))
+}
