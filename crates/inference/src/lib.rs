@@ -24,6 +24,8 @@
 //! # Ok(()) }
 //! ```
 
+#[cfg(feature = "fake-worker")]
+pub mod fake;
 mod gateway;
 mod sse;
 mod stream;

@@ -1,0 +1,11 @@
+# The two commands (see README.md). Both install what is missing first.
+.PHONY: run test bench
+
+run:
+	bash scripts/run.sh
+
+test:
+	bash scripts/test.sh
+
+bench:
+	bash scripts/bench.sh

@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Installs what the arena needs to build, run and test, skipping what is already there:
+# Debian packages, the wasm32 target, cargo-leptos, wasm-bindgen-cli (the version in
+# Cargo.lock), the end-to-end test's npm packages, and the built-in model.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+log() { printf '\033[1;34m[setup]\033[0m %s\n' "$*"; }
+
+# --- Debian packages -----------------------------------------------------------------------
+need=()
+have_cmd() { command -v "$1" >/dev/null 2>&1; }
+have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "ok installed"; }
+have_cmd cc || need+=(build-essential)
+have_cmd pkg-config || need+=(pkg-config)
+have_cmd python3 || need+=(python3)
+python3 -m pip --version >/dev/null 2>&1 || need+=(python3-pip)
+have_cmd node || need+=(nodejs)
+have_cmd npm || need+=(npm)
+have_cmd psql || need+=(postgresql-client)
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || have_cmd initdb || need+=(postgresql)
+[ -x /usr/bin/chromium ] || need+=(chromium)
+if [ ${#need[@]} -gt 0 ]; then
+  log "installing Debian packages: ${need[*]}"
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  for attempt in 1 2 3; do
+    if $SUDO apt-get update -q && $SUDO apt-get install -y -q --no-install-recommends "${need[@]}"; then
+      break
+    fi
+    [ "$attempt" -eq 3 ] && { echo "apt-get failed" >&2; exit 1; }
+    log "apt-get failed; retrying ($attempt)"
+    sleep 3
+  done
+fi
+
+# --- Rust tools ----------------------------------------------------------------------------
+if ! rustup target list --installed | grep -q '^wasm32-unknown-unknown$'; then
+  log "adding the wasm32-unknown-unknown target"
+  rustup target add wasm32-unknown-unknown
+fi
+LEPTOS_VERSION=0.3.10
+if ! cargo leptos --version 2>/dev/null | grep -q "$LEPTOS_VERSION"; then
+  log "installing cargo-leptos $LEPTOS_VERSION (about 16 minutes on 2 cores, once)"
+  cargo install --locked cargo-leptos --version "$LEPTOS_VERSION"
+fi
+WBG_VERSION=$(awk '/^name = "wasm-bindgen"$/ {getline; gsub(/version = |"/, ""); print; exit}' Cargo.lock)
+if ! wasm-bindgen --version 2>/dev/null | grep -q "$WBG_VERSION"; then
+  log "installing wasm-bindgen-cli $WBG_VERSION (must equal Cargo.lock's wasm-bindgen)"
+  cargo install wasm-bindgen-cli --version "$WBG_VERSION" --force
+fi
+
+# --- npm: Playwright (driving Debian's Chromium) and binaryen's wasm-opt ------------------------
+if [ ! -x end2end/node_modules/.bin/playwright ] || [ ! -x end2end/node_modules/.bin/wasm-opt ] \
+   || [ end2end/package-lock.json -nt end2end/node_modules/.package-lock.json ]; then
+  log "installing end-to-end test packages (npm ci)"
+  (cd end2end && npm ci --no-audit --no-fund)
+fi
+
+# --- The built-in model ------------------------------------------------------------------------
+bash scripts/fetch-model.sh

@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# `make test`: format, lints, unit and integration tests (real Postgres, real model), and the
+# end-to-end browser test (headless Debian Chromium driven by Playwright).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+source scripts/db.sh
+ensure_database
+export PATH="$PWD/end2end/node_modules/.bin:$PATH"
+export ARENA_WORKER_MODEL_PATH="$PWD/.local/models/SmolLM2-135M-Instruct.Q4_1.gguf"
+
+pids=()
+cleanup() {
+  trap - INT TERM EXIT
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  stop_private_database
+}
+trap cleanup INT TERM EXIT
+
+step() { printf '\n\033[1;34m== %s\033[0m\n' "$*"; }
+
+step "format"
+cargo fmt --all -- --check
+step "clippy (server side, then the wasm bundle)"
+cargo clippy --workspace --exclude frontend --all-targets -- -D warnings
+cargo clippy -p frontend --target wasm32-unknown-unknown -- -D warnings
+step "unit and integration tests"
+cargo test --workspace --exclude frontend
+
+step "end to end in headless Chromium"
+cargo leptos build
+cargo build -p arena-worker
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+worker_port=$(free_port)
+app_port=$(free_port)
+e2e_db="arena_e2e_$(date +%s)"
+base_url="${DATABASE_URL%/*}"
+psql "$DATABASE_URL" -qc "create database $e2e_db" >/dev/null
+ARENA_WORKER_LISTEN="127.0.0.1:$worker_port" target/debug/arena-worker > target/e2e-worker.log 2>&1 &
+pids+=($!)
+for _ in $(seq 1 120); do
+  curl -fsS "http://127.0.0.1:$worker_port/health" >/dev/null 2>&1 && break
+  sleep 0.5
+done
+cat > target/e2e-config.toml <<TOML
+[[models]]
+key = "smollm2-135m-instruct-t0.2"
+display_name = "SmolLM2-135M-Instruct (temperature 0.2)"
+organization = "Hugging Face"
+license = "Apache-2.0"
+temperature = 0.2
+top_p = 0.9
+max_tokens = 48
+system_prompt = "You are a helpful assistant."
+endpoints = [{ base_url = "http://127.0.0.1:$worker_port", upstream_model = "smollm2-135m-instruct", max_concurrency = 4 }]
+
+[[models]]
+key = "smollm2-135m-instruct-t1.0"
+display_name = "SmolLM2-135M-Instruct (temperature 1.0)"
+organization = "Hugging Face"
+license = "Apache-2.0"
+temperature = 1.0
+top_p = 0.95
+max_tokens = 48
+system_prompt = "You are a helpful assistant."
+endpoints = [{ base_url = "http://127.0.0.1:$worker_port", upstream_model = "smollm2-135m-instruct", max_concurrency = 4 }]
+TOML
+DATABASE_URL="$base_url/$e2e_db" ARENA_CONFIG=target/e2e-config.toml \
+  ARENA__SERVER__LISTEN="127.0.0.1:$app_port" target/debug/server > target/e2e-server.log 2>&1 &
+pids+=($!)
+for _ in $(seq 1 120); do
+  curl -fsS "http://127.0.0.1:$app_port/readyz" >/dev/null 2>&1 && break
+  sleep 0.5
+done
+mkdir -p docs
+(cd end2end && ARENA_URL="http://127.0.0.1:$app_port" npx playwright test)
+step "all tests passed"

@@ -1,0 +1,202 @@
+//! Test harness: the real app on port 0, a fresh Postgres database per test, and either the
+//! built-in worker or a scripted fake one (for remote failure modes).
+#![allow(dead_code)]
+
+use arena_core::config::{EndpointSeed, ModelSeed, Settings};
+use arena_server::Application;
+use futures::StreamExt;
+use std::path::Path;
+use std::time::Duration;
+
+pub struct TestApp {
+    pub url: String,
+    pub pool: sqlx::PgPool,
+    pub arena: arena_core::Arena,
+    pub database: String,
+}
+
+/// A fresh database on the server named by DATABASE_URL (required: `make test` sets it).
+pub async fn fresh_database() -> String {
+    let base = std::env::var("DATABASE_URL")
+        .expect("DATABASE_URL must point at a Postgres server (make test starts one)");
+    let name = format!("arena_test_{}", uuid::Uuid::new_v4().simple());
+    let admin = sqlx::PgPool::connect(&base)
+        .await
+        .expect("connect to DATABASE_URL");
+    sqlx::query(sqlx::AssertSqlSafe(format!("create database {name}")))
+        .execute(&admin)
+        .await
+        .expect("create test database");
+    admin.close().await;
+    let (prefix, _) = base.rsplit_once('/').expect("database URL has a path");
+    format!("{prefix}/{name}")
+}
+
+pub fn model(key: &str, worker_url: &str, max_tokens: i32) -> ModelSeed {
+    ModelSeed {
+        key: key.to_owned(),
+        display_name: format!("Display {key}"),
+        organization: "Test Org".into(),
+        license: "Apache-2.0".into(),
+        description: String::new(),
+        weight: 1.0,
+        temperature: Some(0.7),
+        top_p: None,
+        max_tokens,
+        system_prompt: Some("You are a helpful assistant.".into()),
+        endpoints: vec![EndpointSeed {
+            base_url: worker_url.to_owned(),
+            upstream_model: "upstream-secret-name".into(),
+            api_key: None,
+            max_concurrency: 4,
+        }],
+    }
+}
+
+impl TestApp {
+    pub async fn spawn(models: Vec<ModelSeed>) -> TestApp {
+        Self::spawn_with(models, |_| {}).await
+    }
+
+    pub async fn spawn_with(models: Vec<ModelSeed>, tweak: impl FnOnce(&mut Settings)) -> TestApp {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../config");
+        let mut settings = Settings::load(&dir).expect("default configuration");
+        let database = fresh_database().await;
+        settings.database.url = arena_core::config::Secret::new(database.clone());
+        settings.server.listen = "127.0.0.1:0".parse().unwrap();
+        settings.models = models;
+        settings.gateway.first_token_timeout_secs = 2;
+        settings.gateway.idle_timeout_secs = 2;
+        settings.gateway.connect_timeout_secs = 1;
+        settings.gateway.queue_timeout_secs = 5;
+        settings.gateway.health_interval_secs = 1;
+        settings.arena.abandon_grace_secs = 1;
+        tweak(&mut settings);
+        let app = Application::build(settings).await.expect("app starts");
+        let url = format!("http://{}", app.local_addr());
+        let arena = app.arena().clone();
+        tokio::spawn(app.run_until_stopped());
+        TestApp {
+            url,
+            pool: arena.pool.clone(),
+            arena,
+            database,
+        }
+    }
+
+    /// A browser-like client: keeps its session cookie.
+    pub fn client(&self) -> reqwest::Client {
+        reqwest::Client::builder()
+            .cookie_store(true)
+            .build()
+            .unwrap()
+    }
+
+    pub async fn create_battle(&self, client: &reqwest::Client, prompt: &str) -> String {
+        let response = client
+            .post(format!("{}/api/v1/battles", self.url))
+            .json(&serde_json::json!({"prompt": prompt, "language": "en"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 201, "{}", response.text().await.unwrap());
+        let body: serde_json::Value = response.json().await.unwrap();
+        body["battle_id"].as_str().unwrap().to_owned()
+    }
+
+    /// Reads the SSE stream to its end: (raw bytes, parsed (event, data) pairs).
+    pub async fn read_stream(
+        &self,
+        client: &reqwest::Client,
+        battle: &str,
+    ) -> (String, Vec<(String, serde_json::Value)>) {
+        let response = client
+            .get(format!("{}/api/v1/battles/{battle}/stream", self.url))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        let mut raw = String::new();
+        let mut body = response.bytes_stream();
+        let read = async {
+            while let Some(chunk) = body.next().await {
+                raw.push_str(&String::from_utf8_lossy(&chunk.unwrap()));
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(120), read)
+            .await
+            .expect("the stream ends once both sides ended");
+        (raw.clone(), parse_sse(&raw))
+    }
+
+    pub async fn vote(
+        &self,
+        client: &reqwest::Client,
+        battle: &str,
+        winner: &str,
+        key: Option<&str>,
+    ) -> (u16, serde_json::Value) {
+        let mut request = client
+            .post(format!("{}/api/v1/battles/{battle}/vote", self.url))
+            .json(&serde_json::json!({ "winner": winner }));
+        if let Some(key) = key {
+            request = request.header("Idempotency-Key", key);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        (
+            status,
+            response.json().await.unwrap_or(serde_json::Value::Null),
+        )
+    }
+
+    pub async fn count(&self, sql: &str) -> i64 {
+        sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_owned()))
+            .fetch_one(&self.pool)
+            .await
+            .unwrap()
+    }
+
+    /// Waits until no generation is running and no worker slot is held.
+    pub async fn assert_nothing_left_running(&self) {
+        for _ in 0..100 {
+            let busy = self.arena.gateway.status().iter().any(|s| s.in_flight > 0);
+            if self.arena.live.is_empty() && !busy {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!(
+            "still running: {} live turns, gateway {:?}",
+            self.arena.live.len(),
+            self.arena.gateway.status()
+        );
+    }
+}
+
+pub fn parse_sse(raw: &str) -> Vec<(String, serde_json::Value)> {
+    let mut out = Vec::new();
+    for block in raw.split("\n\n") {
+        let mut event = None;
+        let mut data = None;
+        for line in block.lines() {
+            if let Some(e) = line.strip_prefix("event:") {
+                event = Some(e.trim().to_owned());
+            } else if let Some(d) = line.strip_prefix("data:") {
+                data = serde_json::from_str(d.trim()).ok();
+            }
+        }
+        if let (Some(e), Some(d)) = (event, data) {
+            out.push((e, d));
+        }
+    }
+    out
+}
+
+pub fn text_of(events: &[(String, serde_json::Value)], side: &str) -> String {
+    events
+        .iter()
+        .filter(|(e, d)| e == "delta" && d["side"] == side)
+        .map(|(_, d)| d["text"].as_str().unwrap().to_owned())
+        .collect()
+}
