@@ -141,7 +141,7 @@ pub fn router(state: AppState) -> Router {
             session::ensure_voter,
         ))
         .layer(axum::middleware::from_fn(security::guard))
-        .layer(tower_http::limit::RequestBodyLimitLayer::new(64 * 1024))
+        .layer(axum::extract::DefaultBodyLimit::max(64 * 1024))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
 }

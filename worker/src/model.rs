@@ -195,3 +195,51 @@ mod tests {
         assert!(!p.contains("SmolLM"));
     }
 }
+
+#[cfg(test)]
+mod tokenizer_tests {
+    use super::*;
+
+    fn tokenizer() -> Tokenizer {
+        let path = std::env::var_os("ARENA_WORKER_MODEL_PATH")
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(|| {
+                Path::new(env!("CARGO_MANIFEST_DIR"))
+                    .join("../.local/models/SmolLM2-135M-Instruct.Q4_1.gguf")
+            });
+        let mut file = std::fs::File::open(&path).unwrap_or_else(|_| {
+            panic!("{} is missing: run scripts/fetch-model.sh", path.display())
+        });
+        let content = gguf_file::Content::read(&mut file).unwrap();
+        tokenizer_from_gguf(&content).unwrap()
+    }
+
+    #[test]
+    fn round_trips_text_with_accents_emoji_and_digits() {
+        let t = tokenizer();
+        for text in [
+            "Kaixo, zer moduz? Ondo nago 🙂",
+            "Ça coûte 1234,56 €.",
+            "  two  spaces\nnew line",
+        ] {
+            let ids = t.encode(text, false).unwrap().get_ids().to_vec();
+            assert_eq!(t.decode(&ids, false).unwrap(), text);
+        }
+        // Digits are split one by one, as SmolLM2's own tokenizer does.
+        let ids = t.encode("1234", false).unwrap().get_ids().to_vec();
+        assert_eq!(ids.len(), 4);
+    }
+
+    #[test]
+    fn chat_markers_are_single_special_tokens() {
+        let t = tokenizer();
+        let ids = t
+            .encode("<|im_start|>user\nHi<|im_end|>", false)
+            .unwrap()
+            .get_ids()
+            .to_vec();
+        assert_eq!(ids.first(), Some(&1));
+        assert_eq!(ids.last(), Some(&2));
+        assert_eq!(t.decode(&[2], true).unwrap(), "");
+    }
+}
