@@ -12,6 +12,7 @@ use rayon::prelude::*;
 
 use crate::fit::Gauge;
 use crate::graph;
+use crate::linalg::Matrix;
 use crate::model::{self, Penalty, Problem, TieModel};
 
 pub(crate) struct BootstrapResult {
@@ -82,6 +83,15 @@ pub(crate) fn bootstrap_intervals(
     }
     let total: u64 = cells.iter().sum();
     let penalty = Penalty::ridge(ridge);
+    // The full-data Hessian, factorised once: each round starts with chord
+    // steps on it from the full-data solution.
+    let mut full_hessian = Matrix::zeros(p.dim(ties));
+    let mut scratch = vec![0.0; p.dim(ties)];
+    model::nll_gradient_hessian(p, ties, x_hat, &mut scratch, Some(&mut full_hessian));
+    for k in 0..p.n {
+        full_hessian.add(k, k, ridge);
+    }
+    let factor = model::factorise(&full_hessian, &penalty, p.n);
 
     let draws: Vec<Option<(Vec<f64>, Option<f64>)>> = (0..rounds as u64)
         .into_par_iter()
@@ -103,7 +113,16 @@ pub(crate) fn bootstrap_intervals(
             if ties == TieModel::Davidson && (q.total_ties() == 0.0 || q.total_decisive() == 0.0) {
                 return None;
             }
-            let sol = model::newton(&q, ties, &penalty, x_hat, tolerance, max_iterations);
+            let sol = model::newton_from(
+                &q,
+                ties,
+                &penalty,
+                x_hat,
+                tolerance,
+                max_iterations,
+                Some(factor.clone()),
+                false,
+            );
             // Accept rounds stalled by rounding just above a tight tolerance.
             if sol.gradient_norm.is_nan() || sol.gradient_norm > tolerance.max(1e-6) {
                 return None;

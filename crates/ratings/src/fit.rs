@@ -436,6 +436,23 @@ pub fn fit(comparisons: &Comparisons, options: &FitOptions) -> Result<Leaderboar
 /// (P(tie) = ν/(2 + ν)).
 pub(crate) fn initial_point(p: &Problem, ties: TieModel) -> Vec<f64> {
     let mut x = vec![0.0; p.dim(ties)];
+    // Each model's logit score rate against its opponents: a cheap start
+    // that saves a Newton iteration or two on wide rating spreads.
+    let mut points = vec![0.5; p.n];
+    let mut games = vec![1.0; p.n];
+    for k in 0..p.i.len() {
+        let n = p.wins_i[k] + p.wins_j[k] + p.ties[k];
+        points[p.i[k]] += p.wins_i[k] + 0.5 * p.ties[k];
+        points[p.j[k]] += p.wins_j[k] + 0.5 * p.ties[k];
+        games[p.i[k]] += n;
+        games[p.j[k]] += n;
+    }
+    for m in 0..p.n {
+        let rate = points[m] / games[m];
+        x[m] = (rate / (1.0 - rate)).ln().clamp(-5.0, 5.0);
+    }
+    let mean = x[..p.n].iter().sum::<f64>() / p.n as f64;
+    x[..p.n].iter_mut().for_each(|t| *t -= mean);
     if ties == TieModel::Davidson {
         let t = p.total_ties();
         let all = t + p.total_decisive();

@@ -146,9 +146,10 @@ pub(crate) fn neg_log_likelihood(p: &Problem, ties: TieModel, x: &[f64]) -> f64 
         TieModel::Half => {
             for k in 0..p.i.len() {
                 let z = x[p.i[k]] - x[p.j[k]];
-                let s_i = p.wins_i[k] + 0.5 * p.ties[k];
                 let s_j = p.wins_j[k] + 0.5 * p.ties[k];
-                f += s_i * softplus(-z) + s_j * softplus(z);
+                let n = p.wins_i[k] + p.wins_j[k] + p.ties[k];
+                // s_i·softplus(−z) + s_j·softplus(z), with softplus(z) = softplus(−z) + z
+                f += n * softplus(-z) + s_j * z;
             }
         }
         TieModel::Davidson => {
@@ -315,12 +316,20 @@ pub(crate) struct Solution {
     pub(crate) iterations: usize,
     pub(crate) gradient_norm: f64,
     pub(crate) converged: bool,
-    /// Hessian of the penalised objective at `x` (no gauge term).
+    /// Hessian of the penalised objective at `x` (no gauge term); all zero
+    /// when not asked for.
     pub(crate) hessian: Matrix,
 }
 
-/// Damped Newton's method: the Newton step with step halving (Armijo
-/// condition), until the gradient norm is at most `tol`.
+/// Damped Newton's method until the gradient norm is at most `tol`.
+///
+/// Each step solves with the Cholesky factor of the Hessian. Once Newton is in
+/// its quadratic phase, the last factor is reused ("chord" steps: one
+/// gradient evaluation and two triangular solves each) for as long as it
+/// shrinks the gradient fast; otherwise the Hessian is refactorised. A step is
+/// accepted when it reduces the gradient norm; if it does not, the step is
+/// halved until the Armijo condition on the objective holds (the objective is
+/// convex, so the Newton direction is always a descent direction).
 pub(crate) fn newton(
     p: &Problem,
     ties: TieModel,
@@ -329,83 +338,126 @@ pub(crate) fn newton(
     tol: f64,
     max_iterations: usize,
 ) -> Solution {
+    newton_from(p, ties, penalty, x0, tol, max_iterations, None, true)
+}
+
+/// Cholesky factor of the Hessian made invertible (gauge term when the
+/// objective has the shift freedom; a Levenberg shift if still not positive
+/// definite).
+pub(crate) fn factorise(hess: &Matrix, penalty: &Penalty<'_>, n_theta: usize) -> Cholesky {
+    let dim = hess.n;
+    let mut a = hess.clone();
+    if penalty.has_gauge_freedom() {
+        add_gauge_term(&mut a, n_theta);
+    }
+    if let Some(c) = Cholesky::new(&a) {
+        return c;
+    }
+    let scale = (0..dim).map(|k| a.get(k, k).abs()).fold(1e-12, f64::max);
+    let mut shift = 1e-10 * scale;
+    loop {
+        let mut b = a.clone();
+        for k in 0..dim {
+            b.add(k, k, shift);
+        }
+        if let Some(c) = Cholesky::new(&b) {
+            return c;
+        }
+        shift *= 10.0;
+    }
+}
+
+/// [`newton`] starting with chord steps on `factor` (e.g. the full-data
+/// Hessian when refitting a bootstrap resample from the full-data solution).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn newton_from(
+    p: &Problem,
+    ties: TieModel,
+    penalty: &Penalty<'_>,
+    x0: &[f64],
+    tol: f64,
+    max_iterations: usize,
+    factor: Option<Cholesky>,
+    want_hessian: bool,
+) -> Solution {
     let dim = p.dim(ties);
     let n_theta = p.n;
     let objective = |x: &[f64]| neg_log_likelihood(p, ties, x) + penalty.value(&x[..n_theta]);
-    let eval = |x: &[f64], grad: &mut [f64], hess: &mut Matrix| {
-        nll_gradient_hessian(p, ties, x, grad, Some(hess));
-        // the penalty touches only the θ block (never Davidson's η)
+    // the penalty touches only the θ block (never Davidson's η)
+    let gradient = |x: &[f64], grad: &mut [f64]| {
+        nll_gradient_hessian(p, ties, x, grad, None);
         penalty.add_gradient(&x[..n_theta], &mut grad[..n_theta]);
+    };
+    let mut scratch = vec![0.0; dim];
+    let mut hessian = |x: &[f64], hess: &mut Matrix| {
+        nll_gradient_hessian(p, ties, x, &mut scratch, Some(hess));
         penalty.add_hessian(hess, n_theta);
     };
-
     let mut x = x0.to_vec();
     let mut grad = vec![0.0; dim];
-    let mut hess = Matrix::zeros(dim);
-    let mut f = objective(&x);
     let mut iterations = 0;
     let mut step = vec![0.0; dim];
     let mut trial = vec![0.0; dim];
     let mut trial_grad = vec![0.0; dim];
-    let mut scratch_hess = Matrix::zeros(dim);
-    eval(&x, &mut grad, &mut hess);
+    let mut hess = Matrix::zeros(dim);
+    gradient(&x, &mut grad);
     let mut gnorm = dot(&grad, &grad).sqrt();
+    // The last factor, tried again as a chord step: one gradient evaluation
+    // and two triangular solves instead of a Hessian and a factorisation.
+    let mut reusable: Option<Cholesky> = factor;
     while gnorm > tol && iterations < max_iterations && gnorm.is_finite() {
         iterations += 1;
-        let mut a = hess.clone();
-        if penalty.has_gauge_freedom() {
-            add_gauge_term(&mut a, n_theta);
-        }
-        let chol = match Cholesky::new(&a) {
+        let chord = reusable.is_some();
+        let chol = match reusable.take() {
             Some(c) => c,
             None => {
-                // Levenberg fallback: shift the spectrum until positive definite.
-                let scale = (0..dim).map(|k| a.get(k, k).abs()).fold(1e-12, f64::max);
-                let mut shift = 1e-10 * scale;
-                loop {
-                    let mut b = a.clone();
-                    for k in 0..dim {
-                        b.add(k, k, shift);
-                    }
-                    if let Some(c) = Cholesky::new(&b) {
-                        break c;
-                    }
-                    shift *= 10.0;
-                }
+                hessian(&x, &mut hess);
+                factorise(&hess, penalty, n_theta)
             }
         };
         step.iter_mut().zip(&grad).for_each(|(s, g)| *s = -g);
         chol.solve_in_place(&mut step);
-        let slope = dot(&grad, &step);
-        let mut t = 1.0;
-        let mut accepted = false;
-        while t > 1e-12 {
-            for k in 0..dim {
-                trial[k] = x[k] + t * step[k];
-            }
-            let f_new = objective(&trial);
-            if f_new <= f + 1e-4 * t * slope {
-                accepted = true;
-            } else if (f_new - f).abs() <= 1e-12 * f.abs().max(1.0) {
-                // At the optimum the objective no longer resolves the change:
-                // judge the step by the gradient instead.
-                eval(&trial, &mut trial_grad, &mut scratch_hess);
-                if dot(&trial_grad, &trial_grad).sqrt() < gnorm {
-                    accepted = true;
+        for k in 0..dim {
+            trial[k] = x[k] + step[k];
+        }
+        gradient(&trial, &mut trial_grad);
+        let trial_norm = dot(&trial_grad, &trial_grad).sqrt();
+        // A chord step must converge fast to be worth keeping; a Newton step
+        // must at least reduce the gradient.
+        let needed = if chord { 0.1 } else { 1.0 };
+        if trial_norm.is_finite() && trial_norm < needed * gnorm {
+            reusable = Some(chol);
+        } else if chord {
+            // The stale factor is no longer good enough: refactorise here.
+            continue;
+        } else {
+            // Backtrack on the objective (Armijo).
+            let f = objective(&x);
+            let slope = dot(&grad, &step);
+            let mut t = 0.5;
+            let mut accepted = false;
+            while t > 1e-12 {
+                for k in 0..dim {
+                    trial[k] = x[k] + t * step[k];
                 }
+                let f_new = objective(&trial);
+                if f_new <= f + 1e-4 * t * slope {
+                    accepted = true;
+                    break;
+                }
+                t *= 0.5;
             }
-            if accepted {
-                f = f_new;
+            if !accepted {
                 break;
             }
-            t *= 0.5;
-        }
-        if !accepted {
-            break;
+            gradient(&trial, &mut trial_grad);
         }
         std::mem::swap(&mut x, &mut trial);
-        eval(&x, &mut grad, &mut hess);
+        std::mem::swap(&mut grad, &mut trial_grad);
         gnorm = dot(&grad, &grad).sqrt();
+    }
+    if want_hessian {
+        hessian(&x, &mut hess);
     }
     Solution {
         converged: gnorm <= tol,
