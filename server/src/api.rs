@@ -220,35 +220,36 @@ async fn stream_battle(
         mark_final(&mut finished, event);
     }
     let replay = stream::iter(turn.replay.into_iter().map(sse_event));
-    let live =
-        match turn.live {
-            Some((rx, guard)) if !(finished[0] && finished[1]) => {
-                let events = tokio_stream::wrappers::BroadcastStream::new(rx);
-                stream::unfold(
+    let live = match turn.live {
+        Some((rx, guard)) if !(finished[0] && finished[1]) => {
+            let events = tokio_stream::wrappers::BroadcastStream::new(rx);
+            stream::unfold(
                 (events, finished, Some(guard)),
                 |(mut events, mut finished, guard)| async move {
                     guard.as_ref()?;
-                    loop {
-                        match events.next().await {
-                            Some(Ok(event)) => {
-                                mark_final(&mut finished, &event);
-                                // The guard (this viewer) stays alive until both sides ended.
-                                let guard = if finished[0] && finished[1] { None } else { guard };
-                                return Some((sse_event(event), (events, finished, guard)));
-                            }
-                            Some(Err(lagged)) => {
-                                tracing::warn!(error = %lagged, "viewer lagged behind the stream");
-                                return None;
-                            }
-                            None => return None,
+                    match events.next().await {
+                        Some(Ok(event)) => {
+                            mark_final(&mut finished, &event);
+                            // The guard (this viewer) stays alive until both sides ended.
+                            let guard = if finished[0] && finished[1] {
+                                None
+                            } else {
+                                guard
+                            };
+                            Some((sse_event(event), (events, finished, guard)))
                         }
+                        Some(Err(lagged)) => {
+                            tracing::warn!(error = %lagged, "viewer lagged behind the stream");
+                            None
+                        }
+                        None => None,
                     }
                 },
             )
             .boxed()
-            }
-            _ => stream::empty().boxed(),
-        };
+        }
+        _ => stream::empty().boxed(),
+    };
     Ok(Sse::new(replay.chain(live)).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
 }
 

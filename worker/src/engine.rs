@@ -233,16 +233,15 @@ impl Engine {
 
     /// Ends a sequence; `flush` sends any text held back (not after a stop string).
     fn finish(&self, seq: &mut Sequence, reason: &'static str, flush: bool) -> bool {
-        if flush {
-            if let Ok(text) = self.model.tokenizer.decode(&seq.generated, true)
-                && text.len() > seq.sent
-                && text.is_char_boundary(seq.sent)
-            {
-                let _ = seq
-                    .job
-                    .events
-                    .send(Event::Text(text[seq.sent..].to_owned()));
-            }
+        if flush
+            && let Ok(text) = self.model.tokenizer.decode(&seq.generated, true)
+            && text.len() > seq.sent
+            && text.is_char_boundary(seq.sent)
+        {
+            let _ = seq
+                .job
+                .events
+                .send(Event::Text(text[seq.sent..].to_owned()));
         }
         let _ = seq.job.events.send(Event::Finished {
             reason,

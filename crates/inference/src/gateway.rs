@@ -230,14 +230,12 @@ impl Gateway {
                 .collect()
         };
         let mut results: HashMap<String, Result<(), String>> = HashMap::new();
-        for url in endpoints.iter().map(|e| e.config.base_url.clone()) {
-            if !results.contains_key(&url) {
-                let api_key = endpoints
-                    .iter()
-                    .find(|e| e.config.base_url == url)
-                    .and_then(|e| e.config.api_key.clone());
-                let result = self.probe(&url, api_key.as_ref().map(|k| k.expose())).await;
-                results.insert(url, result);
+        for e in &endpoints {
+            if let std::collections::hash_map::Entry::Vacant(slot) =
+                results.entry(e.config.base_url.clone())
+            {
+                let api_key = e.config.api_key.as_ref().map(|k| k.expose());
+                slot.insert(self.probe(&e.config.base_url, api_key).await);
             }
         }
         for e in endpoints {

@@ -1,16 +1,10 @@
 //! The gateway against a scripted fake OpenAI-compatible worker: a test double for the failure
 //! modes of remote workers only (hangs, resets, garbage, slowness, errors).
 
+use arena_inference::fake::{Mode, spawn_fake};
 use arena_inference::*;
-use axum::Router;
-use axum::body::Body;
-use axum::extract::State;
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use futures::StreamExt;
-use std::sync::atomic::{AtomicU16, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 fn config() -> GatewayConfig {

@@ -1,0 +1,107 @@
+//! A battle end to end through the API with the real built-in model (SmolLM2 on CPU).
+
+mod common;
+
+use common::*;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+fn model_path() -> PathBuf {
+    let path = std::env::var_os("ARENA_WORKER_MODEL_PATH")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .join("../.local/models/SmolLM2-135M-Instruct.Q4_1.gguf")
+        });
+    assert!(
+        path.exists(),
+        "{} is missing: run scripts/fetch-model.sh",
+        path.display()
+    );
+    path
+}
+
+/// The real worker on its own thread and runtime.
+fn start_worker() -> String {
+    let (tx, rx) = std::sync::mpsc::channel::<SocketAddr>();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        runtime.block_on(async move {
+            let config =
+                arena_worker::WorkerConfig::new(model_path(), "127.0.0.1:0".parse().unwrap());
+            let worker = arena_worker::build(config).await.unwrap();
+            tx.send(worker.local_addr()).unwrap();
+            worker.run().await.unwrap();
+        });
+    });
+    format!("http://{}", rx.recv().unwrap())
+}
+
+#[tokio::test]
+async fn a_real_battle_with_two_turns() {
+    let worker = start_worker();
+    let client = reqwest::Client::new();
+    for _ in 0..240 {
+        if client
+            .get(format!("{worker}/health"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status() == 200)
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let app = TestApp::spawn_with(
+        vec![
+            model("smol-cold", &worker, 24),
+            model("smol-warm", &worker, 24),
+        ],
+        |s| {
+            s.gateway.first_token_timeout_secs = 60;
+            s.gateway.idle_timeout_secs = 30;
+        },
+    )
+    .await;
+    // The health poller needs a moment to see the worker.
+    for _ in 0..50 {
+        if app.arena.gateway.any_healthy() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let voter = app.client();
+    let battle = app.create_battle(&voter, "Name three colours.").await;
+    let (_, events) = app.read_stream(&voter, &battle).await;
+    assert!(!text_of(&events, "a").is_empty());
+    assert!(!text_of(&events, "b").is_empty());
+    assert_eq!(
+        events.iter().filter(|(e, _)| e == "done").count(),
+        2,
+        "{events:?}"
+    );
+    let (status, reveal) = app.vote(&voter, &battle, "model_b", Some("real-1")).await;
+    assert_eq!(status, 200, "{reveal}");
+
+    let r = voter
+        .post(format!("{}/api/v1/battles/{battle}/turns", app.url))
+        .json(&serde_json::json!({"prompt": "And three animals?"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let (_, events) = app.read_stream(&voter, &battle).await;
+    assert_eq!(events.iter().filter(|(e, _)| e == "done").count(), 2);
+    let (status, _) = app.vote(&voter, &battle, "tie", Some("real-2")).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        app.count(
+            "select count(*) from answer where status = 'done' and completion_tokens > 0
+             and ttft_ms > 0 and prompt_tokens > 0"
+        )
+        .await,
+        4
+    );
+    app.assert_nothing_left_running().await;
+}
