@@ -262,10 +262,10 @@ pub fn BattlePage() -> impl IntoView {
             </Show>
 
             <div class="votes" role="group" aria-label="Your vote">
-                {vote_button(Winner::ModelA, "👈 A is better", "1")}
-                {vote_button(Winner::ModelB, "👉 B is better", "2")}
-                {vote_button(Winner::Tie, "🤝 Tie", "3")}
-                {vote_button(Winner::BothBad, "👎 Both are bad", "4")}
+                {vote_button(Winner::ModelA, "A is better", "1")}
+                {vote_button(Winner::ModelB, "B is better", "2")}
+                {vote_button(Winner::Tie, "Tie", "3")}
+                {vote_button(Winner::BothBad, "Both are bad", "4")}
             </div>
 
             {move || state.error.get().map(|e| view! { <p class="notice failure" role="alert">{e}</p> })}
@@ -312,10 +312,10 @@ pub fn BattlePage() -> impl IntoView {
                         disabled=move || !can_vote()
                         on:click=move |_| regenerate()
                     >
-                        "↻ Regenerate"
+                        "Regenerate"
                     </button>
                     <button type="button" disabled=move || !started() on:click=move |_| new_battle()>
-                        "＋ New battle"
+                        "+ New battle"
                     </button>
                 </div>
             </form>

@@ -14,10 +14,11 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen::closure::Closure;
 use web_sys::{EventSource, MessageEvent};
 
+type Listener = Closure<dyn FnMut(web_sys::Event)>;
+
 thread_local! {
-    /// The open stream and its listeners (dropped together when the stream closes).
-    static STREAM: RefCell<Option<(EventSource, Vec<Closure<dyn FnMut(web_sys::Event)>>)>> =
-        const { RefCell::new(None) };
+    /// The open stream and its listeners (dropped together when the next stream replaces them).
+    static STREAM: RefCell<Option<(EventSource, Vec<Listener>)>> = const { RefCell::new(None) };
 }
 
 async fn post<B: Serialize, R: DeserializeOwned>(

@@ -36,7 +36,7 @@ pub fn App() -> impl IntoView {
         <Title text="Arena — compare language models"/>
         <Router>
             <header class="topbar">
-                <A href="/" attr:class="brand">"⚔ Arena"</A>
+                <A href="/" attr:class="brand">"Arena"</A>
                 <nav>
                     <A href="/">"Battle"</A>
                 </nav>

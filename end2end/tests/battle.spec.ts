@@ -55,7 +55,7 @@ test("a full battle: stream, vote, reveal, continue, vote again", async ({ page 
   await expect(page.locator(".turn").last().locator(".voted")).toContainText("tie");
 
   // A new battle starts clean.
-  await page.getByRole("button", { name: "＋ New battle" }).click();
+  await page.getByRole("button", { name: "+ New battle" }).click();
   await expect(page.locator(".turn")).toHaveCount(0);
 });
 
