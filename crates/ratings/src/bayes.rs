@@ -13,7 +13,7 @@ use crate::fit::{
 };
 use crate::linalg::{Cholesky, Matrix};
 use crate::model::{self, GaussianPrior, Penalty, Problem, TieModel};
-use crate::{Anchor, Comparisons, RatingError};
+use crate::{Comparisons, RatingError};
 
 /// Options of [`BayesianRatings`], in Elo points.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -271,7 +271,8 @@ impl BayesianRatings {
 
     /// Posterior means on the Elo scale (centred on 1000 over models with
     /// votes, or anchored) with 95% credible intervals.
-    pub fn leaderboard(&self, anchor: Option<&Anchor>) -> Result<Leaderboard, RatingError> {
+    /// `anchor`: `Some((model, rating))` pins that model's rating.
+    pub fn leaderboard(&self, anchor: Option<(&str, f64)>) -> Result<Leaderboard, RatingError> {
         let post = &self.posterior;
         let rated: Vec<usize> = (0..post.models.len())
             .filter(|&m| post.votes[m] > 0)
@@ -289,14 +290,14 @@ impl BayesianRatings {
         }
         let anchor = match anchor {
             None => None,
-            Some(a) => Some((
+            Some((model, rating)) => Some((
                 rated
                     .iter()
-                    .position(|&m| post.models[m] == a.model)
+                    .position(|&m| post.models[m] == model)
                     .ok_or_else(|| RatingError::UnknownAnchor {
-                        model: a.model.clone(),
+                        model: model.to_owned(),
                     })?,
-                a.rating,
+                rating,
             )),
         };
         let gauge = Gauge { anchor };
@@ -355,6 +356,7 @@ impl BayesianRatings {
                 tie_parameter_ci: None,
                 ci: CiMethod::None,
                 bootstrap_failed_rounds: 0,
+                warnings: Vec::new(),
             },
         })
     }

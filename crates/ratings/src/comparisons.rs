@@ -43,14 +43,14 @@ impl Outcome {
 
 /// Outcome counts of one ordered pair `(model_a, model_b)`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub struct OutcomeCounts {
+pub struct PairCounts {
     pub wins_a: u64,
     pub wins_b: u64,
     pub ties: u64,
     pub both_bad: u64,
 }
 
-impl OutcomeCounts {
+impl PairCounts {
     pub fn new(wins_a: u64, wins_b: u64, ties: u64, both_bad: u64) -> Self {
         Self {
             wins_a,
@@ -106,11 +106,11 @@ impl OutcomeCounts {
 /// Counts of one pair, as listed by [`Comparisons::pairs`] and as stored when
 /// serialised.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PairCounts {
+pub struct PairRecord {
     pub model_a: String,
     pub model_b: String,
     #[serde(flatten)]
-    pub counts: OutcomeCounts,
+    pub counts: PairCounts,
 }
 
 /// Aggregated comparisons keyed by model name.
@@ -124,14 +124,14 @@ pub struct Comparisons {
     models: Vec<String>,
     index: HashMap<String, usize>,
     /// Keyed by `(i, j)` with `i < j` (registration indices), counts seen from `i`.
-    pairs: BTreeMap<(usize, usize), OutcomeCounts>,
+    pairs: BTreeMap<(usize, usize), PairCounts>,
 }
 
 /// The serialised form of [`Comparisons`].
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct ComparisonsRecord {
     models: Vec<String>,
-    pairs: Vec<PairCounts>,
+    pairs: Vec<PairRecord>,
 }
 
 impl From<Comparisons> for ComparisonsRecord {
@@ -149,7 +149,7 @@ impl TryFrom<ComparisonsRecord> for Comparisons {
     fn try_from(r: ComparisonsRecord) -> Result<Self, RatingError> {
         let mut c = Comparisons::new();
         for m in &r.models {
-            c.register_model(m);
+            c.register(m);
         }
         for p in &r.pairs {
             c.add(&p.model_a, &p.model_b, p.counts)?;
@@ -164,7 +164,7 @@ impl Comparisons {
     }
 
     /// Registers a model (idempotent) and returns its index.
-    pub fn register_model(&mut self, model: &str) -> usize {
+    pub fn register(&mut self, model: &str) -> usize {
         if let Some(&i) = self.index.get(model) {
             return i;
         }
@@ -179,15 +179,15 @@ impl Comparisons {
         &mut self,
         model_a: &str,
         model_b: &str,
-        counts: OutcomeCounts,
+        counts: PairCounts,
     ) -> Result<(), RatingError> {
         if model_a == model_b {
             return Err(RatingError::SelfComparison {
                 model: model_a.to_owned(),
             });
         }
-        let a = self.register_model(model_a);
-        let b = self.register_model(model_b);
+        let a = self.register(model_a);
+        let b = self.register(model_b);
         let (key, counts) = if a < b {
             ((a, b), counts)
         } else {
@@ -207,13 +207,13 @@ impl Comparisons {
         model_b: &str,
         outcome: Outcome,
     ) -> Result<(), RatingError> {
-        self.add(model_a, model_b, OutcomeCounts::of(outcome))
+        self.add(model_a, model_b, PairCounts::of(outcome))
     }
 
     /// Adds every count of `other`.
     pub fn merge(&mut self, other: &Comparisons) -> Result<(), RatingError> {
         for m in &other.models {
-            self.register_model(m);
+            self.register(m);
         }
         for p in other.pairs() {
             self.add(&p.model_a, &p.model_b, p.counts)?;
@@ -227,8 +227,8 @@ impl Comparisons {
     }
 
     /// Every pair with its counts, each unordered pair once.
-    pub fn pairs(&self) -> impl Iterator<Item = PairCounts> + '_ {
-        self.pairs.iter().map(|(&(a, b), c)| PairCounts {
+    pub fn pairs(&self) -> impl Iterator<Item = PairRecord> + '_ {
+        self.pairs.iter().map(|(&(a, b), c)| PairRecord {
             model_a: self.models[a].clone(),
             model_b: self.models[b].clone(),
             counts: *c,
@@ -236,9 +236,9 @@ impl Comparisons {
     }
 
     /// Counts of `model_a` against `model_b` (zero if never compared).
-    pub fn counts(&self, model_a: &str, model_b: &str) -> OutcomeCounts {
+    pub fn counts(&self, model_a: &str, model_b: &str) -> PairCounts {
         let (Some(&a), Some(&b)) = (self.index.get(model_a), self.index.get(model_b)) else {
-            return OutcomeCounts::default();
+            return PairCounts::default();
         };
         if a < b {
             self.pairs.get(&(a, b)).copied().unwrap_or_default()
@@ -268,7 +268,7 @@ impl Comparisons {
     }
 
     /// Index-level view for the solvers: `(i, j, counts)` with `i < j`.
-    pub(crate) fn indexed_pairs(&self) -> impl Iterator<Item = (usize, usize, OutcomeCounts)> + '_ {
+    pub(crate) fn indexed_pairs(&self) -> impl Iterator<Item = (usize, usize, PairCounts)> + '_ {
         self.pairs.iter().map(|(&(a, b), c)| (a, b, *c))
     }
 
@@ -284,14 +284,14 @@ mod tests {
     #[test]
     fn both_orders_add_up() {
         let mut c = Comparisons::new();
-        c.add("a", "b", OutcomeCounts::new(3, 1, 2, 1)).unwrap();
-        c.add("b", "a", OutcomeCounts::new(5, 4, 0, 1)).unwrap();
-        assert_eq!(c.counts("a", "b"), OutcomeCounts::new(7, 6, 2, 2));
-        assert_eq!(c.counts("b", "a"), OutcomeCounts::new(6, 7, 2, 2));
+        c.add("a", "b", PairCounts::new(3, 1, 2, 1)).unwrap();
+        c.add("b", "a", PairCounts::new(5, 4, 0, 1)).unwrap();
+        assert_eq!(c.counts("a", "b"), PairCounts::new(7, 6, 2, 2));
+        assert_eq!(c.counts("b", "a"), PairCounts::new(6, 7, 2, 2));
         assert_eq!(c.votes("a"), 17);
         assert_eq!(c.total_votes(), 17);
         assert!(matches!(
-            c.add("a", "a", OutcomeCounts::of(Outcome::Tie)),
+            c.add("a", "a", PairCounts::of(Outcome::Tie)),
             Err(RatingError::SelfComparison { .. })
         ));
     }
@@ -299,7 +299,7 @@ mod tests {
     #[test]
     fn serde_round_trip() {
         let mut c = Comparisons::new();
-        c.register_model("idle");
+        c.register("idle");
         c.add_outcome("x", "y", Outcome::BothBad).unwrap();
         let json = serde_json::to_string(&c).unwrap();
         let back: Comparisons = serde_json::from_str(&json).unwrap();

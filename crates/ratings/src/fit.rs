@@ -19,13 +19,6 @@ pub const BASE_RATING: f64 = 1000.0;
 /// The two-sided 95% normal quantile.
 pub(crate) const Z_95: f64 = 1.959_963_984_540_054;
 
-/// Pins one model's rating (Chatbot Arena anchors mixtral-8x7b-instruct-v0.1 at 1114).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Anchor {
-    pub model: String,
-    pub rating: f64,
-}
-
 /// How to compute the 95% confidence intervals.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "method")]
@@ -45,8 +38,10 @@ pub enum CiMethod {
 #[serde(default)]
 pub struct FitOptions {
     pub ties: TieModel,
-    /// `None`: the mean rating of the rated models is [`BASE_RATING`].
-    pub anchor: Option<Anchor>,
+    /// `Some((model, rating))` pins that model's rating (Chatbot Arena anchors
+    /// `mixtral-8x7b-instruct-v0.1` at 1114); `None`: the mean rating of the
+    /// rated models is [`BASE_RATING`].
+    pub anchor: Option<(String, f64)>,
     /// Ridge penalty `ridge/2·Σθ²` (θ in natural units); 0 for the exact MLE.
     /// A small value (e.g. 0.01) makes the fit finite on a disconnected graph
     /// or when a model never lost or never won.
@@ -107,6 +102,10 @@ pub struct FitDiagnostics {
     pub ci: CiMethod,
     /// Bootstrap rounds whose resampled data had no finite MLE (skipped).
     pub bootstrap_failed_rounds: usize,
+    /// Human-readable caveats: a fit made finite only by the ridge (disconnected
+    /// graph, a group that never lost or never won), a gradient that stalled
+    /// above the tolerance, skipped bootstrap rounds, models without votes.
+    pub warnings: Vec<String>,
 }
 
 /// The result of [`fit`]: rows sorted by rating (unrated models last).
@@ -230,8 +229,8 @@ fn validate(options: &FitOptions) -> Result<(), RatingError> {
             "tolerance must be > 0".to_owned(),
         ));
     }
-    if let Some(a) = &options.anchor
-        && !a.rating.is_finite()
+    if let Some((_, rating)) = &options.anchor
+        && !rating.is_finite()
     {
         return Err(RatingError::InvalidOption(
             "anchor rating must be finite".to_owned(),
@@ -264,11 +263,29 @@ pub fn fit(comparisons: &Comparisons, options: &FitOptions) -> Result<Leaderboar
             .collect()
     };
 
+    let mut warnings = Vec::new();
     let comps = graph::components(p);
+    if comps.len() > 1 && options.ridge > 0.0 {
+        warnings.push(format!(
+            "the comparison graph has {} connected components; ratings in different components are comparable only through the ridge penalty",
+            comps.len()
+        ));
+    }
     if comps.len() > 1 && options.ridge == 0.0 {
         return Err(RatingError::Disconnected {
             components: name_groups(&comps),
         });
+    }
+    if options.ridge > 0.0
+        && comps.len() == 1
+        && let Some((never_lost, never_won)) = graph::infinite_groups(p)
+    {
+        let named = |v: Vec<usize>| name_groups(&[v]).remove(0).join(", ");
+        warnings.push(format!(
+            "the maximum-likelihood ratings are infinite (never lost: [{}]; never won: [{}]); these ratings are finite only through the ridge penalty",
+            named(never_lost),
+            named(never_won)
+        ));
     }
     if options.ridge == 0.0
         && let Some((never_lost, never_won)) = graph::infinite_groups(p)
@@ -282,14 +299,14 @@ pub fn fit(comparisons: &Comparisons, options: &FitOptions) -> Result<Leaderboar
 
     let anchor = match &options.anchor {
         None => None,
-        Some(a) => {
+        Some((model, rating)) => {
             let pos = comparisons
-                .index_of(&a.model)
+                .index_of(model)
                 .and_then(|idx| prep.rated.iter().position(|&r| r == idx))
                 .ok_or_else(|| RatingError::UnknownAnchor {
-                    model: a.model.clone(),
+                    model: model.clone(),
                 })?;
-            Some((pos, a.rating))
+            Some((pos, *rating))
         }
     };
     let gauge = Gauge { anchor };
@@ -381,6 +398,17 @@ pub fn fit(comparisons: &Comparisons, options: &FitOptions) -> Result<Leaderboar
         }
     }
 
+    if !sol.converged {
+        warnings.push(format!(
+            "gradient norm {:.2e} stalled above the tolerance {:.0e} after {} iterations (floating-point rounding on large counts)",
+            sol.gradient_norm, options.tolerance, sol.iterations
+        ));
+    }
+    if failed > 0 {
+        warnings.push(format!(
+            "{failed} bootstrap rounds had no finite MLE (or did not converge) and were skipped"
+        ));
+    }
     let ranks = ranks(&ratings, intervals.as_deref());
     let mut rows: Vec<RatingRow> = Vec::with_capacity(names.len());
     for (pos, &m) in prep.rated.iter().enumerate() {
@@ -398,6 +426,13 @@ pub fn fit(comparisons: &Comparisons, options: &FitOptions) -> Result<Leaderboar
         .map(|m| names[m].clone())
         .collect();
     unrated.sort();
+    if !unrated.is_empty() {
+        warnings.push(format!(
+            "{} models without votes are listed without a rating: {}",
+            unrated.len(),
+            unrated.join(", ")
+        ));
+    }
     sort_rows(&mut rows);
     rows.extend(unrated.iter().map(|m| RatingRow {
         model: m.clone(),
@@ -428,6 +463,7 @@ pub fn fit(comparisons: &Comparisons, options: &FitOptions) -> Result<Leaderboar
             tie_parameter_ci,
             ci: options.ci,
             bootstrap_failed_rounds: failed,
+            warnings,
         },
     })
 }

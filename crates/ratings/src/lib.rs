@@ -6,7 +6,9 @@
 //!
 //! ## Leaderboard fit
 //! Input: aggregated outcome counts per model pair ([`Comparisons`], keyed by
-//! model name; a pair may be added in either order and any number of times).
+//! model name): `Comparisons::register(model)` and
+//! `Comparisons::add(model_a, model_b, PairCounts { wins_a, wins_b, ties, both_bad })`;
+//! a pair may be added in either order and any number of times (counts add up).
 //! The fit depends only on these counts, so its cost is independent of the
 //! number of votes.
 //!
@@ -21,7 +23,8 @@
 //! * A disconnected comparison graph ([`RatingError::Disconnected`]) or an
 //!   infinite MLE (a group that never lost or never won,
 //!   [`RatingError::NoFiniteMle`]) is reported; [`FitOptions::ridge`] > 0
-//!   makes the fit finite. Models without votes are listed without a rating.
+//!   makes the fit finite (and [`FitDiagnostics::warnings`] says so). Models
+//!   without votes are listed without a rating.
 //! * Intervals ([`CiMethod`]): the sandwich covariance `H⁻¹GH⁻¹`, where the
 //!   meat `G` sums, over (pair, outcome) cells, count × score·scoreᵀ of one
 //!   vote; or the multinomial bootstrap of the counts (parallel, warm-started,
@@ -41,13 +44,13 @@
 //!   benchmarks compare against.
 //!
 //! ```
-//! use arena_ratings::{fit, CiMethod, Comparisons, FitOptions, OutcomeCounts};
+//! use arena_ratings::{fit, CiMethod, Comparisons, FitOptions, PairCounts};
 //!
 //! let mut votes = Comparisons::new();
-//! votes.add("alpha", "beta", OutcomeCounts::new(30, 10, 5, 1))?;
-//! votes.add("beta", "gamma", OutcomeCounts::new(20, 15, 4, 0))?;
-//! votes.add("gamma", "alpha", OutcomeCounts::new(8, 25, 3, 2))?;
-//! votes.register_model("newcomer");
+//! votes.add("alpha", "beta", PairCounts::new(30, 10, 5, 1))?;
+//! votes.add("beta", "gamma", PairCounts::new(20, 15, 4, 0))?;
+//! votes.add("gamma", "alpha", PairCounts::new(8, 25, 3, 2))?;
+//! votes.register("newcomer");
 //! let board = fit(&votes, &FitOptions { ci: CiMethod::Sandwich, ..FitOptions::default() })?;
 //! assert_eq!(board.rows[0].model, "alpha");
 //! assert_eq!(board.row("newcomer").unwrap().rating, None);
@@ -72,11 +75,11 @@ pub mod baseline;
 pub mod simulate;
 
 pub use bayes::{BayesOptions, BayesianRatings, GaussianPosterior, UpdateDiagnostics};
-pub use comparisons::{Comparisons, Outcome, OutcomeCounts, PairCounts};
+pub use comparisons::{Comparisons, Outcome, PairCounts, PairRecord};
 pub use elo::{Battle, EloOptions, EloRating, online_elo};
 pub use error::RatingError;
 pub use fit::{
-    Anchor, BASE_RATING, CiMethod, ELO_PER_NATURAL_UNIT, FitDiagnostics, FitOptions, Leaderboard,
+    BASE_RATING, CiMethod, ELO_PER_NATURAL_UNIT, FitDiagnostics, FitOptions, Leaderboard,
     RatingRow, fit,
 };
 pub use model::TieModel;

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::bootstrap::round_rng;
 use crate::fit::{ELO_PER_NATURAL_UNIT, fit};
-use crate::{CiMethod, Comparisons, FitOptions, Leaderboard, OutcomeCounts, RatingError};
+use crate::{CiMethod, Comparisons, FitOptions, Leaderboard, PairCounts, RatingError};
 
 /// Outcome counts of `votes` battles between strengths `theta_a`, `theta_b`.
 pub fn draw_pair_outcomes(
@@ -24,7 +24,7 @@ pub fn draw_pair_outcomes(
     theta_b: f64,
     tie_rate: f64,
     rng: &mut impl Rng,
-) -> OutcomeCounts {
+) -> PairCounts {
     let s = 1.0 / (1.0 + (theta_b - theta_a).exp());
     let p_tie = (tie_rate * 4.0 * s * (1.0 - s)).clamp(0.0, 1.0);
     let p_win_a = s - 0.5 * p_tie;
@@ -44,7 +44,7 @@ pub fn draw_pair_outcomes(
         p_win_a / (1.0 - p_tie).max(f64::MIN_POSITIVE),
         rng,
     );
-    OutcomeCounts::new(wins_a, decisive - wins_a, ties, 0)
+    PairCounts::new(wins_a, decisive - wins_a, ties, 0)
 }
 
 /// Model name of index `m` in synthetic data.
@@ -93,7 +93,7 @@ pub fn synthetic_case(
     let total_weight: f64 = weights.iter().sum();
     let mut c = Comparisons::new();
     for m in 0..models {
-        c.register_model(&model_name(m));
+        c.register(&model_name(m));
     }
     // At least one vote per pair; the rounding remainder goes to the busiest pair.
     let mut alloc: Vec<u64> = weights

@@ -2,8 +2,8 @@
 
 use arena_ratings::simulate::synthetic_case;
 use arena_ratings::{
-    Anchor, BayesOptions, BayesianRatings, CiMethod, Comparisons, ELO_PER_NATURAL_UNIT, FitOptions,
-    OutcomeCounts, RatingError, TieModel, fit,
+    BayesOptions, BayesianRatings, CiMethod, Comparisons, ELO_PER_NATURAL_UNIT, FitOptions,
+    PairCounts, RatingError, TieModel, fit,
 };
 
 const S: f64 = ELO_PER_NATURAL_UNIT;
@@ -18,7 +18,7 @@ fn opts(ci: CiMethod) -> FitOptions {
 #[test]
 fn two_models_closed_form() {
     let mut c = Comparisons::new();
-    c.add("a", "b", OutcomeCounts::new(30, 10, 4, 2)).unwrap();
+    c.add("a", "b", PairCounts::new(30, 10, 4, 2)).unwrap();
     let board = fit(&c, &FitOptions::default()).unwrap();
     // ties as half wins: 33 vs 13 points, θa − θb = ln(33/13)
     let diff = board.rating("a").unwrap() - board.rating("b").unwrap();
@@ -32,7 +32,7 @@ fn two_models_closed_form() {
 #[test]
 fn two_models_sandwich_is_binomial_variance() {
     let mut c = Comparisons::new();
-    c.add("a", "b", OutcomeCounts::new(30, 10, 0, 0)).unwrap();
+    c.add("a", "b", PairCounts::new(30, 10, 0, 0)).unwrap();
     let board = fit(&c, &opts(CiMethod::Sandwich)).unwrap();
     let row = board.row("a").unwrap();
     let (n, p): (f64, f64) = (40.0, 0.75);
@@ -45,7 +45,7 @@ fn two_models_sandwich_is_binomial_variance() {
 #[test]
 fn two_models_davidson_closed_form() {
     let mut c = Comparisons::new();
-    c.add("a", "b", OutcomeCounts::new(30, 10, 6, 3)).unwrap();
+    c.add("a", "b", PairCounts::new(30, 10, 6, 3)).unwrap();
     let board = fit(
         &c,
         &FitOptions {
@@ -66,9 +66,9 @@ fn two_models_davidson_closed_form() {
 #[test]
 fn davidson_without_ties_is_bradley_terry() {
     let mut c = Comparisons::new();
-    c.add("a", "b", OutcomeCounts::new(3, 1, 0, 0)).unwrap();
-    c.add("b", "c", OutcomeCounts::new(5, 2, 0, 0)).unwrap();
-    c.add("c", "a", OutcomeCounts::new(1, 4, 0, 0)).unwrap();
+    c.add("a", "b", PairCounts::new(3, 1, 0, 0)).unwrap();
+    c.add("b", "c", PairCounts::new(5, 2, 0, 0)).unwrap();
+    c.add("c", "a", PairCounts::new(1, 4, 0, 0)).unwrap();
     let half = fit(&c, &FitOptions::default()).unwrap();
     let dav = fit(
         &c,
@@ -89,7 +89,7 @@ fn davidson_without_ties_is_bradley_terry() {
 fn citations() -> Comparisons {
     let mut c = Comparisons::new();
     let mut add = |a: &str, b: &str, wa: u64, wb: u64| {
-        c.add(a, b, OutcomeCounts::new(wa, wb, 0, 0)).unwrap();
+        c.add(a, b, PairCounts::new(wa, wb, 0, 0)).unwrap();
     };
     add("Biometrika", "Comm Statist", 730, 33);
     add("Biometrika", "JASA", 498, 320);
@@ -108,10 +108,7 @@ fn stigler_citations_match_bradleyterry2() {
     let board = fit(
         &citations(),
         &FitOptions {
-            anchor: Some(Anchor {
-                model: "Biometrika".into(),
-                rating: 0.0,
-            }),
+            anchor: Some(("Biometrika".into(), 0.0)),
             ..FitOptions::default()
         },
     )
@@ -132,8 +129,8 @@ fn stigler_citations_match_bradleyterry2() {
 #[test]
 fn disconnected_graph_is_reported_and_ridge_fits_it() {
     let mut c = Comparisons::new();
-    c.add("a", "b", OutcomeCounts::new(3, 2, 0, 0)).unwrap();
-    c.add("c", "d", OutcomeCounts::new(1, 4, 1, 0)).unwrap();
+    c.add("a", "b", PairCounts::new(3, 2, 0, 0)).unwrap();
+    c.add("c", "d", PairCounts::new(1, 4, 1, 0)).unwrap();
     match fit(&c, &FitOptions::default()) {
         Err(RatingError::Disconnected { components }) => {
             assert_eq!(components.len(), 2);
@@ -151,15 +148,20 @@ fn disconnected_graph_is_reported_and_ridge_fits_it() {
     )
     .unwrap();
     assert_eq!(board.diagnostics.components.len(), 2);
+    assert!(
+        board.diagnostics.warnings[0].contains("2 connected components"),
+        "{:?}",
+        board.diagnostics.warnings
+    );
     assert!(board.rows.iter().all(|r| r.rating.unwrap().is_finite()));
 }
 
 #[test]
 fn a_model_that_never_lost_is_reported() {
     let mut c = Comparisons::new();
-    c.add("champ", "b", OutcomeCounts::new(5, 0, 0, 0)).unwrap();
-    c.add("b", "c", OutcomeCounts::new(3, 2, 0, 0)).unwrap();
-    c.add("c", "loser", OutcomeCounts::new(2, 0, 0, 0)).unwrap();
+    c.add("champ", "b", PairCounts::new(5, 0, 0, 0)).unwrap();
+    c.add("b", "c", PairCounts::new(3, 2, 0, 0)).unwrap();
+    c.add("c", "loser", PairCounts::new(2, 0, 0, 0)).unwrap();
     match fit(&c, &FitOptions::default()) {
         Err(RatingError::NoFiniteMle {
             never_lost,
@@ -171,9 +173,34 @@ fn a_model_that_never_lost_is_reported() {
         other => panic!("{other:?}"),
     }
     // a tie is half a win: the MLE is then finite
-    c.add("champ", "b", OutcomeCounts::new(0, 0, 1, 0)).unwrap();
-    c.add("loser", "c", OutcomeCounts::new(0, 0, 0, 1)).unwrap();
+    c.add("champ", "b", PairCounts::new(0, 0, 1, 0)).unwrap();
+    c.add("loser", "c", PairCounts::new(0, 0, 0, 1)).unwrap();
     assert!(fit(&c, &FitOptions::default()).is_ok());
+    let mut separated = c.clone();
+    separated
+        .add("loser", "b", PairCounts::new(0, 3, 0, 0))
+        .unwrap();
+    separated
+        .add("z", "loser", PairCounts::new(0, 4, 0, 0))
+        .unwrap();
+    assert!(matches!(
+        fit(&separated, &FitOptions::default()),
+        Err(RatingError::NoFiniteMle { .. })
+    ));
+    let ridged = fit(
+        &separated,
+        &FitOptions {
+            ridge: 0.01,
+            ..FitOptions::default()
+        },
+    )
+    .unwrap();
+    assert!(ridged.rows.iter().all(|r| r.rating.unwrap().is_finite()));
+    assert!(
+        ridged.diagnostics.warnings[0].contains("never won: [z]"),
+        "{:?}",
+        ridged.diagnostics.warnings
+    );
     let ridge = fit(
         &c,
         &FitOptions {
@@ -188,7 +215,7 @@ fn a_model_that_never_lost_is_reported() {
 #[test]
 fn unvoted_models_are_listed_without_rating_and_anchor_must_be_rated() {
     let mut c = citations();
-    c.register_model("Annals");
+    c.register("Annals");
     let board = fit(&c, &opts(CiMethod::Sandwich)).unwrap();
     let last = board.rows.last().unwrap();
     assert_eq!(last.model, "Annals");
@@ -199,10 +226,7 @@ fn unvoted_models_are_listed_without_rating_and_anchor_must_be_rated() {
     let err = fit(
         &c,
         &FitOptions {
-            anchor: Some(Anchor {
-                model: "Annals".into(),
-                rating: 1114.0,
-            }),
+            anchor: Some(("Annals".into(), 1114.0)),
             ..FitOptions::default()
         },
     );
@@ -272,7 +296,7 @@ fn split(c: &Comparisons, parts: u64) -> Vec<Comparisons> {
         let k = p.counts;
         for (b, batch) in batches.iter_mut().enumerate() {
             let share = |x: u64| x / parts + u64::from((b as u64) < x % parts);
-            let counts = OutcomeCounts::new(
+            let counts = PairCounts::new(
                 share(k.wins_a),
                 share(k.wins_b),
                 share(k.ties),

@@ -1,7 +1,7 @@
 //! Property tests: relabelling, input order, gauge, pair-order additivity and
 //! the gradient at the solution.
 
-use arena_ratings::{Anchor, Comparisons, FitOptions, OutcomeCounts, fit};
+use arena_ratings::{Comparisons, FitOptions, PairCounts, fit};
 use proptest::prelude::*;
 
 /// A connected random tournament on `n` models: a cycle of pairs where each
@@ -31,7 +31,7 @@ fn tournament() -> impl Strategy<Value = (usize, Vec<(usize, usize, [u64; 4])>)>
 fn build(pairs: &[(usize, usize, [u64; 4])], name: impl Fn(usize) -> String) -> Comparisons {
     let mut c = Comparisons::new();
     for &(a, b, [w, l, t, bb]) in pairs {
-        c.add(&name(a), &name(b), OutcomeCounts::new(w, l, t, bb))
+        c.add(&name(a), &name(b), PairCounts::new(w, l, t, bb))
             .unwrap();
     }
     c
@@ -73,7 +73,7 @@ proptest! {
         let c = build(&pairs, name);
         let free = fit(&c, &FitOptions::default()).unwrap();
         let anchored = fit(&c, &FitOptions {
-            anchor: Some(Anchor { model: name(0), rating: value }),
+            anchor: Some((name(0), value)),
             ..FitOptions::default()
         }).unwrap();
         prop_assert!((anchored.rating(&name(0)).unwrap() - value).abs() < 1e-9);
@@ -91,10 +91,10 @@ proptest! {
         w2 in 0u64..30, l2 in 0u64..30, t2 in 0u64..10, bb2 in 0u64..5,
     ) {
         let mut split = build(&pairs, name);
-        split.add(&name(0), &name(1), OutcomeCounts::new(w, l, t, bb)).unwrap();
-        split.add(&name(1), &name(0), OutcomeCounts::new(w2, l2, t2, bb2)).unwrap();
+        split.add(&name(0), &name(1), PairCounts::new(w, l, t, bb)).unwrap();
+        split.add(&name(1), &name(0), PairCounts::new(w2, l2, t2, bb2)).unwrap();
         let mut summed = build(&pairs, name);
-        summed.add(&name(0), &name(1), OutcomeCounts::new(w + l2, l + w2, t + t2, bb + bb2)).unwrap();
+        summed.add(&name(0), &name(1), PairCounts::new(w + l2, l + w2, t + t2, bb + bb2)).unwrap();
         prop_assert_eq!(split.counts(&name(0), &name(1)), summed.counts(&name(0), &name(1)));
         let (a, b) = (fit(&split, &FitOptions::default()).unwrap(), fit(&summed, &FitOptions::default()).unwrap());
         for k in 0..n {

@@ -3,7 +3,7 @@
 
 use std::io::BufRead;
 
-use arena_ratings::{Battle, Comparisons, Outcome, OutcomeCounts};
+use arena_ratings::{Battle, Comparisons, Outcome, PairCounts};
 use serde::Deserialize;
 
 /// Bad input: reported with exit code 2.
@@ -76,7 +76,7 @@ pub fn read_counts(reader: impl std::io::Read) -> Result<Comparisons, InputError
             .add(
                 a,
                 b,
-                OutcomeCounts::new(counts[0], counts[1], counts[2], counts[3]),
+                PairCounts::new(counts[0], counts[1], counts[2], counts[3]),
             )
             .map_err(|e| at(line, e))?;
     }

@@ -13,8 +13,7 @@ use std::time::{Duration, Instant};
 use arena_ratings::baseline::mm_fit;
 use arena_ratings::simulate::{SimulationConfig, simulate, synthetic_arena};
 use arena_ratings::{
-    Anchor, CiMethod, ELO_PER_NATURAL_UNIT, EloOptions, FitOptions, Leaderboard, TieModel, fit,
-    online_elo,
+    CiMethod, ELO_PER_NATURAL_UNIT, EloOptions, FitOptions, Leaderboard, TieModel, fit, online_elo,
 };
 use clap::{Parser, Subcommand, ValueEnum};
 use input::InputError;
@@ -57,7 +56,7 @@ enum Command {
         battles: Option<PathBuf>,
         /// Pin a model's rating, e.g. mixtral-8x7b-instruct-v0.1=1114.
         #[arg(long, value_parser = parse_anchor)]
-        anchor: Option<Anchor>,
+        anchor: Option<(String, f64)>,
         #[arg(long, value_enum, default_value = "half")]
         ties: Ties,
         #[arg(long, value_enum, default_value = "sandwich")]
@@ -114,7 +113,7 @@ enum Command {
     },
 }
 
-fn parse_anchor(s: &str) -> Result<Anchor, String> {
+fn parse_anchor(s: &str) -> Result<(String, f64), String> {
     let (model, value) = s
         .rsplit_once('=')
         .ok_or_else(|| format!("expected MODEL=VALUE, got {s:?}"))?;
@@ -125,10 +124,7 @@ fn parse_anchor(s: &str) -> Result<Anchor, String> {
     if model.trim().is_empty() || !rating.is_finite() {
         return Err(format!("expected MODEL=VALUE, got {s:?}"));
     }
-    Ok(Anchor {
-        model: model.trim().to_owned(),
-        rating,
-    })
+    Ok((model.trim().to_owned(), rating))
 }
 
 enum Failure {
@@ -317,11 +313,8 @@ fn report_diagnostics(board: &Leaderboard) {
             String::new()
         }
     );
-    if !d.components.is_empty() {
-        eprintln!(
-            "warning: {} disconnected components; ratings across them are set by the ridge only",
-            d.components.len()
-        );
+    for w in &d.warnings {
+        eprintln!("warning: {w}");
     }
 }
 
