@@ -74,6 +74,59 @@ pub(crate) fn infinite_groups(p: &Problem) -> Option<(Vec<usize>, Vec<usize>)> {
     Some((never_lost, never_won))
 }
 
+/// Whether the directed "took at least half a point from" graph is strongly
+/// connected, i.e. the MLE exists (this implies the undirected graph is
+/// connected). Two breadth-first searches from model 0 over compressed
+/// adjacency arrays: cheap enough to run on every bootstrap resample.
+pub(crate) fn strongly_connected(p: &Problem) -> bool {
+    let n = p.n;
+    if n <= 1 {
+        return true;
+    }
+    // edges (from, to): `from` took points from `to`
+    let mut edges = Vec::with_capacity(2 * p.i.len());
+    for k in 0..p.i.len() {
+        let (a, b) = (p.i[k], p.j[k]);
+        if p.wins_i[k] + p.ties[k] > 0.0 {
+            edges.push((a, b));
+        }
+        if p.wins_j[k] + p.ties[k] > 0.0 {
+            edges.push((b, a));
+        }
+    }
+    let reaches_all = |forward: bool| -> bool {
+        let mut start = vec![0usize; n + 1];
+        for &(a, b) in &edges {
+            start[if forward { a } else { b } + 1] += 1;
+        }
+        for m in 0..n {
+            start[m + 1] += start[m];
+        }
+        let mut fill = start.clone();
+        let mut adj = vec![0usize; edges.len()];
+        for &(a, b) in &edges {
+            let (from, to) = if forward { (a, b) } else { (b, a) };
+            adj[fill[from]] = to;
+            fill[from] += 1;
+        }
+        let mut seen = vec![false; n];
+        let mut stack = vec![0usize];
+        seen[0] = true;
+        let mut count = 1;
+        while let Some(v) = stack.pop() {
+            for &w in &adj[start[v]..start[v + 1]] {
+                if !seen[w] {
+                    seen[w] = true;
+                    count += 1;
+                    stack.push(w);
+                }
+            }
+        }
+        count == n
+    };
+    reaches_all(true) && reaches_all(false)
+}
+
 /// Strongly connected component id of every node (iterative Kosaraju).
 fn kosaraju(n: usize, out_edges: &[Vec<usize>], in_edges: &[Vec<usize>]) -> Vec<usize> {
     let mut visited = vec![false; n];
@@ -116,4 +169,46 @@ fn kosaraju(n: usize, out_edges: &[Vec<usize>], in_edges: &[Vec<usize>]) -> Vec<
         c += 1;
     }
     comp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn problem(n: usize, pairs: &[(usize, usize, f64, f64, f64)]) -> Problem {
+        Problem {
+            n,
+            i: pairs.iter().map(|p| p.0).collect(),
+            j: pairs.iter().map(|p| p.1).collect(),
+            wins_i: pairs.iter().map(|p| p.2).collect(),
+            wins_j: pairs.iter().map(|p| p.3).collect(),
+            ties: pairs.iter().map(|p| p.4).collect(),
+        }
+    }
+
+    /// The fast check agrees with the component and source/sink analysis.
+    #[test]
+    fn strong_connectivity_matches_the_full_analysis() {
+        let cases = [
+            problem(3, &[(0, 1, 1.0, 1.0, 0.0), (1, 2, 1.0, 1.0, 0.0)]),
+            problem(3, &[(0, 1, 1.0, 0.0, 0.0), (1, 2, 1.0, 1.0, 0.0)]),
+            problem(
+                3,
+                &[
+                    (0, 1, 1.0, 0.0, 0.0),
+                    (1, 2, 1.0, 0.0, 0.0),
+                    (0, 2, 0.0, 1.0, 0.0),
+                ],
+            ),
+            problem(3, &[(0, 1, 0.0, 0.0, 1.0), (1, 2, 0.0, 2.0, 0.0)]),
+            problem(4, &[(0, 1, 1.0, 1.0, 0.0), (2, 3, 1.0, 1.0, 0.0)]),
+            problem(1, &[]),
+        ];
+        let expected = [true, false, true, false, false, true];
+        for (p, want) in cases.iter().zip(expected) {
+            let full = components(p).len() <= 1 && infinite_groups(p).is_none();
+            assert_eq!(strongly_connected(p), want);
+            assert_eq!(full, want);
+        }
+    }
 }

@@ -411,6 +411,17 @@ fn bench(rounds: usize, repeats: usize, seed: u64) {
     let t_boot = median_time(3.min(repeats), || {
         std::hint::black_box(fit(&c, &boot).expect("fit"));
     });
+    // The same bootstrap on one thread: its cost per round does not depend on
+    // how many cores the other jobs on the machine leave free.
+    let single = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .expect("thread pool");
+    let t_boot_1 = single.install(|| {
+        median_time(1, || {
+            std::hint::black_box(fit(&c, &boot).expect("fit"));
+        })
+    });
     let ratio = |d: Duration| d.as_secs_f64() / t_mm.as_secs_f64();
     println!("{:<44} {:>12} {:>16}", "operation", "time", "× MM baseline");
     println!(
@@ -439,6 +450,15 @@ fn bench(rounds: usize, repeats: usize, seed: u64) {
         format!("Newton fit + {rounds}-round bootstrap"),
         ms(t_boot),
         ratio(t_boot)
+    );
+    println!(
+        "{:<44} {:>12} {:>16.3}",
+        format!(
+            "  the same on 1 thread ({:.3} ms/round)",
+            t_boot_1.as_secs_f64() * 1e3 / rounds as f64
+        ),
+        ms(t_boot_1),
+        ratio(t_boot_1)
     );
     println!(
         "final gradient norm {:.2e}; MM baseline ends {:.4} Elo (max) from the exact optimum",
