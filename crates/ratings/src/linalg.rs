@@ -95,6 +95,9 @@ pub(crate) fn dot(a: &[f64], b: &[f64]) -> f64 {
 #[derive(Debug, Clone)]
 pub(crate) struct Cholesky {
     l: Matrix,
+    /// `Lᵀ`, row-major: the backward substitution reads it row by row
+    /// (contiguous dot products instead of a strided column walk).
+    lt: Matrix,
 }
 
 impl Cholesky {
@@ -116,7 +119,13 @@ impl Cholesky {
                 }
             }
         }
-        Some(Self { l })
+        let mut lt = Matrix::zeros(n);
+        for i in 0..n {
+            for j in 0..=i {
+                lt.data[j * n + i] = l.data[i * n + j];
+            }
+        }
+        Some(Self { l, lt })
     }
 
     /// Solves `A x = b` in place.
@@ -129,12 +138,10 @@ impl Cholesky {
             b[i] = (b[i] - s) / l[i * n + i];
         }
         // backward: Lᵀ x = y
+        let lt = &self.lt.data;
         for i in (0..n).rev() {
-            let mut s = b[i];
-            for k in i + 1..n {
-                s -= l[k * n + i] * b[k];
-            }
-            b[i] = s / l[i * n + i];
+            let s = dot(&lt[i * n + i + 1..(i + 1) * n], &b[i + 1..n]);
+            b[i] = (b[i] - s) / lt[i * n + i];
         }
     }
 

@@ -244,12 +244,8 @@ pub(crate) fn score_outer_product(p: &Problem, ties: TieModel, x: &[f64]) -> Mat
     let mut g = Matrix::zeros(dim);
     match ties {
         TieModel::Half => {
-            for k in 0..p.i.len() {
+            for (k, w) in score_weights_half(p, x).into_iter().enumerate() {
                 let (a, b) = (p.i[k], p.j[k]);
-                let prob = sigmoid(x[a] - x[b]);
-                let w = p.wins_i[k] * (1.0 - prob).powi(2)
-                    + p.wins_j[k] * prob * prob
-                    + p.ties[k] * (0.5 - prob).powi(2);
                 g.add(a, a, w);
                 g.add(b, b, w);
                 g.add(a, b, -w);
@@ -292,6 +288,18 @@ pub(crate) fn score_outer_product(p: &Problem, ties: TieModel, x: &[f64]) -> Mat
         }
     }
     g
+}
+
+/// Per-pair weight of the half-win meat: `G = Σ_pairs w (e_i − e_j)(e_i − e_j)ᵀ`.
+pub(crate) fn score_weights_half(p: &Problem, x: &[f64]) -> Vec<f64> {
+    (0..p.i.len())
+        .map(|k| {
+            let prob = sigmoid(x[p.i[k]] - x[p.j[k]]);
+            p.wins_i[k] * (1.0 - prob).powi(2)
+                + p.wins_j[k] * prob * prob
+                + p.ties[k] * (0.5 - prob).powi(2)
+        })
+        .collect()
 }
 
 /// Adds `c·uuᵀ` with `u = (1,…,1, 0)` over the θ block: makes the Hessian
