@@ -201,6 +201,55 @@ mod tests {
         assert!((means[2] - 700.0).abs() < 2.0, "{means:?}");
     }
 
+    /// A round stopped by the step rule is as good as one run to the full
+    /// gradient tolerance, for the purpose of percentiles.
+    #[test]
+    fn step_rule_rounds_match_fully_converged_rounds() {
+        let (c, _) = crate::simulate::synthetic_case(30, 200, 60_000, 0.3, 8);
+        let p = crate::fit::prepare(&c).problem;
+        let pen = Penalty::ridge(0.0);
+        let x0 = crate::fit::initial_point(&p, TieModel::Half);
+        let full = model::newton(&p, TieModel::Half, &pen, &x0, 1e-10, 100);
+        let factor = model::factorise(&full.hessian, &pen, p.n);
+        let mut cells = Vec::new();
+        for k in 0..p.i.len() {
+            cells.extend([p.wins_i[k], p.wins_j[k], p.ties[k]].map(|v| v as u64));
+        }
+        let total = cells.iter().sum();
+        let mut sample = vec![0; cells.len()];
+        let mut q = p.clone();
+        for round in 0..20 {
+            multinomial_counts(&cells, total, &mut round_rng(5, round), &mut sample);
+            for k in 0..p.i.len() {
+                q.wins_i[k] = sample[3 * k] as f64;
+                q.wins_j[k] = sample[3 * k + 1] as f64;
+                q.ties[k] = sample[3 * k + 2] as f64;
+            }
+            let run = |step_tol| {
+                model::newton_from(
+                    &q,
+                    TieModel::Half,
+                    &pen,
+                    &full.x,
+                    1e-10,
+                    step_tol,
+                    100,
+                    Some(factor.clone()),
+                    false,
+                )
+            };
+            let (fast, exact) = (run(ROUND_STEP_TOLERANCE), run(0.0));
+            assert!(fast.converged && exact.gradient_norm <= 1e-10);
+            let worst = fast
+                .x
+                .iter()
+                .zip(&exact.x)
+                .map(|(a, b)| (a - b).abs())
+                .fold(0.0, f64::max);
+            assert!(worst < ROUND_STEP_TOLERANCE, "{worst}");
+        }
+    }
+
     #[test]
     fn quantiles_interpolate() {
         let v = [0.0, 1.0, 2.0, 3.0, 4.0];
