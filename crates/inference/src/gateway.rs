@@ -1,7 +1,7 @@
 //! Endpoints, their health, and dispatch to the least-loaded healthy replica.
 
 use crate::stream::{ChatStream, open_stream};
-use crate::types::{ChatRequest, EndpointConfig, GatewayConfig, GatewayError};
+use crate::types::{ChatRequest, EndpointConfig, GatewayConfig, GatewayError, ModelKey};
 use serde::Serialize;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
@@ -10,35 +10,37 @@ use std::time::Duration;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-pub(crate) struct Endpoint {
-    pub(crate) config: EndpointConfig,
+/// What the gateway knows about one endpoint. Shared across [`Gateway::set_model_endpoints`]
+/// calls that keep the endpoint (same id and base URL), so a reload neither forgets its health
+/// nor its in-flight requests.
+#[derive(Default)]
+struct EndpointState {
     in_flight: AtomicUsize,
+    /// False until the first successful health check.
     healthy: AtomicBool,
     consecutive_failures: AtomicU32,
     last_error: Mutex<Option<String>>,
 }
 
+pub(crate) struct Endpoint {
+    pub(crate) config: EndpointConfig,
+    state: Arc<EndpointState>,
+}
+
 impl Endpoint {
-    fn new(config: EndpointConfig) -> Self {
-        Self {
-            config,
-            in_flight: AtomicUsize::new(0),
-            // Unknown until the first health check (or a successful request).
-            healthy: AtomicBool::new(false),
-            consecutive_failures: AtomicU32::new(0),
-            last_error: Mutex::new(None),
-        }
+    fn load(&self) -> f64 {
+        self.state.in_flight.load(Ordering::SeqCst) as f64 / self.config.limit() as f64
     }
 
-    fn load(&self) -> f64 {
-        self.in_flight.load(Ordering::SeqCst) as f64 / self.config.max_concurrency.max(1) as f64
+    fn is_healthy(&self) -> bool {
+        self.state.healthy.load(Ordering::SeqCst)
     }
 }
 
-/// A snapshot of one endpoint, for readiness and admin pages.
-#[derive(Debug, Clone, Serialize)]
+/// A snapshot of one endpoint, for readiness and admin pages. Has no API key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct EndpointStatus {
-    pub model: String,
+    pub model: ModelKey,
     pub endpoint_id: String,
     pub base_url: String,
     pub healthy: bool,
@@ -50,18 +52,54 @@ pub struct EndpointStatus {
 
 struct ModelEntry {
     endpoints: Vec<Arc<Endpoint>>,
+    /// Requests waiting for a slot; kept across endpoint replacements.
     waiting: Arc<AtomicUsize>,
 }
 
-pub(crate) struct Inner {
-    pub(crate) config: GatewayConfig,
-    pub(crate) client: reqwest::Client,
-    models: RwLock<HashMap<String, ModelEntry>>,
-    slot_freed: Notify,
+struct Inner {
+    config: GatewayConfig,
+    client: reqwest::Client,
+    models: RwLock<HashMap<ModelKey, ModelEntry>>,
+    /// Woken whenever capacity may have appeared: a slot freed, an endpoint healthy again,
+    /// endpoints replaced or removed.
+    capacity_changed: Notify,
     shutdown: CancellationToken,
 }
 
-/// Cheap to clone; all clones share the same endpoints.
+impl Inner {
+    fn record_failure(&self, endpoint: &Endpoint, message: String) {
+        let state = &endpoint.state;
+        let failures = state.consecutive_failures.fetch_add(1, Ordering::SeqCst) + 1;
+        *state.last_error.lock().expect("endpoint lock") = Some(message.clone());
+        if failures >= self.config.failure_threshold.max(1)
+            && state.healthy.swap(false, Ordering::SeqCst)
+        {
+            tracing::warn!(
+                endpoint.id = %endpoint.config.id,
+                endpoint.url = %endpoint.config.base_url,
+                failures,
+                error = %message,
+                "endpoint left the pool"
+            );
+        }
+    }
+
+    fn record_health(&self, endpoint: &Endpoint) {
+        let state = &endpoint.state;
+        state.consecutive_failures.store(0, Ordering::SeqCst);
+        if !state.healthy.swap(true, Ordering::SeqCst) {
+            tracing::info!(
+                endpoint.id = %endpoint.config.id,
+                endpoint.url = %endpoint.config.base_url,
+                "endpoint healthy"
+            );
+            self.capacity_changed.notify_waiters();
+        }
+    }
+}
+
+/// The client the arena uses to call its inference workers. Cheap to clone; all clones share
+/// the same endpoints, counters and HTTP connection pool.
 #[derive(Clone)]
 pub struct Gateway {
     inner: Arc<Inner>,
@@ -69,39 +107,54 @@ pub struct Gateway {
 
 /// A request's hold on one endpoint: freed on drop.
 pub(crate) struct Slot {
-    pub(crate) endpoint: Arc<Endpoint>,
+    endpoint: Arc<Endpoint>,
     gateway: Arc<Inner>,
 }
 
 impl Drop for Slot {
     fn drop(&mut self) {
-        self.endpoint.in_flight.fetch_sub(1, Ordering::SeqCst);
-        self.gateway.slot_freed.notify_waiters();
+        self.endpoint.state.in_flight.fetch_sub(1, Ordering::SeqCst);
+        self.gateway.capacity_changed.notify_waiters();
     }
 }
 
 impl Slot {
+    pub(crate) fn endpoint(&self) -> &Endpoint {
+        &self.endpoint
+    }
+
+    /// A completed answer: the failure streak ends. (Only a health check brings an endpoint
+    /// back into the pool.)
     pub(crate) fn succeeded(&self) {
         self.endpoint
+            .state
             .consecutive_failures
             .store(0, Ordering::SeqCst);
-        self.endpoint.healthy.store(true, Ordering::SeqCst);
     }
 
     pub(crate) fn failed(&self, error: &GatewayError) {
         if error.is_endpoint_failure() {
-            record_failure(&self.endpoint, &self.gateway.config, error.to_string());
+            self.gateway
+                .record_failure(&self.endpoint, error.to_string());
         }
     }
 }
 
-fn record_failure(endpoint: &Endpoint, config: &GatewayConfig, message: String) {
-    let failures = endpoint.consecutive_failures.fetch_add(1, Ordering::SeqCst) + 1;
-    if failures >= config.failure_threshold && endpoint.healthy.swap(false, Ordering::SeqCst) {
-        tracing::warn!(endpoint = %endpoint.config.base_url, failures, error = %message,
-            "endpoint left the pool");
+/// Counts a request in its model's queue while it waits, and out however the wait ends
+/// (including the caller giving up and dropping the future).
+struct Waiting(Arc<AtomicUsize>);
+
+impl Waiting {
+    fn new(counter: Arc<AtomicUsize>) -> Self {
+        counter.fetch_add(1, Ordering::SeqCst);
+        Waiting(counter)
     }
-    *endpoint.last_error.lock().expect("endpoint lock") = Some(message);
+}
+
+impl Drop for Waiting {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 impl Gateway {
@@ -116,52 +169,67 @@ impl Gateway {
                 config,
                 client,
                 models: RwLock::new(HashMap::new()),
-                slot_freed: Notify::new(),
+                capacity_changed: Notify::new(),
                 shutdown: CancellationToken::new(),
             }),
         }
     }
 
-    /// Replaces a model's endpoints; endpoints with an unchanged id keep their health and load.
-    pub fn set_model_endpoints(&self, model: &str, endpoints: Vec<EndpointConfig>) {
-        let mut models = self.inner.models.write().expect("gateway lock");
-        let old = models.remove(model);
-        let waiting = old
-            .as_ref()
-            .map(|e| Arc::clone(&e.waiting))
-            .unwrap_or_default();
-        let kept: Vec<Arc<Endpoint>> = endpoints
-            .into_iter()
-            .map(|config| {
-                old.as_ref()
-                    .and_then(|e| {
-                        e.endpoints.iter().find(|x| {
-                            x.config.id == config.id
-                                && x.config.base_url == config.base_url
-                                && x.config.upstream_model == config.upstream_model
-                                && x.config.max_concurrency == config.max_concurrency
-                                && x.config.api_key == config.api_key
-                        })
-                    })
-                    .cloned()
-                    .unwrap_or_else(|| Arc::new(Endpoint::new(config)))
-            })
-            .collect();
-        models.insert(
-            model.to_owned(),
-            ModelEntry {
-                endpoints: kept,
-                waiting,
-            },
-        );
+    pub fn config(&self) -> &GatewayConfig {
+        &self.inner.config
     }
 
+    /// Replaces a model's endpoints (admins edit them at runtime). An endpoint with the same id
+    /// and base URL as before keeps its health, failure count and in-flight requests; a new one
+    /// is out of the pool until its first health check, which starts at once when called inside
+    /// a Tokio runtime.
+    pub fn set_model_endpoints(&self, model: &str, endpoints: Vec<EndpointConfig>) {
+        let mut fresh = Vec::new();
+        {
+            let mut models = self.inner.models.write().expect("gateway lock");
+            let old = models.remove(model);
+            let waiting = old
+                .as_ref()
+                .map(|e| Arc::clone(&e.waiting))
+                .unwrap_or_default();
+            let endpoints = endpoints
+                .into_iter()
+                .map(|config| {
+                    let kept = old.as_ref().and_then(|e| {
+                        e.endpoints.iter().find(|x| {
+                            x.config.id == config.id && x.config.base_url == config.base_url
+                        })
+                    });
+                    let endpoint = Arc::new(Endpoint {
+                        state: kept.map(|x| Arc::clone(&x.state)).unwrap_or_default(),
+                        config,
+                    });
+                    if kept.is_none() {
+                        fresh.push(Arc::clone(&endpoint));
+                    }
+                    endpoint
+                })
+                .collect();
+            models.insert(model.to_owned(), ModelEntry { endpoints, waiting });
+        }
+        self.inner.capacity_changed.notify_waiters();
+        if !fresh.is_empty()
+            && let Ok(runtime) = tokio::runtime::Handle::try_current()
+        {
+            let gateway = self.clone();
+            runtime.spawn(async move { gateway.check_endpoints(fresh).await });
+        }
+    }
+
+    /// Forgets a model: new requests get [`GatewayError::UnknownModel`]; streams already
+    /// running finish normally.
     pub fn remove_model(&self, model: &str) {
         self.inner
             .models
             .write()
             .expect("gateway lock")
             .remove(model);
+        self.inner.capacity_changed.notify_waiters();
     }
 
     /// True if at least one of the model's endpoints is healthy.
@@ -171,25 +239,30 @@ impl Gateway {
             .read()
             .expect("gateway lock")
             .get(model)
-            .is_some_and(|m| m.endpoints.iter().any(|e| e.healthy.load(Ordering::SeqCst)))
+            .is_some_and(|m| m.endpoints.iter().any(|e| e.is_healthy()))
     }
 
-    pub fn available_models(&self) -> Vec<String> {
+    /// The models with at least one healthy endpoint, sorted.
+    pub fn available_models(&self) -> Vec<ModelKey> {
         let models = self.inner.models.read().expect("gateway lock");
-        let mut out: Vec<String> = models
+        let mut out: Vec<ModelKey> = models
             .iter()
-            .filter(|(_, m)| m.endpoints.iter().any(|e| e.healthy.load(Ordering::SeqCst)))
+            .filter(|(_, m)| m.endpoints.iter().any(|e| e.is_healthy()))
             .map(|(k, _)| k.clone())
             .collect();
         out.sort();
         out
     }
 
+    /// True if any endpoint of any model is healthy (for `/readyz`).
     pub fn any_healthy(&self) -> bool {
-        !self.available_models().is_empty()
+        let models = self.inner.models.read().expect("gateway lock");
+        models
+            .values()
+            .any(|m| m.endpoints.iter().any(|e| e.is_healthy()))
     }
 
-    /// Requests waiting for a slot, per model.
+    /// Requests waiting for a slot on this model.
     pub fn queue_depth(&self, model: &str) -> usize {
         self.inner
             .models
@@ -199,20 +272,33 @@ impl Gateway {
             .map_or(0, |m| m.waiting.load(Ordering::SeqCst))
     }
 
+    /// Requests waiting for a slot, per model, sorted by model.
+    pub fn queue_depths(&self) -> Vec<(ModelKey, usize)> {
+        let models = self.inner.models.read().expect("gateway lock");
+        let mut out: Vec<(ModelKey, usize)> = models
+            .iter()
+            .map(|(k, m)| (k.clone(), m.waiting.load(Ordering::SeqCst)))
+            .collect();
+        out.sort();
+        out
+    }
+
+    /// Every endpoint's state, sorted by model then endpoint id.
     pub fn status(&self) -> Vec<EndpointStatus> {
         let models = self.inner.models.read().expect("gateway lock");
         let mut out = Vec::new();
         for (model, entry) in models.iter() {
             for e in &entry.endpoints {
+                let state = &e.state;
                 out.push(EndpointStatus {
                     model: model.clone(),
                     endpoint_id: e.config.id.clone(),
                     base_url: e.config.base_url.clone(),
-                    healthy: e.healthy.load(Ordering::SeqCst),
-                    in_flight: e.in_flight.load(Ordering::SeqCst),
-                    max_concurrency: e.config.max_concurrency,
-                    consecutive_failures: e.consecutive_failures.load(Ordering::SeqCst),
-                    last_error: e.last_error.lock().expect("endpoint lock").clone(),
+                    healthy: state.healthy.load(Ordering::SeqCst),
+                    in_flight: state.in_flight.load(Ordering::SeqCst),
+                    max_concurrency: e.config.limit(),
+                    consecutive_failures: state.consecutive_failures.load(Ordering::SeqCst),
+                    last_error: state.last_error.lock().expect("endpoint lock").clone(),
                 });
             }
         }
@@ -220,7 +306,8 @@ impl Gateway {
         out
     }
 
-    /// Polls every endpoint once (distinct URLs once each).
+    /// Polls every endpoint once, concurrently; a worker serving several models (same URL and
+    /// key) is asked once.
     pub async fn check_now(&self) {
         let endpoints: Vec<Arc<Endpoint>> = {
             let models = self.inner.models.read().expect("gateway lock");
@@ -229,26 +316,30 @@ impl Gateway {
                 .flat_map(|m| m.endpoints.iter().cloned())
                 .collect()
         };
-        let mut results: HashMap<String, Result<(), String>> = HashMap::new();
-        for e in &endpoints {
-            if let std::collections::hash_map::Entry::Vacant(slot) =
-                results.entry(e.config.base_url.clone())
-            {
-                let api_key = e.config.api_key.as_ref().map(|k| k.expose());
-                slot.insert(self.probe(&e.config.base_url, api_key).await);
-            }
-        }
+        self.check_endpoints(endpoints).await;
+    }
+
+    async fn check_endpoints(&self, endpoints: Vec<Arc<Endpoint>>) {
+        let mut groups: HashMap<(String, Option<String>), Vec<Arc<Endpoint>>> = HashMap::new();
         for e in endpoints {
-            match &results[&e.config.base_url] {
-                Ok(()) => {
-                    e.consecutive_failures.store(0, Ordering::SeqCst);
-                    if !e.healthy.swap(true, Ordering::SeqCst) {
-                        tracing::info!(endpoint = %e.config.base_url, "endpoint healthy");
+            let key = (
+                e.config.base_url.clone(),
+                e.config.api_key.as_ref().map(|k| k.expose().to_owned()),
+            );
+            groups.entry(key).or_default().push(e);
+        }
+        let probes = groups
+            .into_iter()
+            .map(|((base_url, api_key), endpoints)| async move {
+                let result = self.probe(&base_url, api_key.as_deref()).await;
+                for e in endpoints {
+                    match &result {
+                        Ok(()) => self.inner.record_health(&e),
+                        Err(message) => self.inner.record_failure(&e, message.clone()),
                     }
                 }
-                Err(message) => record_failure(&e, &self.inner.config, message.clone()),
-            }
-        }
+            });
+        futures::future::join_all(probes).await;
     }
 
     /// `GET /health` (200 ready, 503 loading); where there is none (404), `GET /v1/models`.
@@ -264,48 +355,85 @@ impl Gateway {
             }
             request.send()
         };
-        let response = get("/health").await.map_err(|e| e.to_string())?;
-        let status = response.status();
-        if status.is_success() {
-            return Ok(());
-        }
-        if status == reqwest::StatusCode::NOT_FOUND {
-            let models = get("/v1/models").await.map_err(|e| e.to_string())?;
-            if models.status().is_success() {
-                return Ok(());
+        let failed = |path: &str, e: reqwest::Error| {
+            if e.is_timeout() {
+                format!("GET {path}: timed out")
+            } else if e.is_connect() {
+                format!("GET {path}: cannot connect")
+            } else {
+                format!("GET {path}: {e}")
             }
-            return Err(format!("/v1/models answered {}", models.status()));
+        };
+        let response = get("/health").await.map_err(|e| failed("/health", e))?;
+        match response.status() {
+            s if s.is_success() => Ok(()),
+            reqwest::StatusCode::SERVICE_UNAVAILABLE => {
+                Err("GET /health answered 503 (loading)".into())
+            }
+            reqwest::StatusCode::NOT_FOUND => {
+                let models = get("/v1/models")
+                    .await
+                    .map_err(|e| failed("/v1/models", e))?;
+                if models.status().is_success() {
+                    Ok(())
+                } else {
+                    Err(format!("GET /v1/models answered {}", models.status()))
+                }
+            }
+            s => Err(format!("GET /health answered {s}")),
         }
-        Err(format!("/health answered {status}"))
     }
 
     /// Polls all endpoints every `interval` until [`Gateway::shutdown`].
     pub fn spawn_health_checks(&self, interval: Duration) -> tokio::task::JoinHandle<()> {
+        self.spawn_health_checks_until(interval, CancellationToken::new())
+    }
+
+    /// Polls all endpoints every `interval` until `cancel` is cancelled (or
+    /// [`Gateway::shutdown`]).
+    pub fn spawn_health_checks_until(
+        &self,
+        interval: Duration,
+        cancel: CancellationToken,
+    ) -> tokio::task::JoinHandle<()> {
         let gateway = self.clone();
         tokio::spawn(async move {
+            let stopped = async {
+                tokio::select! {
+                    _ = cancel.cancelled() => {}
+                    _ = gateway.inner.shutdown.cancelled() => {}
+                }
+            };
+            tokio::pin!(stopped);
             loop {
                 tokio::select! {
-                    _ = gateway.inner.shutdown.cancelled() => return,
-                    _ = tokio::time::sleep(interval) => gateway.check_now().await,
+                    _ = &mut stopped => return,
+                    _ = tokio::time::sleep(interval) => {}
+                }
+                tokio::select! {
+                    _ = &mut stopped => return,
+                    _ = gateway.check_now() => {}
                 }
             }
         })
     }
 
+    /// Stops the health checks started by [`Gateway::spawn_health_checks`].
     pub fn shutdown(&self) {
         self.inner.shutdown.cancel();
     }
 
-    /// Takes a slot on the least-loaded healthy endpoint not in `exclude`, waiting (up to the
+    /// Takes a slot on the least-loaded healthy endpoint not in `tried`, waiting (up to the
     /// queue timeout) while all are busy.
-    async fn acquire(&self, model: &str, exclude: &[String]) -> Result<Slot, GatewayError> {
+    async fn acquire(&self, model: &str, tried: &[Arc<Endpoint>]) -> Result<Slot, GatewayError> {
         let deadline = tokio::time::Instant::now() + self.inner.config.queue_timeout;
-        let mut waiting_counter: Option<Arc<AtomicUsize>> = None;
-        let result = loop {
-            let freed = self.inner.slot_freed.notified();
-            tokio::pin!(freed);
-            freed.as_mut().enable();
-            let (candidates, waiting) = {
+        let mut waiting: Option<Waiting> = None;
+        loop {
+            // Registered before looking, so a slot freed in between is not missed.
+            let changed = self.inner.capacity_changed.notified();
+            tokio::pin!(changed);
+            changed.as_mut().enable();
+            let (candidates, counter) = {
                 let models = self.inner.models.read().expect("gateway lock");
                 let entry = models
                     .get(model)
@@ -313,39 +441,38 @@ impl Gateway {
                 let candidates: Vec<Arc<Endpoint>> = entry
                     .endpoints
                     .iter()
-                    .filter(|e| e.healthy.load(Ordering::SeqCst) && !exclude.contains(&e.config.id))
+                    .filter(|e| {
+                        e.is_healthy() && !tried.iter().any(|t| Arc::ptr_eq(&t.state, &e.state))
+                    })
                     .cloned()
                     .collect();
                 (candidates, Arc::clone(&entry.waiting))
             };
             if candidates.is_empty() {
-                break Err(GatewayError::NoHealthyEndpoint(model.to_owned()));
+                return Err(GatewayError::NoHealthyEndpoint(model.to_owned()));
             }
             if let Some(slot) = self.try_take(candidates) {
-                break Ok(slot);
+                return Ok(slot);
             }
-            if waiting_counter.is_none() {
-                waiting.fetch_add(1, Ordering::SeqCst);
-                waiting_counter = Some(waiting);
+            if waiting.is_none() {
+                tracing::debug!(model, "every replica is busy; waiting for a slot");
+                waiting = Some(Waiting::new(counter));
             }
-            if tokio::time::timeout_at(deadline, freed).await.is_err() {
-                break Err(GatewayError::QueueTimeout(model.to_owned()));
+            if tokio::time::timeout_at(deadline, changed).await.is_err() {
+                return Err(GatewayError::QueueTimeout(model.to_owned()));
             }
-        };
-        if let Some(w) = waiting_counter {
-            w.fetch_sub(1, Ordering::SeqCst);
         }
-        result
     }
 
     fn try_take(&self, mut candidates: Vec<Arc<Endpoint>>) -> Option<Slot> {
         use rand::seq::SliceRandom;
-        // Random order first, so equal loads are spread evenly; then the least loaded.
+        // Shuffled first, so a stable sort spreads equal loads at random.
         candidates.shuffle(&mut rand::rng());
         candidates.sort_by(|a, b| a.load().total_cmp(&b.load()));
         for endpoint in candidates {
-            let limit = endpoint.config.max_concurrency.max(1);
+            let limit = endpoint.config.limit();
             let taken = endpoint
+                .state
                 .in_flight
                 .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
                     (n < limit).then_some(n + 1)
@@ -361,31 +488,50 @@ impl Gateway {
         None
     }
 
-    /// Streams a chat completion from the model's least-loaded healthy endpoint. Before the
-    /// first token, retryable failures move on to another replica.
+    /// Streams a chat completion from the model's least-loaded healthy endpoint, waiting for a
+    /// slot if all are busy. Before the first token, a retryable failure moves on to another
+    /// healthy replica (each is tried at most once); once text has flowed, errors end the stream.
+    #[tracing::instrument(name = "stream_chat", skip(self, request), fields(model = %model))]
     pub async fn stream_chat(
         &self,
         model: &str,
         request: ChatRequest,
     ) -> Result<ChatStream, GatewayError> {
-        let mut tried: Vec<String> = Vec::new();
-        let mut last_error = None;
+        let mut tried: Vec<Arc<Endpoint>> = Vec::new();
+        let mut last_error: Option<GatewayError> = None;
         loop {
             let slot = match self.acquire(model, &tried).await {
                 Ok(slot) => slot,
-                Err(GatewayError::NoHealthyEndpoint(_)) if last_error.is_some() => {
-                    return Err(last_error.expect("checked"));
+                Err(e @ (GatewayError::NoHealthyEndpoint(_) | GatewayError::QueueTimeout(_))) => {
+                    return Err(last_error.unwrap_or(e));
                 }
                 Err(e) => return Err(e),
             };
-            tried.push(slot.endpoint.config.id.clone());
-            match open_stream(&self.inner, slot, &request).await {
-                Ok(stream) => return Ok(stream),
+            let endpoint = Arc::clone(&slot.endpoint);
+            tried.push(Arc::clone(&endpoint));
+            match open_stream(&self.inner.client, &self.inner.config, slot, &request).await {
+                Ok(stream) => {
+                    tracing::debug!(endpoint.id = %endpoint.config.id, "stream started");
+                    return Ok(stream);
+                }
                 Err(e) if e.is_retryable() => {
-                    tracing::warn!(model, error = %e, "endpoint failed before the first token; trying another");
+                    tracing::warn!(
+                        endpoint.id = %endpoint.config.id,
+                        endpoint.url = %endpoint.config.base_url,
+                        error = %e,
+                        "endpoint failed before the first token; trying another replica"
+                    );
                     last_error = Some(e);
                 }
-                Err(e) => return Err(e),
+                Err(e) => {
+                    tracing::warn!(
+                        endpoint.id = %endpoint.config.id,
+                        endpoint.url = %endpoint.config.base_url,
+                        error = %e,
+                        "request failed"
+                    );
+                    return Err(e);
+                }
             }
         }
     }

@@ -32,9 +32,9 @@ mod stream;
 mod types;
 
 pub use gateway::{EndpointStatus, Gateway};
-pub use sse::SseParser;
+pub use sse::{LineTooLong, SseParser};
 pub use stream::ChatStream;
 pub use types::{
     ApiKey, ChatEvent, ChatMessage, ChatRequest, EndpointConfig, FinishReason, GatewayConfig,
-    GatewayError, Role, TimeoutKind, error_message,
+    GatewayError, ModelKey, Role, TimeoutKind, error_message,
 };

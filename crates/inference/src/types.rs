@@ -56,11 +56,19 @@ pub enum ChatEvent {
     },
 }
 
-/// An API key that never prints.
+/// The model key the arena uses (the `model.key` column), not the name sent upstream.
+pub type ModelKey = String;
+
+/// An API key that never prints: its `Debug` is `***` and it has no `Display`.
 #[derive(Clone, PartialEq, Eq)]
 pub struct ApiKey(String);
 
 impl ApiKey {
+    pub fn new(key: impl Into<String>) -> Self {
+        ApiKey(key.into())
+    }
+
+    /// The key itself, for the `Authorization` header only.
     pub fn expose(&self) -> &str {
         &self.0
     }
@@ -72,24 +80,31 @@ impl From<String> for ApiKey {
     }
 }
 
+impl From<&str> for ApiKey {
+    fn from(s: &str) -> Self {
+        ApiKey(s.to_owned())
+    }
+}
+
 impl fmt::Debug for ApiKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("ApiKey(***)")
+        f.write_str("***")
     }
 }
 
 /// One OpenAI-compatible worker serving one model.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct EndpointConfig {
-    /// Stable id (the database's), reported back with each stream.
+    /// Stable id (the database's), reported back with each stream. Defaults to the base URL.
     pub id: String,
-    /// e.g. `http://10.0.0.5:8000` (a trailing `/v1` is accepted and removed).
+    /// e.g. `http://10.0.0.5:8000` (a trailing `/` or `/v1` is removed).
     pub base_url: String,
     /// The `model` field sent upstream.
     pub upstream_model: String,
     pub api_key: Option<ApiKey>,
+    /// Requests this endpoint may serve at once (at least 1).
     pub max_concurrency: usize,
-    /// Ask for `stream_options.include_usage` (some servers reject it).
+    /// Ask for `stream_options.include_usage` (some servers reject it). Default true.
     pub include_usage: bool,
 }
 
@@ -105,6 +120,30 @@ impl EndpointConfig {
             include_usage: true,
         }
     }
+
+    pub fn with_id(mut self, id: impl Into<String>) -> Self {
+        self.id = id.into();
+        self
+    }
+
+    pub fn with_api_key(mut self, key: impl Into<ApiKey>) -> Self {
+        self.api_key = Some(key.into());
+        self
+    }
+
+    pub fn with_max_concurrency(mut self, limit: usize) -> Self {
+        self.max_concurrency = limit;
+        self
+    }
+
+    pub fn with_include_usage(mut self, include_usage: bool) -> Self {
+        self.include_usage = include_usage;
+        self
+    }
+
+    pub(crate) fn limit(&self) -> usize {
+        self.max_concurrency.max(1)
+    }
 }
 
 fn normalize_base_url(url: &str) -> String {
@@ -119,11 +158,13 @@ pub struct GatewayConfig {
     pub first_token_timeout: Duration,
     /// Longest silence between two chunks once text flows.
     pub idle_timeout: Duration,
+    /// Longest a whole completion may take, from the request to its end.
     pub total_timeout: Duration,
     /// Consecutive failures (polls or requests) before an endpoint leaves the pool.
     pub failure_threshold: u32,
     /// How long a request waits for a free slot when every healthy replica is busy.
     pub queue_timeout: Duration,
+    /// Timeout of one health poll.
     pub health_timeout: Duration,
 }
 
@@ -143,46 +184,75 @@ impl Default for GatewayConfig {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TimeoutKind {
+    /// No text (nor a finished answer) within `first_token_timeout` of sending the request.
     FirstToken,
+    /// Silence longer than `idle_timeout` between two chunks.
     Idle,
+    /// The whole answer took longer than `total_timeout`.
     Total,
 }
 
+impl fmt::Display for TimeoutKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            TimeoutKind::FirstToken => "waiting for the first token",
+            TimeoutKind::Idle => "idle between chunks",
+            TimeoutKind::Total => "total time exceeded",
+        })
+    }
+}
+
+/// Everything that can go wrong calling a worker. `Display` is for logs (it may name the
+/// endpoint's URL, never its key); [`GatewayError::public_message`] is for end users.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum GatewayError {
     #[error("unknown model {0}")]
-    UnknownModel(String),
+    UnknownModel(ModelKey),
     #[error("no healthy endpoint for model {0}")]
-    NoHealthyEndpoint(String),
+    NoHealthyEndpoint(ModelKey),
     #[error("every endpoint of model {0} stayed busy")]
-    QueueTimeout(String),
+    QueueTimeout(ModelKey),
     #[error("cannot connect to {url}: {message}")]
     Connect { url: String, message: String },
+    /// A non-2xx answer, with the message read from its body.
     #[error("upstream answered {status}: {message}")]
     Upstream { status: u16, message: String },
-    #[error("timed out ({0:?})")]
+    /// A `data: {"error": …}` event inside a stream that had started with 200.
+    #[error("upstream reported an error mid-stream: {0}")]
+    StreamError(String),
+    #[error("timed out ({0})")]
     Timeout(TimeoutKind),
+    /// The stream closed without a finish_reason (nor `[DONE]`).
     #[error("the stream ended before it finished")]
     Truncated,
+    /// A chunk that is not the JSON (or SSE) the protocol promises.
     #[error("protocol error: {0}")]
     Protocol(String),
 }
 
 impl GatewayError {
-    /// Worth trying another replica (only ever before the first token).
+    /// Whether another replica may succeed where this one failed. The gateway acts on it only
+    /// before the first token: once text was emitted, nothing is retried.
     pub fn is_retryable(&self) -> bool {
         match self {
-            GatewayError::Connect { .. } | GatewayError::Timeout(TimeoutKind::FirstToken) => true,
-            GatewayError::Upstream { status, .. } => *status == 429 || *status >= 500,
+            GatewayError::Connect { .. }
+            | GatewayError::Timeout(TimeoutKind::FirstToken)
+            | GatewayError::Truncated
+            | GatewayError::Protocol(_) => true,
+            GatewayError::Upstream { status, .. } => {
+                *status == 408 || *status == 429 || *status >= 500
+            }
             _ => false,
         }
     }
 
-    /// Counts against the endpoint's health.
+    /// Counts against the endpoint's health. Failures a user's request can cause on a healthy
+    /// worker (4xx, 429 overload, a long answer hitting the total timeout, an error event) do
+    /// not, so users cannot take workers out of the pool.
     pub(crate) fn is_endpoint_failure(&self) -> bool {
         match self {
             GatewayError::Connect { .. }
-            | GatewayError::Timeout(_)
+            | GatewayError::Timeout(TimeoutKind::FirstToken | TimeoutKind::Idle)
             | GatewayError::Truncated
             | GatewayError::Protocol(_) => true,
             GatewayError::Upstream { status, .. } => *status >= 500,
@@ -190,7 +260,7 @@ impl GatewayError {
         }
     }
 
-    /// A message safe to show to end users: no URLs, keys or model names.
+    /// A message safe to show to end users: no URLs, keys, model names or upstream details.
     pub fn public_message(&self) -> String {
         match self {
             GatewayError::UnknownModel(_) | GatewayError::NoHealthyEndpoint(_) => {
@@ -198,10 +268,13 @@ impl GatewayError {
             }
             GatewayError::QueueTimeout(_) => "the model's workers are all busy".into(),
             GatewayError::Connect { .. } => "the model's worker cannot be reached".into(),
-            GatewayError::Upstream { status, .. } if *status < 500 && *status != 429 => {
+            GatewayError::Upstream { status: 429, .. } => "the model's worker is overloaded".into(),
+            GatewayError::Upstream { status, .. } if *status < 500 => {
                 "the model's worker refused the request".into()
             }
-            GatewayError::Upstream { .. } => "the model's worker reported an error".into(),
+            GatewayError::Upstream { .. } | GatewayError::StreamError(_) => {
+                "the model's worker reported an error".into()
+            }
             GatewayError::Timeout(TimeoutKind::FirstToken) => {
                 "the model did not start answering in time".into()
             }
@@ -213,44 +286,64 @@ impl GatewayError {
     }
 }
 
+/// Longest message kept from an upstream error body.
+const MAX_MESSAGE_CHARS: usize = 500;
+
 /// Extracts a readable message from the error bodies servers send: OpenAI's
 /// `{"error":{"message"}}`, old vLLM's `{"object":"error","message"}`, TGI's `{"error":"…"}`,
-/// FastAPI's `{"detail":…}`, or plain text.
+/// FastAPI's `{"detail":…}` (a string or a validation list), or plain text.
 pub fn error_message(body: &str) -> String {
     let text = body.trim();
-    if let Ok(v) = serde_json::from_str::<serde_json::Value>(text) {
-        let pick = |v: &serde_json::Value| -> Option<String> {
-            match v {
-                serde_json::Value::String(s) => Some(s.clone()),
-                serde_json::Value::Null => None,
-                other => Some(other.to_string()),
-            }
+    let message = serde_json::from_str::<serde_json::Value>(text)
+        .ok()
+        .and_then(|v| message_of(&v))
+        .unwrap_or_else(|| text.to_owned());
+    let message = message.trim();
+    if message.is_empty() {
+        return "no details".into();
+    }
+    let mut short: String = message.chars().take(MAX_MESSAGE_CHARS).collect();
+    if short.len() < message.len() {
+        short.push('…');
+    }
+    short
+}
+
+fn message_of(v: &serde_json::Value) -> Option<String> {
+    use serde_json::Value;
+    let text = |v: &Value| -> Option<String> {
+        match v {
+            Value::String(s) if !s.trim().is_empty() => Some(s.clone()),
+            Value::String(_) | Value::Null => None,
+            other => Some(other.to_string()),
+        }
+    };
+    if let Some(e) = v.get("error") {
+        return match e {
+            Value::Object(_) => e
+                .get("message")
+                .and_then(text)
+                .or_else(|| message_of(e))
+                .or_else(|| text(e)),
+            other => text(other),
         };
-        if let Some(e) = v.get("error") {
-            if let Some(m) = e.get("message").and_then(pick) {
-                return m;
-            }
-            if let Some(m) = pick(e) {
-                return m;
-            }
-        }
-        if let Some(m) = v.get("message").and_then(pick) {
-            return m;
-        }
-        if let Some(d) = v.get("detail") {
-            if let Some(m) = d.get(0).and_then(|d| d.get("msg")).and_then(pick) {
-                return m;
-            }
-            if let Some(m) = pick(d) {
-                return m;
-            }
-        }
     }
-    let mut s: String = text.chars().take(300).collect();
-    if s.is_empty() {
-        s = "no details".into();
+    if let Some(m) = v.get("message").and_then(text) {
+        return Some(m);
     }
-    s
+    if let Some(d) = v.get("detail") {
+        if let Some(items) = d.as_array() {
+            let msgs: Vec<String> = items
+                .iter()
+                .filter_map(|i| i.get("msg").and_then(text))
+                .collect();
+            if !msgs.is_empty() {
+                return Some(msgs.join("; "));
+            }
+        }
+        return text(d);
+    }
+    None
 }
 
 #[cfg(test)]
@@ -259,45 +352,103 @@ mod tests {
 
     #[test]
     fn reads_every_error_shape() {
-        assert_eq!(
-            error_message(r#"{"error":{"message":"bad max_tokens","type":"x","code":400}}"#),
-            "bad max_tokens"
-        );
-        assert_eq!(
-            error_message(r#"{"object":"error","message":"old vllm","type":"x"}"#),
-            "old vllm"
-        );
-        assert_eq!(
-            error_message(r#"{"error":"Input validation error","error_type":"validation"}"#),
-            "Input validation error"
-        );
-        assert_eq!(error_message(r#"{"detail":"Not Found"}"#), "Not Found");
-        assert_eq!(
-            error_message(r#"{"detail":[{"msg":"field required"}]}"#),
-            "field required"
-        );
-        assert_eq!(
-            error_message("Internal Server Error"),
-            "Internal Server Error"
-        );
+        let cases = [
+            (
+                r#"{"error":{"message":"bad max_tokens","type":"invalid_request_error","code":400}}"#,
+                "bad max_tokens",
+            ),
+            (
+                r#"{"object":"error","message":"old vllm","type":"BadRequestError","code":400}"#,
+                "old vllm",
+            ),
+            (
+                r#"{"error":"Input validation error","error_type":"validation"}"#,
+                "Input validation error",
+            ),
+            (r#"{"detail":"Not Found"}"#, "Not Found"),
+            (
+                r#"{"detail":[{"loc":["body","messages"],"msg":"field required","type":"missing"}]}"#,
+                "field required",
+            ),
+            ("Internal Server Error\n", "Internal Server Error"),
+            ("", "no details"),
+            (r#"{"error":{"code":500}}"#, r#"{"code":500}"#),
+        ];
+        for (body, expected) in cases {
+            assert_eq!(error_message(body), expected, "{body}");
+        }
+        let long = "x".repeat(10_000);
+        assert_eq!(error_message(&long).chars().count(), MAX_MESSAGE_CHARS + 1);
     }
 
     #[test]
     fn base_urls_are_normalized_and_keys_hidden() {
-        let mut e = EndpointConfig::new("http://h:8000/v1/", "m");
+        let e = EndpointConfig::new(" http://h:8000/v1/ ", "m").with_api_key("sk-secret");
         assert_eq!(e.base_url, "http://h:8000");
-        e.api_key = Some(ApiKey::from("sk-secret".to_owned()));
-        assert!(!format!("{e:?}").contains("sk-secret"));
+        assert_eq!(e.id, "http://h:8000");
+        let printed = format!("{e:?}");
+        assert!(
+            !printed.contains("sk-secret") && printed.contains("***"),
+            "{printed}"
+        );
+        assert_eq!(format!("{:?}", ApiKey::new("k")), "***");
+        assert_eq!(e.with_max_concurrency(0).limit(), 1);
     }
 
     #[test]
     fn public_messages_hide_details() {
-        let e = GatewayError::Connect {
-            url: "http://10.1.2.3:8000".into(),
-            message: "refused".into(),
+        let errors = [
+            GatewayError::Connect {
+                url: "http://10.1.2.3:8000".into(),
+                message: "refused".into(),
+            },
+            GatewayError::Upstream {
+                status: 500,
+                message: "CUDA out of memory at http://10.1.2.3".into(),
+            },
+            GatewayError::StreamError("CUDA out of memory".into()),
+            GatewayError::NoHealthyEndpoint("secret-model".into()),
+            GatewayError::Protocol("malformed chunk: {\"x\"".into()),
+        ];
+        for e in errors {
+            let public = e.public_message();
+            assert!(
+                !public.contains("10.1.2.3")
+                    && !public.contains("CUDA")
+                    && !public.contains("secret"),
+                "{public}"
+            );
+        }
+    }
+
+    #[test]
+    fn retry_and_health_policies() {
+        let upstream = |status| GatewayError::Upstream {
+            status,
+            message: String::new(),
         };
-        assert!(!e.public_message().contains("10.1.2.3"));
-        assert!(e.is_retryable());
-        assert!(!GatewayError::Truncated.is_retryable());
+        for e in [
+            upstream(429),
+            upstream(500),
+            upstream(503),
+            GatewayError::Timeout(TimeoutKind::FirstToken),
+            GatewayError::Truncated,
+        ] {
+            assert!(e.is_retryable(), "{e:?}");
+        }
+        for e in [
+            upstream(400),
+            upstream(422),
+            GatewayError::Timeout(TimeoutKind::Idle),
+            GatewayError::StreamError(String::new()),
+            GatewayError::QueueTimeout("m".into()),
+        ] {
+            assert!(!e.is_retryable(), "{e:?}");
+        }
+        // What a user's request can cause never counts against the worker.
+        assert!(!upstream(400).is_endpoint_failure());
+        assert!(!upstream(429).is_endpoint_failure());
+        assert!(!GatewayError::Timeout(TimeoutKind::Total).is_endpoint_failure());
+        assert!(upstream(502).is_endpoint_failure());
     }
 }
