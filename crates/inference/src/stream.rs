@@ -165,7 +165,17 @@ struct Reader {
     decoder: Decoder,
 }
 
+/// How long to wait for the end of a body after `[DONE]`.
+const DRAIN_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(100);
+
 impl Reader {
+    /// Reads what is left after `[DONE]` (usually just the end of the chunked body), briefly,
+    /// so the connection goes back to the pool instead of being closed.
+    async fn drain(&mut self) {
+        let rest = async { while let Some(Ok(_)) = self.body.next().await {} };
+        let _ = tokio::time::timeout(DRAIN_TIMEOUT, rest).await;
+    }
+
     /// The next event, reading chunks until `deadline` (`kind` names the timeout that applies).
     async fn next_event(
         &mut self,
@@ -357,6 +367,7 @@ pub(crate) async fn open_stream(
             Ok(Some(event)) => {
                 if matches!(event, ChatEvent::Finished { .. }) {
                     live.slot.succeeded();
+                    live.reader.drain().await;
                     // Closes the connection and frees the slot now, not when the caller drops us.
                     state.live = None;
                 }
