@@ -5,6 +5,7 @@
 mod battle;
 #[cfg(feature = "hydrate")]
 mod client;
+mod leaderboard;
 
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
@@ -39,11 +40,13 @@ pub fn App() -> impl IntoView {
                 <A href="/" attr:class="brand">"Arena"</A>
                 <nav>
                     <A href="/">"Battle"</A>
+                    <A href="/leaderboard">"Leaderboard"</A>
                 </nav>
             </header>
             <main>
                 <Routes fallback=|| view! { <p class="notice">"Page not found."</p> }>
                     <Route path=StaticSegment("") view=battle::BattlePage/>
+                    <Route path=StaticSegment("leaderboard") view=leaderboard::LeaderboardPage/>
                 </Routes>
             </main>
         </Router>

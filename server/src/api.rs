@@ -27,6 +27,7 @@ pub fn router() -> Router<AppState> {
         .route("/battles/{id}/turns", post(continue_battle))
         .route("/battles/{id}/regenerate", post(regenerate))
         .route("/battles/{id}/vote", post(vote))
+        .route("/leaderboard", get(leaderboard))
         .fallback(|| async {
             ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such API route")
         })
@@ -265,4 +266,11 @@ fn mark_final(finished: &mut [bool; 2], event: &StreamEvent) {
 fn sse_event(event: StreamEvent) -> Result<Event, Infallible> {
     let data = serde_json::to_string(&event).unwrap_or_else(|_| "{}".into());
     Ok(Event::default().event(event.name()).data(data))
+}
+
+async fn leaderboard(
+    State(arena): State<Arena>,
+    axum::extract::Query(filter): axum::extract::Query<arena_domain::api::LeaderboardFilter>,
+) -> Result<impl IntoResponse, ApiError> {
+    Ok(Json(arena.leaderboard(filter).await?))
 }

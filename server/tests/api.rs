@@ -570,3 +570,51 @@ async fn cross_site_writes_are_refused() {
     let cookie = page.headers()["set-cookie"].to_str().unwrap();
     assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"));
 }
+
+#[tokio::test]
+async fn the_leaderboard_is_fitted_from_counted_votes_and_recorded() {
+    let (app, _fake) = app_with_fake(Mode::Normal).await;
+    let client = app.client();
+    for winner in ["model_a", "model_b", "tie", "model_a"] {
+        let battle = app.create_battle(&client, "Hi").await;
+        app.read_stream(&client, &battle).await;
+        let (status, _) = app.vote(&client, &battle, winner, None).await;
+        assert_eq!(status, 200);
+    }
+    let r = client
+        .get(format!("{}/api/v1/leaderboard?language=en", app.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let board: serde_json::Value = r.json().await.unwrap();
+    let entries = board["entries"].as_array().unwrap();
+    assert_eq!(entries.len(), 2);
+    let votes: u64 = entries.iter().map(|e| e["votes"].as_u64().unwrap()).sum();
+    assert_eq!(votes, 8, "each vote counts for both models");
+    assert!(entries.iter().all(|e| e["rating"].is_number() && e["ci_lower"].is_number()));
+    let mean = (entries[0]["rating"].as_f64().unwrap() + entries[1]["rating"].as_f64().unwrap()) / 2.0;
+    assert!((mean - 1000.0).abs() < 1e-6);
+    assert_eq!(board["vote_count"], 4);
+    assert_eq!(app.count("select count(*) from rating_run where vote_count = 4").await, 1);
+
+    // Another language has no votes: listed without ratings.
+    let other: serde_json::Value = client
+        .get(format!("{}/api/v1/leaderboard?language=eu", app.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(other["entries"].as_array().unwrap().iter().all(|e| e["rating"].is_null()));
+    let bad = client
+        .get(format!("{}/api/v1/leaderboard?from=yesterday", app.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 422);
+    // The page renders on the server.
+    let page = client.get(format!("{}/leaderboard", app.url)).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("Display alpha") && page.contains("<svg"), "{page}");
+}

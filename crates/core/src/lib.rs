@@ -6,6 +6,7 @@ pub mod catalog;
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod leaderboard;
 pub mod live;
 pub mod voters;
 

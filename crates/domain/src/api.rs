@@ -117,3 +117,40 @@ pub struct ApiErrorDetail {
     pub code: String,
     pub message: String,
 }
+
+/// `GET /api/v1/leaderboard`: dates are `YYYY-MM-DD`, inclusive.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct LeaderboardFilter {
+    pub language: Option<String>,
+    pub from: Option<String>,
+    pub to: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LeaderboardEntry {
+    pub rank: Option<usize>,
+    pub model: String,
+    pub display_name: String,
+    pub organization: String,
+    pub license: String,
+    pub rating: Option<f64>,
+    pub ci_lower: Option<f64>,
+    pub ci_upper: Option<f64>,
+    pub votes: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LeaderboardView {
+    pub run_id: i64,
+    pub method: String,
+    pub max_vote_id: i64,
+    pub vote_count: i64,
+    pub computed_at: String,
+    pub filter: LeaderboardFilter,
+    pub entries: Vec<LeaderboardEntry>,
+    pub warnings: Vec<String>,
+    /// Models in the order of `entries`, and per ordered pair (row i vs column j): battles and
+    /// the row model's win rate (ties count half).
+    pub battles: Vec<Vec<u64>>,
+    pub win_rate: Vec<Vec<Option<f64>>>,
+}
