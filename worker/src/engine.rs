@@ -2,6 +2,7 @@
 //! token in turn, so concurrent requests stream side by side; more wait in a bounded queue.
 //! A request whose client left is dropped at its next token.
 
+use crate::detok::{Detokenizer, TokenBytes};
 use crate::metrics::Metrics;
 use crate::model::LoadedModel;
 use candle_core::{Device, Tensor};
@@ -15,6 +16,9 @@ use tokio::sync::mpsc as tmpsc;
 
 const REPEAT_PENALTY: f32 = 1.1;
 const REPEAT_LAST_N: usize = 64;
+/// Prompt tokens fed per step: a long prompt is processed in chunks, interleaved with the other
+/// sequences' tokens (and attention scores stay small: 9 heads × 256 × context floats).
+const PREFILL_CHUNK: usize = 256;
 
 #[derive(Debug, Clone)]
 pub struct SamplingParams {
@@ -48,15 +52,21 @@ struct Sequence {
     job: Job,
     model: ModelWeights,
     logits: LogitsProcessor,
+    /// Prompt then generated tokens.
     tokens: Vec<u32>,
-    generated: Vec<u32>,
-    /// Text already sent, and the text decoded from `generated` so far.
+    /// How many of `tokens` are in the KV cache.
+    fed: usize,
+    generated: usize,
+    detok: Detokenizer,
+    /// The answer's text so far (complete characters only), and how much of it was sent.
+    text: String,
     sent: usize,
     first_token_at: Option<Instant>,
 }
 
 pub struct Engine {
     model: LoadedModel,
+    token_bytes: TokenBytes,
     max_running: usize,
     metrics: Arc<Metrics>,
 }
@@ -64,6 +74,7 @@ pub struct Engine {
 impl Engine {
     pub fn new(model: LoadedModel, max_running: usize, metrics: Arc<Metrics>) -> Self {
         Self {
+            token_bytes: TokenBytes::new(&model.tokenizer),
             model,
             max_running: max_running.max(1),
             metrics,
@@ -135,7 +146,10 @@ impl Engine {
         Sequence {
             logits: LogitsProcessor::from_sampling(s.seed, sampling),
             tokens: job.prompt_tokens.clone(),
-            generated: Vec::new(),
+            fed: 0,
+            generated: 0,
+            detok: Detokenizer::default(),
+            text: String::new(),
             sent: 0,
             first_token_at: None,
             model,
@@ -143,19 +157,21 @@ impl Engine {
         }
     }
 
-    /// Generates one token; returns false when the sequence is over (finished or abandoned).
+    /// Feeds one prompt chunk or generates one token; returns false when the sequence is over
+    /// (finished, or abandoned by its client).
     fn step(&self, seq: &mut Sequence) -> candle_core::Result<bool> {
         if seq.job.events.is_closed() {
             tracing::info!("client left: generation stopped");
             return Ok(false);
         }
-        let (input, pos) = if seq.generated.is_empty() {
-            (seq.tokens.as_slice(), 0)
-        } else {
-            (&seq.tokens[seq.tokens.len() - 1..], seq.tokens.len() - 1)
-        };
-        let input = Tensor::new(input, &Device::Cpu)?.unsqueeze(0)?;
-        let logits = seq.model.forward(&input, pos)?.squeeze(0)?;
+        let end = (seq.fed + PREFILL_CHUNK).min(seq.tokens.len());
+        let input = Tensor::new(&seq.tokens[seq.fed..end], &Device::Cpu)?.unsqueeze(0)?;
+        let logits = seq.model.forward(&input, seq.fed)?;
+        seq.fed = end;
+        if seq.fed < seq.tokens.len() {
+            return Ok(true);
+        }
+        let logits = logits.squeeze(0)?;
         let start = seq.tokens.len().saturating_sub(REPEAT_LAST_N);
         let logits = candle_transformers::utils::apply_repeat_penalty(
             &logits,
@@ -174,83 +190,89 @@ impl Engine {
             return Ok(self.finish(seq, "stop", true));
         }
         seq.tokens.push(token);
-        seq.generated.push(token);
-        let text = self
-            .model
-            .tokenizer
-            .decode(&seq.generated, true)
-            .map_err(|e| candle_core::Error::Msg(e.to_string()))?;
-        // A stop string ends the answer; it is not sent.
-        if let Some(cut) = seq
-            .job
-            .stop
-            .iter()
-            .filter_map(|s| {
-                text[seq.sent.min(text.len())..]
-                    .find(s.as_str())
-                    .map(|i| i + seq.sent)
-            })
-            .min()
-        {
-            if cut > seq.sent {
-                let _ = seq
-                    .job
-                    .events
-                    .send(Event::Text(text[seq.sent..cut].to_owned()));
-            }
-            seq.sent = cut;
+        seq.generated += 1;
+        let new_text = seq.detok.push(self.token_bytes.get(token));
+        seq.text.push_str(&new_text);
+        // A stop string ends the answer; neither it nor anything after it is sent. Text that
+        // might be the start of a stop string is held back until it is known not to be.
+        if let Some(cut) = stop_position(&seq.text, seq.sent, &seq.job.stop) {
+            seq.text.truncate(cut);
+            self.send_ready(seq, cut);
             return Ok(self.finish(seq, "stop", false));
         }
-        // Hold back an incomplete UTF-8 character (decoded as U+FFFD) and a possible stop prefix.
-        let mut ready = text.len();
-        if text.ends_with('\u{FFFD}') {
-            ready = text.trim_end_matches('\u{FFFD}').len();
+        let ready = seq.text.len() - held_back(&seq.text, &seq.job.stop);
+        if !self.send_ready(seq, ready) {
+            return Ok(false);
         }
-        for stop in &seq.job.stop {
-            for k in (1..stop.len()).rev() {
-                if stop.is_char_boundary(k) && text[..ready].ends_with(&stop[..k]) {
-                    ready -= k;
-                    break;
-                }
-            }
-        }
-        if ready > seq.sent && text.is_char_boundary(ready) && text.is_char_boundary(seq.sent) {
-            if seq
-                .job
-                .events
-                .send(Event::Text(text[seq.sent..ready].to_owned()))
-                .is_err()
-            {
-                return Ok(false);
-            }
-            seq.sent = ready;
-        }
-        if seq.generated.len() >= seq.job.max_tokens {
+        if seq.generated >= seq.job.max_tokens {
             return Ok(self.finish(seq, "length", true));
         }
         Ok(true)
     }
 
+    /// Sends `text[sent..upto]`; false if the client is gone.
+    fn send_ready(&self, seq: &mut Sequence, upto: usize) -> bool {
+        if upto <= seq.sent {
+            return true;
+        }
+        let delta = seq.text[seq.sent..upto].to_owned();
+        seq.sent = upto;
+        seq.job.events.send(Event::Text(delta)).is_ok()
+    }
+
     /// Ends a sequence; `flush` sends any text held back (not after a stop string).
     fn finish(&self, seq: &mut Sequence, reason: &'static str, flush: bool) -> bool {
-        if flush
-            && let Ok(text) = self.model.tokenizer.decode(&seq.generated, true)
-            && text.len() > seq.sent
-            && text.is_char_boundary(seq.sent)
-        {
-            let _ = seq
-                .job
-                .events
-                .send(Event::Text(text[seq.sent..].to_owned()));
+        if flush {
+            let rest = seq.detok.finish();
+            seq.text.push_str(&rest);
+            let len = seq.text.len();
+            self.send_ready(seq, len);
         }
         let _ = seq.job.events.send(Event::Finished {
             reason,
             prompt_tokens: seq.job.prompt_tokens.len(),
-            completion_tokens: seq.generated.len(),
+            completion_tokens: seq.generated,
         });
         self.metrics
             .requests_finished
             .fetch_add(1, Ordering::SeqCst);
         false
+    }
+}
+
+/// The earliest start of a stop string at or after `from`.
+fn stop_position(text: &str, from: usize, stops: &[String]) -> Option<usize> {
+    stops
+        .iter()
+        .filter_map(|s| text[from..].find(s.as_str()).map(|i| from + i))
+        .min()
+}
+
+/// How many bytes at the end of `text` could be the beginning of a stop string.
+fn held_back(text: &str, stops: &[String]) -> usize {
+    stops
+        .iter()
+        .filter_map(|stop| {
+            (1..stop.len())
+                .rev()
+                .find(|&k| stop.is_char_boundary(k) && text.ends_with(&stop[..k]))
+        })
+        .max()
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stop_strings_are_found_and_their_prefixes_held_back() {
+        let stops = vec!["END".to_owned(), "\n\n".to_owned()];
+        assert_eq!(stop_position("abcENDx", 0, &stops), Some(3));
+        assert_eq!(stop_position("abc", 0, &stops), None);
+        assert_eq!(held_back("abcEN", &stops), 2);
+        assert_eq!(held_back("abc\n", &stops), 1);
+        assert_eq!(held_back("abc", &stops), 0);
+        assert_eq!(held_back("ENDabc", &[]), 0);
     }
 }

@@ -6,6 +6,7 @@
 //! loading), `GET /metrics` (Prometheus text).
 
 mod api;
+pub mod detok;
 pub mod engine;
 pub mod metrics;
 pub mod model;
@@ -115,10 +116,23 @@ pub async fn build(config: WorkerConfig) -> Result<Worker, WorkerError> {
 }
 
 fn load_and_run(shared: Arc<Shared>) {
-    let config = &shared.config;
-    if rayon_threads(config.threads).is_err() {
-        tracing::debug!("compute thread pool already sized");
+    // candle's CPU kernels run on rayon: give them a pool of their own, sized by `--threads`
+    // (one is fastest on a busy 2-core machine), without touching the process's global pool.
+    match rayon::ThreadPoolBuilder::new()
+        .num_threads(shared.config.threads.max(1))
+        .thread_name(|i| format!("arena-compute-{i}"))
+        .build()
+    {
+        Ok(pool) => pool.install(|| load_and_serve(&shared)),
+        Err(e) => {
+            tracing::error!(error = %e, "cannot start the compute threads");
+            let _ = shared.load_error.set(e.to_string());
+        }
     }
+}
+
+fn load_and_serve(shared: &Arc<Shared>) {
+    let config = &shared.config;
     let started = std::time::Instant::now();
     let loaded = match model::load(&config.model_path, !config.no_requantize) {
         Ok(loaded) => loaded,
@@ -137,14 +151,6 @@ fn load_and_run(shared: Arc<Shared>) {
         context_length: loaded.context_length,
     });
     engine::Engine::new(loaded, config.max_running, Arc::clone(&shared.metrics)).run(rx);
-}
-
-/// candle's CPU kernels use rayon's global pool; one thread is fastest on a busy 2-core machine.
-/// The first call sizes it (later calls, e.g. a second worker in one test process, keep it).
-fn rayon_threads(threads: usize) -> Result<(), rayon::ThreadPoolBuildError> {
-    rayon::ThreadPoolBuilder::new()
-        .num_threads(threads.max(1))
-        .build_global()
 }
 
 impl Worker {

@@ -174,14 +174,14 @@ async fn answers_without_streaming() {
 
 #[tokio::test]
 async fn the_same_seed_gives_the_same_answer() {
-    let body = json!({"messages": user("Tell me a story about a fox."), "max_tokens": 24, "temperature": 0.9, "seed": 42});
+    let body = json!({"messages": user("Tell me a story about a fox."), "max_tokens": 24, "temperature": 0.7, "seed": 42});
     let a: Value = post(body.clone()).await.json().await.unwrap();
     let b: Value = post(body).await.json().await.unwrap();
     assert_eq!(
         a["choices"][0]["message"]["content"],
         b["choices"][0]["message"]["content"]
     );
-    let other: Value = post(json!({"messages": user("Tell me a story about a fox."), "max_tokens": 24, "temperature": 0.9, "seed": 7}))
+    let other: Value = post(json!({"messages": user("Tell me a story about a fox."), "max_tokens": 24, "temperature": 0.7, "seed": 7}))
         .await
         .json()
         .await
@@ -195,7 +195,7 @@ async fn the_same_seed_gives_the_same_answer() {
 
 #[tokio::test]
 async fn stop_strings_end_the_answer_and_are_not_sent() {
-    let body: Value = post(json!({"messages": user("Count from 1 to 10, separated by commas."), "max_tokens": 40, "temperature": 0, "stop": ["5"]}))
+    let body: Value = post(json!({"messages": user("Count from 1 to 10, separated by commas."), "max_tokens": 32, "temperature": 0, "stop": ["5"]}))
         .await
         .json()
         .await
@@ -281,28 +281,22 @@ async fn metric(name: &str) -> f64 {
         .unwrap_or_else(|| panic!("{name} missing from\n{text}"))
 }
 
+/// Leaving mid-stream does no harm to the shared worker; that the generation really stops is
+/// checked in `tests/scheduling.rs`, on a worker no other test uses.
 #[tokio::test]
-async fn a_client_that_leaves_stops_its_generation() {
+async fn a_client_that_leaves_does_not_break_the_worker() {
     let response = post(json!({"messages": user("Write a very long essay about the ocean."), "max_tokens": 2000, "stream": true})).await;
     let mut body = response.bytes_stream();
     let _ = body.next().await;
     let _ = body.next().await;
     drop(body);
-    let mut stopped = false;
-    for _ in 0..100 {
-        if metric("arena_worker_requests_running").await == 0.0 {
-            stopped = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(stopped, "the abandoned generation kept running");
     let after: Value = post(json!({"messages": user("Hi"), "max_tokens": 4}))
         .await
         .json()
         .await
         .unwrap();
     assert!(after["choices"][0]["message"]["content"].is_string());
+    assert_eq!(after["object"], "chat.completion");
 }
 
 #[tokio::test]
