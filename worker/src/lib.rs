@@ -133,6 +133,13 @@ fn load_and_run(shared: Arc<Shared>) {
 
 fn load_and_serve(shared: &Arc<Shared>) {
     let config = &shared.config;
+    if candle_threads() != config.threads.max(1) {
+        tracing::warn!(
+            candle = candle_threads(),
+            wanted = config.threads,
+            "candle's kernels will not use --threads: set CANDLE_NUM_THREADS and RAYON_NUM_THREADS"
+        );
+    }
     let started = std::time::Instant::now();
     let loaded = match model::load(&config.model_path, !config.no_requantize) {
         Ok(loaded) => loaded,
@@ -176,4 +183,37 @@ impl Worker {
             .with_graceful_shutdown(shutdown)
             .await
     }
+}
+
+/// candle sizes its CPU thread pools from `CANDLE_NUM_THREADS` / `RAYON_NUM_THREADS` (read once,
+/// at the first operation), not from any pool the caller installs; with more threads than free
+/// cores its spinning barrier is several times slower on a busy machine. Setting the variables
+/// in-process needs `unsafe`, so a binary calls this first: unless one of them is set already,
+/// the process re-executes itself with both set to `threads`. Returns only if nothing was done
+/// (`None`) or the exec failed.
+#[cfg(unix)]
+pub fn reexec_with_compute_threads(threads: usize) -> Option<std::io::Error> {
+    use std::os::unix::process::CommandExt;
+    if std::env::var_os("CANDLE_NUM_THREADS").is_some()
+        || std::env::var_os("RAYON_NUM_THREADS").is_some()
+    {
+        return None;
+    }
+    let exe = match std::env::current_exe() {
+        Ok(exe) => exe,
+        Err(e) => return Some(e),
+    };
+    let threads = threads.max(1).to_string();
+    Some(
+        std::process::Command::new(exe)
+            .args(std::env::args_os().skip(1))
+            .env("CANDLE_NUM_THREADS", &threads)
+            .env("RAYON_NUM_THREADS", &threads)
+            .exec(),
+    )
+}
+
+/// The number of threads candle's CPU kernels will use (see [`reexec_with_compute_threads`]).
+pub fn candle_threads() -> usize {
+    candle_core::utils::get_num_threads()
 }

@@ -4,6 +4,9 @@ use clap::Parser;
 
 fn main() {
     let config = arena_worker::WorkerConfig::parse();
+    if let Some(e) = arena_worker::reexec_with_compute_threads(config.threads) {
+        eprintln!("cannot re-execute with CANDLE_NUM_THREADS set: {e}");
+    }
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),

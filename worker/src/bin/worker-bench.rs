@@ -79,8 +79,17 @@ async fn measure(requantize: bool, path: PathBuf) -> (Run, Run) {
     (single, pair)
 }
 
-#[tokio::main]
-async fn main() {
+fn main() {
+    // One compute thread, as the worker's default (candle reads its thread count from the env).
+    if let Some(e) = arena_worker::reexec_with_compute_threads(1) {
+        eprintln!("cannot re-execute with CANDLE_NUM_THREADS set: {e}");
+    }
+    tokio::runtime::Runtime::new()
+        .expect("tokio runtime")
+        .block_on(bench());
+}
+
+async fn bench() {
     let path = std::env::var_os("ARENA_WORKER_MODEL_PATH")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(".local/models/SmolLM2-135M-Instruct.Q4_1.gguf"));
@@ -89,7 +98,10 @@ async fn main() {
         "{} is missing: run scripts/fetch-model.sh",
         path.display()
     );
-    println!("measuring {TOKENS}-token answers (after a warm-up) …");
+    println!(
+        "measuring {TOKENS}-token answers (after a warm-up), candle on {} thread(s) …",
+        arena_worker::candle_threads()
+    );
     let (base_single, base_pair) = measure(false, path.clone()).await;
     let (q8_single, q8_pair) = measure(true, path).await;
     println!();
