@@ -347,3 +347,20 @@ async fn health_is_503_while_loading() {
         .unwrap();
     assert_eq!(response.status(), 503);
 }
+
+/// A prompt longer than one prefill chunk (256 tokens) is fed in several steps, the later ones
+/// attending to the KV cache of the earlier ones: the answer must still make sense.
+#[tokio::test]
+async fn a_long_prompt_is_prefilled_in_chunks() {
+    let filler = "Grass is green and the sky is blue. ".repeat(80);
+    let response = post(json!({"messages": [
+        {"role": "system", "content": format!("You are a helpful assistant. Notes: {filler}")},
+        {"role": "user", "content": "What is the capital of France?"}],
+        "max_tokens": 16, "temperature": 0}))
+    .await;
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    assert!(body["usage"]["prompt_tokens"].as_u64().unwrap() > 600);
+    let text = body["choices"][0]["message"]["content"].as_str().unwrap();
+    assert!(text.contains("Paris"), "{text}");
+}
