@@ -592,11 +592,20 @@ async fn the_leaderboard_is_fitted_from_counted_votes_and_recorded() {
     assert_eq!(entries.len(), 2);
     let votes: u64 = entries.iter().map(|e| e["votes"].as_u64().unwrap()).sum();
     assert_eq!(votes, 8, "each vote counts for both models");
-    assert!(entries.iter().all(|e| e["rating"].is_number() && e["ci_lower"].is_number()));
-    let mean = (entries[0]["rating"].as_f64().unwrap() + entries[1]["rating"].as_f64().unwrap()) / 2.0;
+    assert!(
+        entries
+            .iter()
+            .all(|e| e["rating"].is_number() && e["ci_lower"].is_number())
+    );
+    let mean =
+        (entries[0]["rating"].as_f64().unwrap() + entries[1]["rating"].as_f64().unwrap()) / 2.0;
     assert!((mean - 1000.0).abs() < 1e-6);
     assert_eq!(board["vote_count"], 4);
-    assert_eq!(app.count("select count(*) from rating_run where vote_count = 4").await, 1);
+    assert_eq!(
+        app.count("select count(*) from rating_run where vote_count = 4")
+            .await,
+        1
+    );
 
     // Another language has no votes: listed without ratings.
     let other: serde_json::Value = client
@@ -607,7 +616,13 @@ async fn the_leaderboard_is_fitted_from_counted_votes_and_recorded() {
         .json()
         .await
         .unwrap();
-    assert!(other["entries"].as_array().unwrap().iter().all(|e| e["rating"].is_null()));
+    assert!(
+        other["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["rating"].is_null())
+    );
     let bad = client
         .get(format!("{}/api/v1/leaderboard?from=yesterday", app.url))
         .send()
@@ -615,6 +630,16 @@ async fn the_leaderboard_is_fitted_from_counted_votes_and_recorded() {
         .unwrap();
     assert_eq!(bad.status(), 422);
     // The page renders on the server.
-    let page = client.get(format!("{}/leaderboard", app.url)).send().await.unwrap().text().await.unwrap();
-    assert!(page.contains("Display alpha") && page.contains("<svg"), "{page}");
+    let page = client
+        .get(format!("{}/leaderboard", app.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("Display alpha") && page.contains("<svg"),
+        "{page}"
+    );
 }
