@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Sourced by run.sh and test.sh: makes DATABASE_URL point at a Postgres that answers.
-# Uses $DATABASE_URL if it answers; otherwise starts (or reuses) a private cluster in
+# Uses $DATABASE_URL if it answers, else the local Postgres on 127.0.0.1:5432 if it answers
+# with trust auth (database `arena`, created if missing); otherwise starts (or reuses) a private cluster in
 # .local/pg, on a free port, as the unprivileged `postgres` user when run as root.
 # Sets ARENA_PRIVATE_PG=1 when it started the private cluster itself.
 
@@ -24,7 +25,18 @@ ensure_database() {
     echo "[db] using DATABASE_URL"
     return 0
   fi
-  [ -n "${DATABASE_URL:-}" ] && echo "[db] DATABASE_URL does not answer; starting a private cluster"
+  [ -n "${DATABASE_URL:-}" ] && echo "[db] DATABASE_URL does not answer"
+  # The machine's own Postgres on the standard port, if one answers with trust auth.
+  if [ -z "${DATABASE_URL:-}" ] && pg_answers "postgres://postgres@127.0.0.1:5432/postgres"; then
+    DATABASE_URL="postgres://postgres@127.0.0.1:5432/arena"
+    if ! pg_answers "$DATABASE_URL"; then
+      psql "postgres://postgres@127.0.0.1:5432/postgres" -qc 'create database arena' >/dev/null
+    fi
+    echo "[db] using the local Postgres on 127.0.0.1:5432 (database arena)"
+    export DATABASE_URL ARENA_PRIVATE_PG
+    return 0
+  fi
+  echo "[db] no Postgres answers; starting a private cluster"
   local root dir bin port
   root="$(pwd)/.local/pg"
   dir="$root/data"

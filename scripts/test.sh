@@ -7,6 +7,9 @@ bash scripts/setup.sh
 source scripts/db.sh
 ensure_database
 export PATH="$PWD/end2end/node_modules/.bin:$PATH"
+# The worker tests run candle in-process: one compute thread each, as the binaries pin it
+# (see docs/worker.md); the 2-core machines thrash otherwise.
+export CANDLE_NUM_THREADS=1 RAYON_NUM_THREADS=1
 export ARENA_WORKER_MODEL_PATH="$PWD/.local/models/SmolLM2-135M-Instruct.Q4_1.gguf"
 
 pids=()

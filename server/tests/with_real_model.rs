@@ -53,11 +53,14 @@ async fn a_real_battle_with_two_turns() {
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
+    // The worker answers only to the model name it serves, as vLLM and llama.cpp do.
+    let served = |key: &str| {
+        let mut seed = model(key, &worker, 24);
+        seed.endpoints[0].upstream_model = "smollm2-135m-instruct".into();
+        seed
+    };
     let app = TestApp::spawn_with(
-        vec![
-            model("smol-cold", &worker, 24),
-            model("smol-warm", &worker, 24),
-        ],
+        vec![served("smol-cold"), served("smol-warm")],
         |s| {
             s.gateway.first_token_timeout_secs = 60;
             s.gateway.idle_timeout_secs = 30;
@@ -74,8 +77,8 @@ async fn a_real_battle_with_two_turns() {
     let voter = app.client();
     let battle = app.create_battle(&voter, "Name three colours.").await;
     let (_, events) = app.read_stream(&voter, &battle).await;
-    assert!(!text_of(&events, "a").is_empty());
-    assert!(!text_of(&events, "b").is_empty());
+    assert!(!text_of(&events, "a").is_empty(), "{events:?}");
+    assert!(!text_of(&events, "b").is_empty(), "{events:?}");
     assert_eq!(
         events.iter().filter(|(e, _)| e == "done").count(),
         2,
