@@ -10,7 +10,7 @@ export PATH="$PWD/end2end/node_modules/.bin:$PATH"
 
 echo "[run] building (release)"
 cargo build --release -p arena-worker
-cargo leptos build --release
+bash scripts/build-site.sh --release
 
 pids=()
 cleanup() {

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the arena needs to build, run and test, skipping what is already there:
-# Debian packages, the wasm32 target, cargo-leptos, wasm-bindgen-cli (the version in
-# Cargo.lock), the end-to-end test's npm packages, and the built-in model.
+# Debian packages, the wasm32 target, wasm-bindgen-cli (the version in Cargo.lock), the
+# end-to-end test's npm packages (Playwright, binaryen's wasm-opt), and the built-in model.
+# (The site is built by scripts/build-site.sh with cargo and wasm-bindgen: no cargo-leptos.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 log() { printf '\033[1;34m[setup]\033[0m %s\n' "$*"; }
@@ -11,6 +12,7 @@ need=()
 have_cmd() { command -v "$1" >/dev/null 2>&1; }
 have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "ok installed"; }
 have_cmd cc || need+=(build-essential)
+have_cmd curl || need+=(curl ca-certificates)
 have_cmd pkg-config || need+=(pkg-config)
 have_cmd python3 || need+=(python3)
 python3 -m pip --version >/dev/null 2>&1 || need+=(python3-pip)
@@ -38,11 +40,6 @@ fi
 if ! rustup target list --installed | grep -q '^wasm32-unknown-unknown$'; then
   log "adding the wasm32-unknown-unknown target"
   rustup target add wasm32-unknown-unknown
-fi
-LEPTOS_VERSION=0.3.10
-if ! cargo leptos --version 2>/dev/null | grep -q "$LEPTOS_VERSION"; then
-  log "installing cargo-leptos $LEPTOS_VERSION (about 16 minutes on 2 cores, once)"
-  cargo install --locked cargo-leptos --version "$LEPTOS_VERSION"
 fi
 WBG_VERSION=$(awk '/^name = "wasm-bindgen"$/ {getline; gsub(/version = |"/, ""); print; exit}' Cargo.lock)
 if ! wasm-bindgen --version 2>/dev/null | grep -q "$WBG_VERSION"; then

@@ -32,8 +32,11 @@ step "unit and integration tests"
 cargo test --workspace --exclude frontend
 
 step "end to end in headless Chromium"
-cargo leptos build
-cargo build -p arena-worker
+bash scripts/build-site.sh --no-server
+# The server and worker binaries `cargo test` just built (same features: no second build).
+for bin in server arena-worker; do
+  [ -x "target/debug/$bin" ] || { echo "target/debug/$bin is missing" >&2; exit 1; }
+done
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 worker_port=$(free_port)
 app_port=$(free_port)

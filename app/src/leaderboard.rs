@@ -19,29 +19,51 @@ pub async fn get_leaderboard(filter: LeaderboardFilter) -> Result<LeaderboardVie
 pub fn LeaderboardPage() -> impl IntoView {
     let query = use_query_map();
     let filter = move || {
-        query.with(|q| LeaderboardFilter {
-            language: q.get("language").filter(|s| !s.is_empty()),
-            from: q.get("from").filter(|s| !s.is_empty()),
-            to: q.get("to").filter(|s| !s.is_empty()),
+        query.with(|q| {
+            let get = |k: &str| q.get(k).filter(|s| !s.trim().is_empty());
+            LeaderboardFilter {
+                language: get("language"),
+                from: get("from"),
+                to: get("to"),
+                ci: get("ci"),
+                ties: get("ties"),
+                rounds: get("rounds"),
+                seed: get("seed"),
+            }
         })
     };
     let board = Resource::new(filter, get_leaderboard);
+    let current = move |k: &'static str| query.with(|q| q.get(k).unwrap_or_default());
+    // Options of a GET form that keep the submitted choice selected.
+    let options = move |name: &'static str, choices: &'static [(&'static str, &'static str)]| {
+        choices
+            .iter()
+            .map(|(value, label)| {
+                view! { <option value=*value selected=move || current(name) == *value>{*label}</option> }
+            })
+            .collect_view()
+    };
     view! {
         <section class="leaderboard">
             <h1>"Leaderboard"</h1>
             <form method="get" class="filters">
                 <label>"Language "
                     <select name="language">
-                        <option value="">"All"</option>
-                        <option value="en">"English"</option>
-                        <option value="eu">"Euskara"</option>
-                        <option value="es">"Español"</option>
-                        <option value="fr">"Français"</option>
-                        <option value="other">"Other"</option>
+                        {options("language", &[("", "All"), ("en", "English"), ("eu", "Euskara"), ("es", "Español"), ("fr", "Français"), ("other", "Other")])}
                     </select>
                 </label>
-                <label>"From " <input type="date" name="from"/></label>
-                <label>"To " <input type="date" name="to"/></label>
+                <label>"From " <input type="date" name="from" value=move || current("from")/></label>
+                <label>"To " <input type="date" name="to" value=move || current("to")/></label>
+                <label>"Intervals "
+                    <select name="ci">
+                        {options("ci", &[("sandwich", "Sandwich (robust)"), ("bootstrap", "Bootstrap (1000 rounds)")])}
+                    </select>
+                </label>
+                <label>"Ties "
+                    <select name="ties">
+                        {options("ties", &[("half", "Half a win each"), ("davidson", "Davidson model")])}
+                    </select>
+                </label>
                 <button type="submit">"Apply"</button>
             </form>
             <Suspense fallback=|| view! { <p>"Computing…"</p> }>
@@ -96,6 +118,11 @@ fn Board(view: LeaderboardView) -> impl IntoView {
         </table>
         <p class="run">
             {format!("Rating run #{} · {} · {} counted votes (up to vote #{}) · {}", view.run_id, view.method, view.vote_count, view.max_vote_id, view.computed_at)}
+            {view.tie_parameter.map(|nu| format!(" · Davidson tie parameter ν = {nu:.3}"))}
+            " · "
+            <a href=format!("/api/v1/leaderboard/runs/{}", view.run_id)>"the run as JSON"</a>
+            " · "
+            <a href=format!("/api/v1/leaderboard/runs/{}/reproduce", view.run_id)>"refit it from the votes"</a>
         </p>
         <h2>"95% confidence intervals"</h2>
         <div inner_html=ci_plot(&view)></div>

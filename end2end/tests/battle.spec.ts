@@ -67,3 +67,23 @@ test("works at phone width", async ({ browser }) => {
   expect(overflow).toBeLessThanOrEqual(0);
   await page.close();
 });
+
+test("the leaderboard renders on the server and its filters round-trip", async ({ page }) => {
+  await page.goto("/leaderboard");
+  const rows = page.locator("table.board tbody tr");
+  await expect(rows).toHaveCount(2);
+  await expect(page.locator("table.board")).toContainText("SmolLM2-135M-Instruct (temperature 0.2)");
+  await expect(page.locator("p.run")).toContainText("sandwich 95% CI");
+  // Server-drawn SVG: the two heatmaps (and the interval plot once a vote counts).
+  expect(await page.locator(".leaderboard svg").count()).toBeGreaterThanOrEqual(2);
+  await page.locator("select[name=ci]").selectOption("bootstrap");
+  await page.locator("select[name=ties]").selectOption("davidson");
+  await page.getByRole("button", { name: "Apply" }).click();
+  await expect(page).toHaveURL(/ci=bootstrap/);
+  await expect(page.locator("p.run")).toContainText("bootstrap 95% percentile CI (1000 rounds, seed 1)");
+  await expect(page.locator("select[name=ci]")).toHaveValue("bootstrap");
+  // The run it shows can be refitted from the votes, to the bit.
+  const href = await page.getByRole("link", { name: "refit it from the votes" }).getAttribute("href");
+  const reproduced = await (await page.request.get(href!)).json();
+  expect(reproduced.identical).toBe(true);
+});

@@ -28,6 +28,8 @@ pub fn router() -> Router<AppState> {
         .route("/battles/{id}/regenerate", post(regenerate))
         .route("/battles/{id}/vote", post(vote))
         .route("/leaderboard", get(leaderboard))
+        .route("/leaderboard/runs/{id}", get(rating_run))
+        .route("/leaderboard/runs/{id}/reproduce", get(reproduce_run))
         .fallback(|| async {
             ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such API route")
         })
@@ -273,4 +275,25 @@ async fn leaderboard(
     axum::extract::Query(filter): axum::extract::Query<arena_domain::api::LeaderboardFilter>,
 ) -> Result<impl IntoResponse, ApiError> {
     Ok(Json(arena.leaderboard(filter).await?))
+}
+
+fn run_id(raw: &str) -> Result<i64, ApiError> {
+    raw.parse::<i64>()
+        .ok()
+        .filter(|id| *id > 0)
+        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "not_found", "rating run not found"))
+}
+
+async fn rating_run(
+    State(arena): State<Arena>,
+    Path(id): Path<String>,
+) -> Result<impl IntoResponse, ApiError> {
+    Ok(Json(arena.rating_run(run_id(&id)?).await?))
+}
+
+async fn reproduce_run(
+    State(arena): State<Arena>,
+    Path(id): Path<String>,
+) -> Result<impl IntoResponse, ApiError> {
+    Ok(Json(arena.reproduce_run(run_id(&id)?).await?))
 }

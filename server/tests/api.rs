@@ -606,6 +606,80 @@ async fn the_leaderboard_is_fitted_from_counted_votes_and_recorded() {
             .await,
         1
     );
+    let get = |path: String| {
+        let client = client.clone();
+        let url = format!("{}{path}", app.url);
+        async move {
+            let r = client.get(url).send().await.unwrap();
+            let status = r.status().as_u16();
+            (status, r.json::<serde_json::Value>().await.unwrap())
+        }
+    };
+    // The same votes fitted the same way: the recorded run comes back, nothing is refitted.
+    let (_, again) = get("/api/v1/leaderboard?language=en".into()).await;
+    assert_eq!(again["run_id"], board["run_id"]);
+    assert_eq!(app.count("select count(*) from rating_run").await, 1);
+    // A run can be read back and refitted from the votes themselves, to the bit.
+    let run = board["run_id"].as_i64().unwrap();
+    let (status, stored) = get(format!("/api/v1/leaderboard/runs/{run}")).await;
+    assert_eq!(status, 200);
+    assert_eq!(stored["entries"], board["entries"]);
+    assert_eq!(stored["params"]["ci"], "sandwich");
+    let (status, reproduced) = get(format!("/api/v1/leaderboard/runs/{run}/reproduce")).await;
+    assert_eq!(status, 200, "{reproduced}");
+    assert_eq!(reproduced["identical"], true, "{reproduced}");
+    // More votes later: the old run still reproduces exactly (only the votes it saw), the
+    // new one sees them all.
+    for winner in ["model_b", "both_bad"] {
+        let battle = app.create_battle(&client, "Hi").await;
+        app.read_stream(&client, &battle).await;
+        assert_eq!(app.vote(&client, &battle, winner, None).await.0, 200);
+    }
+    let (_, newer) = get("/api/v1/leaderboard?language=en".into()).await;
+    assert_eq!(newer["vote_count"], 6);
+    assert_ne!(newer["run_id"], board["run_id"]);
+    let (_, reproduced) = get(format!("/api/v1/leaderboard/runs/{run}/reproduce")).await;
+    assert_eq!(reproduced["identical"], true, "{reproduced}");
+    assert_eq!(reproduced["recomputed_vote_count"], 4);
+    let newer_run = newer["run_id"].as_i64().unwrap();
+    let (_, reproduced) = get(format!("/api/v1/leaderboard/runs/{newer_run}/reproduce")).await;
+    assert_eq!(reproduced["identical"], true, "{reproduced}");
+    // Bootstrap intervals with a seed are recorded with it, and reproduce too.
+    let (status, boot) =
+        get("/api/v1/leaderboard?ci=bootstrap&rounds=200&seed=9&ties=davidson".into()).await;
+    assert_eq!(status, 200, "{boot}");
+    assert_eq!(boot["params"]["seed"], 9);
+    assert_eq!(boot["params"]["rounds"], 200);
+    assert!(
+        boot["tie_parameter"].as_f64().is_some_and(|nu| nu > 0.0),
+        "{boot}"
+    );
+    assert!(boot["method"].as_str().unwrap().contains("bootstrap"));
+    let boot_run = boot["run_id"].as_i64().unwrap();
+    assert_eq!(
+        app.count(&format!(
+            "select count(*) from rating_run where id = {boot_run} and seed = 9"
+        ))
+        .await,
+        1
+    );
+    let (_, reproduced) = get(format!("/api/v1/leaderboard/runs/{boot_run}/reproduce")).await;
+    assert_eq!(reproduced["identical"], true, "{reproduced}");
+    for (path, status, code) in [
+        ("/api/v1/leaderboard?ci=jackknife", 422, "invalid_ci"),
+        (
+            "/api/v1/leaderboard?ci=bootstrap&rounds=0",
+            422,
+            "invalid_rounds",
+        ),
+        ("/api/v1/leaderboard?ties=nope", 422, "invalid_ties"),
+        ("/api/v1/leaderboard/runs/999999", 404, "not_found"),
+        ("/api/v1/leaderboard/runs/abc/reproduce", 404, "not_found"),
+    ] {
+        let (got, body) = get(path.into()).await;
+        assert_eq!(got, status, "{path}: {body}");
+        assert_eq!(body["error"]["code"], code, "{path}: {body}");
+    }
 
     // Another language has no votes: listed without ratings.
     let other: serde_json::Value = client
@@ -641,5 +715,61 @@ async fn the_leaderboard_is_fitted_from_counted_votes_and_recorded() {
     assert!(
         page.contains("Display alpha") && page.contains("<svg"),
         "{page}"
+    );
+}
+
+#[tokio::test]
+async fn an_answer_that_names_its_maker_is_flagged_and_not_counted() {
+    let chunk = |content: &str| {
+        format!(
+            "data: {{\"choices\":[{{\"index\":0,\"delta\":{{\"content\":{}}},\"finish_reason\":null}}]}}\n\n",
+            serde_json::to_string(content).unwrap()
+        )
+    };
+    let (app, _fake) = app_with_fake(Mode::Raw(vec![
+        chunk("As an AI developed by Anthropic, "),
+        chunk("I think the answer is **yes**."),
+        "data: {\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\n".into(),
+        "data: [DONE]\n\n".into(),
+    ]))
+    .await;
+    let client = app.client();
+    let battle = app.create_battle(&client, "Who made you?").await;
+    let (_, events) = app.read_stream(&client, &battle).await;
+    assert_eq!(
+        events.iter().filter(|(e, _)| e == "done").count(),
+        2,
+        "{events:?}"
+    );
+    // Both answers name a vendor: flagged, with their style features recorded.
+    assert_eq!(
+        app.count("select count(*) from answer where identity_leak and bold_count = 1")
+            .await,
+        2
+    );
+    // The volunteer may still vote and see the names; the vote is kept but not counted.
+    let (status, reveal) = app.vote(&client, &battle, "model_a", Some("leak-1")).await;
+    assert_eq!(status, 200, "{reveal}");
+    assert_eq!(
+        app.count("select count(*) from vote where not counted")
+            .await,
+        1
+    );
+    assert_eq!(app.count("select count(*) from pair_count").await, 0);
+    let board: serde_json::Value = client
+        .get(format!("{}/api/v1/leaderboard", app.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(board["vote_count"], 0, "{board}");
+    assert!(
+        board["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["rating"].is_null() && e["votes"] == 0)
     );
 }

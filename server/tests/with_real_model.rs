@@ -59,13 +59,10 @@ async fn a_real_battle_with_two_turns() {
         seed.endpoints[0].upstream_model = "smollm2-135m-instruct".into();
         seed
     };
-    let app = TestApp::spawn_with(
-        vec![served("smol-cold"), served("smol-warm")],
-        |s| {
-            s.gateway.first_token_timeout_secs = 60;
-            s.gateway.idle_timeout_secs = 30;
-        },
-    )
+    let app = TestApp::spawn_with(vec![served("smol-cold"), served("smol-warm")], |s| {
+        s.gateway.first_token_timeout_secs = 60;
+        s.gateway.idle_timeout_secs = 30;
+    })
     .await;
     // The health poller needs a moment to see the worker.
     for _ in 0..50 {

@@ -389,6 +389,14 @@ impl Arena {
         .bind(battle_id)
         .fetch_one(&mut *tx)
         .await?;
+        if counted {
+            // Counted votes commit in id order, so a rating run's "counted votes up to id N" is
+            // exactly the set its snapshot saw (see leaderboard.rs).
+            sqlx::query("select pg_advisory_xact_lock($1)")
+                .bind(crate::leaderboard::COUNTED_VOTES_LOCK)
+                .execute(&mut *tx)
+                .await?;
+        }
         sqlx::query(
             "insert into vote (turn_id, battle_id, voter_id, winner, counted, idempotency_key)
              values ($1, $2, $3, $4, $5, $6)",

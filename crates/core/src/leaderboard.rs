@@ -1,14 +1,211 @@
-//! The live leaderboard: Bradley–Terry (ties as half wins) with sandwich 95% intervals, fitted
-//! on the aggregated `pair_count` table (never on the votes themselves), recorded as a rating
-//! run so it can be reproduced exactly.
+//! The live leaderboard: Bradley–Terry (ties as half wins, or Davidson) with sandwich or
+//! bootstrap 95% intervals, fitted on the aggregated `pair_count` table (never on the votes
+//! themselves) and recorded as a rating run.
+//!
+//! A run records the vote set it saw (the highest counted vote id and the count), the filter and
+//! every parameter, so [`Arena::reproduce_run`] can refit it later from the votes alone and check
+//! that the result is the same to the bit. Counted votes commit in id order (see
+//! [`COUNTED_VOTES_LOCK`]), so "counted votes with id ≤ `max_vote_id`" is exactly the set a run's
+//! snapshot saw. A request whose vote set and parameters match a recorded run returns that run
+//! instead of fitting again.
 
 use crate::Arena;
 use crate::error::{ArenaError, ArenaResult};
-pub use arena_domain::api::{LeaderboardEntry, LeaderboardFilter, LeaderboardView};
-use arena_ratings::{CiMethod, Comparisons, FitOptions, PairCounts, fit};
+pub use arena_domain::api::{LeaderboardEntry, LeaderboardFilter, LeaderboardView, ReproducedRun};
+use arena_ratings::{CiMethod, Comparisons, FitOptions, PairCounts, TieModel, fit};
 use chrono::NaiveDate;
-use std::collections::HashMap;
+use sqlx::{Postgres, Transaction};
+use std::collections::{BTreeSet, HashMap};
 use uuid::Uuid;
+
+/// Advisory lock taken by a vote's transaction before it inserts a counted vote: counted votes
+/// then commit in the order of their ids.
+pub(crate) const COUNTED_VOTES_LOCK: i64 = 0x6172_656e_6176_6f74; // "arenavot"
+
+const DEFAULT_BOOTSTRAP_ROUNDS: usize = 1000;
+const MAX_BOOTSTRAP_ROUNDS: usize = 10_000;
+const DEFAULT_SEED: u64 = 1;
+const TOLERANCE: f64 = 1e-10;
+const FALLBACK_RIDGE: f64 = 0.01;
+
+/// A validated [`LeaderboardFilter`].
+#[derive(Debug, Clone, PartialEq)]
+struct Spec {
+    language: Option<String>,
+    from: Option<NaiveDate>,
+    to: Option<NaiveDate>,
+    ties: TieModel,
+    /// `None`: sandwich; `Some((rounds, seed))`: bootstrap.
+    bootstrap: Option<(usize, u64)>,
+}
+
+impl Spec {
+    fn parse(filter: &LeaderboardFilter) -> ArenaResult<Spec> {
+        fn given(v: &Option<String>) -> Option<&str> {
+            v.as_deref().map(str::trim).filter(|v| !v.is_empty())
+        }
+        let date = |d: &Option<String>, what: &str| -> ArenaResult<Option<NaiveDate>> {
+            given(d)
+                .map(|d| {
+                    NaiveDate::parse_from_str(d, "%Y-%m-%d").map_err(|_| {
+                        ArenaError::invalid(
+                            "invalid_date",
+                            format!("{what} must be a date like 2026-11-24"),
+                        )
+                    })
+                })
+                .transpose()
+        };
+        let from = date(&filter.from, "from")?;
+        let to = date(&filter.to, "to")?;
+        if let (Some(f), Some(t)) = (from, to)
+            && f > t
+        {
+            return Err(ArenaError::invalid(
+                "invalid_date",
+                "from must not be after to",
+            ));
+        }
+        let language = given(&filter.language).map(str::to_owned);
+        if let Some(l) = &language
+            && (l.len() > 35 || !l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
+        {
+            return Err(ArenaError::invalid(
+                "invalid_language",
+                "language must be a language tag such as eu or en-US",
+            ));
+        }
+        let ties = match given(&filter.ties) {
+            None | Some("half") => TieModel::Half,
+            Some("davidson") => TieModel::Davidson,
+            Some(_) => {
+                return Err(ArenaError::invalid(
+                    "invalid_ties",
+                    "ties must be half or davidson",
+                ));
+            }
+        };
+        let bootstrap = match given(&filter.ci) {
+            None | Some("sandwich") => {
+                if given(&filter.rounds).is_some() || given(&filter.seed).is_some() {
+                    return Err(ArenaError::invalid(
+                        "invalid_ci",
+                        "rounds and seed apply only with ci=bootstrap",
+                    ));
+                }
+                None
+            }
+            Some("bootstrap") => {
+                let rounds = match given(&filter.rounds) {
+                    None => DEFAULT_BOOTSTRAP_ROUNDS,
+                    Some(r) => r
+                        .parse::<usize>()
+                        .ok()
+                        .filter(|r| (1..=MAX_BOOTSTRAP_ROUNDS).contains(r))
+                        .ok_or_else(|| {
+                            ArenaError::invalid(
+                                "invalid_rounds",
+                                format!(
+                                    "rounds must be a whole number from 1 to {MAX_BOOTSTRAP_ROUNDS}"
+                                ),
+                            )
+                        })?,
+                };
+                let seed = match given(&filter.seed) {
+                    None => DEFAULT_SEED,
+                    Some(s) => s.parse::<u64>().map_err(|_| {
+                        ArenaError::invalid(
+                            "invalid_seed",
+                            "seed must be a whole number from 0 to 18446744073709551615",
+                        )
+                    })?,
+                };
+                Some((rounds, seed))
+            }
+            Some(_) => {
+                return Err(ArenaError::invalid(
+                    "invalid_ci",
+                    "ci must be sandwich or bootstrap",
+                ));
+            }
+        };
+        Ok(Spec {
+            language,
+            from,
+            to,
+            ties,
+            bootstrap,
+        })
+    }
+
+    fn method(&self) -> String {
+        let ties = match self.ties {
+            TieModel::Half => "Bradley–Terry (ties as half wins)",
+            TieModel::Davidson => "Bradley–Terry with Davidson ties",
+        };
+        match self.bootstrap {
+            None => format!("{ties}, sandwich 95% CI"),
+            Some((rounds, seed)) => {
+                format!("{ties}, bootstrap 95% percentile CI ({rounds} rounds, seed {seed})")
+            }
+        }
+    }
+
+    /// What the run records besides the filter: enough to refit it exactly.
+    fn params(&self, models: &[String]) -> serde_json::Value {
+        let ties = match self.ties {
+            TieModel::Half => "half",
+            TieModel::Davidson => "davidson",
+        };
+        match self.bootstrap {
+            None => serde_json::json!({
+                "ties": ties, "ci": "sandwich", "tolerance": TOLERANCE, "models": models,
+            }),
+            Some((rounds, seed)) => serde_json::json!({
+                "ties": ties, "ci": "bootstrap", "rounds": rounds, "seed": seed,
+                "tolerance": TOLERANCE, "models": models,
+            }),
+        }
+    }
+
+    fn options(&self) -> FitOptions {
+        FitOptions {
+            ties: self.ties,
+            ci: match self.bootstrap {
+                None => CiMethod::Sandwich,
+                Some((rounds, seed)) => CiMethod::Bootstrap { rounds, seed },
+            },
+            tolerance: TOLERANCE,
+            ..FitOptions::default()
+        }
+    }
+
+    /// The filter as shown back to the client: normalised.
+    fn filter(&self) -> LeaderboardFilter {
+        LeaderboardFilter {
+            language: self.language.clone(),
+            from: self.from.map(|d| d.to_string()),
+            to: self.to.map(|d| d.to_string()),
+            ci: Some(
+                if self.bootstrap.is_some() {
+                    "bootstrap"
+                } else {
+                    "sandwich"
+                }
+                .into(),
+            ),
+            ties: Some(
+                match self.ties {
+                    TieModel::Half => "half",
+                    TieModel::Davidson => "davidson",
+                }
+                .into(),
+            ),
+            rounds: self.bootstrap.map(|(r, _)| r.to_string()),
+            seed: self.bootstrap.map(|(_, s)| s.to_string()),
+        }
+    }
+}
 
 #[derive(sqlx::FromRow)]
 struct CountRow {
@@ -20,27 +217,34 @@ struct CountRow {
     both_bad: i64,
 }
 
+/// Counts by model key, sorted, so that the same counts always make the same input.
+type KeyedCounts = Vec<(String, String, PairCounts)>;
+
+/// Model metadata for the rows.
+struct Listed {
+    key: String,
+    display_name: String,
+    organization: String,
+    license: String,
+}
+
+/// What a fit produced, before it is recorded.
+struct Computed {
+    entries: Vec<LeaderboardEntry>,
+    warnings: Vec<String>,
+    battles: Vec<Vec<u64>>,
+    win_rate: Vec<Vec<Option<f64>>>,
+    tie_parameter: Option<f64>,
+    ridge: f64,
+}
+
 impl Arena {
-    /// Fits the leaderboard for `filter` and records the run.
+    /// Fits the leaderboard for `filter` (or returns the recorded run that already fitted the
+    /// same votes with the same parameters).
     pub async fn leaderboard(&self, filter: LeaderboardFilter) -> ArenaResult<LeaderboardView> {
-        let date = |d: &Option<String>, what: &str| -> ArenaResult<Option<NaiveDate>> {
-            match d.as_deref().map(str::trim).filter(|d| !d.is_empty()) {
-                None => Ok(None),
-                Some(d) => NaiveDate::parse_from_str(d, "%Y-%m-%d")
-                    .map(Some)
-                    .map_err(|_| {
-                        ArenaError::invalid(
-                            "invalid_date",
-                            format!("{what} must be a date like 2026-11-24"),
-                        )
-                    }),
-            }
-        };
-        let from = date(&filter.from, "from")?;
-        let to = date(&filter.to, "to")?;
-        let language = filter.language.clone().filter(|l| !l.trim().is_empty());
+        let spec = Spec::parse(&filter)?;
         let mut tx = self.pool.begin().await?;
-        // A consistent snapshot of counts and the vote high-water mark.
+        // A consistent snapshot of the counts and the vote high-water mark.
         sqlx::query("set transaction isolation level repeatable read")
             .execute(&mut *tx)
             .await?;
@@ -53,151 +257,480 @@ impl Arena {
                and ($2::date is null or day >= $2) and ($3::date is null or day <= $3)
              group by model_a_id, model_b_id",
         )
-        .bind(&language)
-        .bind(from)
-        .bind(to)
+        .bind(&spec.language)
+        .bind(spec.from)
+        .bind(spec.to)
         .fetch_all(&mut *tx)
         .await?;
-        let (max_vote_id, vote_count): (i64, i64) =
-            sqlx::query_as("select coalesce(max(id), 0), count(*) from vote where counted")
+        let max_vote_id: i64 =
+            sqlx::query_scalar("select coalesce(max(id), 0) from vote where counted")
                 .fetch_one(&mut *tx)
                 .await?;
-
-        let models = self.catalog.all();
-        let by_id: HashMap<Uuid, &crate::catalog::Model> =
-            models.iter().map(|m| (m.id, m)).collect();
-        let mut comparisons = Comparisons::new();
-        for m in models.iter().filter(|m| m.active) {
-            comparisons.register(&m.key);
-        }
-        for r in &rows {
-            let (Some(a), Some(b)) = (by_id.get(&r.model_a_id), by_id.get(&r.model_b_id)) else {
-                continue;
-            };
-            let counts = PairCounts {
-                wins_a: r.wins_a.max(0) as u64,
-                wins_b: r.wins_b.max(0) as u64,
-                ties: r.ties.max(0) as u64,
-                both_bad: r.both_bad.max(0) as u64,
-            };
-            comparisons
-                .add(&a.key, &b.key, counts)
-                .map_err(|e| ArenaError::Internal(e.to_string()))?;
-        }
-        let options = FitOptions {
-            ci: CiMethod::Sandwich,
-            ..FitOptions::default()
-        };
-        let (fitted, warnings, ridge) = tokio::task::spawn_blocking(move || {
-            match fit(&comparisons, &options) {
-                Ok(board) => (Some(board), Vec::new(), 0.0),
-                Err(e) => {
-                    // Too few votes for a finite MLE: a small ridge keeps the view honest and
-                    // says so.
-                    let ridged = FitOptions {
-                        ridge: 0.01,
-                        ..options.clone()
-                    };
-                    match fit(&comparisons, &ridged) {
-                        Ok(board) => (
-                            Some(board),
-                            vec![format!("{e}; shown with a small ridge penalty (0.01)")],
-                            0.01,
-                        ),
-                        Err(e2) => (None, vec![e2.to_string()], 0.0),
-                    }
-                }
-            }
-        })
-        .await
-        .map_err(|e| ArenaError::Internal(e.to_string()))?;
-
-        let mut entries: Vec<LeaderboardEntry> = models
+        let counts = self.keyed(&rows)?;
+        let vote_count = total(&counts);
+        // Listed: every active model, and any retired one that has votes in this view.
+        let catalog = self.catalog.all();
+        let mut keys: BTreeSet<String> = catalog
             .iter()
             .filter(|m| m.active)
-            .map(|m| {
-                let row = fitted
-                    .as_ref()
-                    .and_then(|b| b.rows.iter().find(|r| r.model == m.key));
-                LeaderboardEntry {
-                    rank: row.and_then(|r| r.rank),
-                    model: m.key.clone(),
-                    display_name: m.display_name.clone(),
-                    organization: m.organization.clone(),
-                    license: m.license.clone(),
-                    rating: row.and_then(|r| r.rating),
-                    ci_lower: row.and_then(|r| r.ci_lower),
-                    ci_upper: row.and_then(|r| r.ci_upper),
-                    votes: row.map_or(0, |r| r.votes),
-                }
-            })
+            .map(|m| m.key.clone())
             .collect();
-        entries.sort_by(|a, b| {
-            b.rating
-                .unwrap_or(f64::NEG_INFINITY)
-                .total_cmp(&a.rating.unwrap_or(f64::NEG_INFINITY))
-                .then_with(|| a.model.cmp(&b.model))
-        });
-        let index: HashMap<&str, usize> = entries
-            .iter()
-            .enumerate()
-            .map(|(i, e)| (e.model.as_str(), i))
-            .collect();
-        let n = entries.len();
-        let mut battles = vec![vec![0u64; n]; n];
-        let mut score = vec![vec![0f64; n]; n];
-        for r in &rows {
-            let (Some(a), Some(b)) = (by_id.get(&r.model_a_id), by_id.get(&r.model_b_id)) else {
-                continue;
-            };
-            let (Some(&i), Some(&j)) = (index.get(a.key.as_str()), index.get(b.key.as_str()))
-            else {
-                continue;
-            };
-            let total = (r.wins_a + r.wins_b + r.ties + r.both_bad).max(0) as u64;
-            let half = (r.ties + r.both_bad) as f64 / 2.0;
-            battles[i][j] += total;
-            battles[j][i] += total;
-            score[i][j] += r.wins_a as f64 + half;
-            score[j][i] += r.wins_b as f64 + half;
+        for (a, b, _) in &counts {
+            keys.insert(a.clone());
+            keys.insert(b.clone());
         }
-        let win_rate = (0..n)
-            .map(|i| {
-                (0..n)
-                    .map(|j| (battles[i][j] > 0).then(|| score[i][j] / battles[i][j] as f64))
-                    .collect()
-            })
-            .collect();
+        let keys: Vec<String> = keys.into_iter().collect();
+        let params = spec.params(&keys);
 
-        let method = "bradley-terry (ties as half wins), sandwich 95% CI".to_owned();
-        let result = serde_json::json!({"entries": entries, "warnings": warnings});
+        // The same vote set fitted the same way before: that run is the answer.
+        let previous: Option<(i64, chrono::DateTime<chrono::Utc>, serde_json::Value)> =
+            sqlx::query_as(
+                "select id, created_at, result from rating_run
+                 where params = $1 and max_vote_id = $2 and vote_count = $3
+                   and language is not distinct from $4
+                   and date_from is not distinct from $5 and date_to is not distinct from $6
+                 order by id desc limit 1",
+            )
+            .bind(&params)
+            .bind(max_vote_id)
+            .bind(vote_count)
+            .bind(&spec.language)
+            .bind(spec.from)
+            .bind(spec.to)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if let Some((run_id, created, result)) = previous
+            && let Ok(view) = stored_view(run_id, created, result)
+        {
+            tx.commit().await?;
+            return Ok(view);
+        }
+
+        let listed = self.listed(&keys);
+        let computed = compute(listed, counts, spec.clone()).await?;
+        let method = spec.method();
+        let mut view = LeaderboardView {
+            run_id: 0,
+            method: method.clone(),
+            max_vote_id,
+            vote_count,
+            computed_at: String::new(),
+            filter: spec.filter(),
+            entries: computed.entries,
+            warnings: computed.warnings,
+            battles: computed.battles,
+            win_rate: computed.win_rate,
+            params: params.clone(),
+            tie_parameter: computed.tie_parameter,
+        };
+        let mut recorded_params = params;
+        recorded_params["ridge"] = serde_json::json!(computed.ridge);
+        view.params = recorded_params.clone();
+        let result =
+            serde_json::to_value(&view).map_err(|e| ArenaError::Internal(e.to_string()))?;
+        // The lookup key is the request's parameters; the ridge actually used is in the result.
         let (run_id, created): (i64, chrono::DateTime<chrono::Utc>) = sqlx::query_as(
             "insert into rating_run (method, params, seed, max_vote_id, vote_count, language,
                                      date_from, date_to, result)
-             values ($1, $2, null, $3, $4, $5, $6, $7, $8) returning id, created_at",
+             values ($1, $2, $3, $4, $5, $6, $7, $8, $9) returning id, created_at",
         )
         .bind(&method)
-        .bind(serde_json::json!({"ties": "half", "ci": "sandwich", "ridge": ridge, "tolerance": 1e-10}))
+        .bind(spec.params(&keys))
+        .bind(spec.bootstrap.map(|(_, seed)| seed as i64))
         .bind(max_vote_id)
         .bind(vote_count)
-        .bind(&language)
-        .bind(from)
-        .bind(to)
+        .bind(&spec.language)
+        .bind(spec.from)
+        .bind(spec.to)
         .bind(&result)
         .fetch_one(&mut *tx)
         .await?;
         tx.commit().await?;
-        Ok(LeaderboardView {
+        view.run_id = run_id;
+        view.computed_at = created.to_rfc3339();
+        Ok(view)
+    }
+
+    /// A recorded rating run, as it was shown.
+    pub async fn rating_run(&self, run_id: i64) -> ArenaResult<LeaderboardView> {
+        let (created, result): (chrono::DateTime<chrono::Utc>, serde_json::Value) =
+            sqlx::query_as("select created_at, result from rating_run where id = $1")
+                .bind(run_id)
+                .fetch_optional(&self.pool)
+                .await?
+                .ok_or(ArenaError::NotFound { what: "rating run" })?;
+        stored_view(run_id, created, result)
+    }
+
+    /// Refits a recorded run from the votes themselves (not from the counts table): the counted
+    /// votes with id up to the run's `max_vote_id`, the run's filter and parameters and model
+    /// list. `identical` says whether every row matches the recorded one exactly.
+    pub async fn reproduce_run(&self, run_id: i64) -> ArenaResult<ReproducedRun> {
+        let recorded = self.rating_run(run_id).await?;
+        let filter = recorded.filter.clone();
+        let spec = Spec::parse(&filter)?;
+        let keys: Vec<String> = recorded.params["models"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|k| k.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .ok_or_else(|| ArenaError::Internal(format!("rating run {run_id} lists no models")))?;
+        let mut tx: Transaction<'_, Postgres> = self.pool.begin().await?;
+        let rows: Vec<CountRow> = sqlx::query_as(
+            "select b.model_a_id, b.model_b_id,
+                    count(*) filter (where v.winner = 'model_a') as wins_a,
+                    count(*) filter (where v.winner = 'model_b') as wins_b,
+                    count(*) filter (where v.winner = 'tie') as ties,
+                    count(*) filter (where v.winner = 'both_bad') as both_bad
+             from vote v join battle b on b.id = v.battle_id
+             where v.counted and v.id <= $1
+               and ($2::text is null or coalesce(b.language, '') = $2)
+               and ($3::date is null or (v.created_at at time zone 'utc')::date >= $3)
+               and ($4::date is null or (v.created_at at time zone 'utc')::date <= $4)
+             group by b.model_a_id, b.model_b_id",
+        )
+        .bind(recorded.max_vote_id)
+        .bind(&spec.language)
+        .bind(spec.from)
+        .bind(spec.to)
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        let counts = self.keyed(&rows)?;
+        let recomputed_vote_count = total(&counts);
+        let computed = compute(self.listed(&keys), counts, spec).await?;
+        Ok(ReproducedRun {
             run_id,
-            method,
-            max_vote_id,
-            vote_count,
-            computed_at: created.to_rfc3339(),
-            filter,
-            entries,
-            warnings,
-            battles,
-            win_rate,
+            identical: recomputed_vote_count == recorded.vote_count
+                && computed.entries == recorded.entries,
+            recorded_vote_count: recorded.vote_count,
+            recomputed_vote_count,
+            recorded: recorded.entries,
+            recomputed: computed.entries,
         })
+    }
+
+    /// Count rows by model key, sorted by key pair.
+    fn keyed(&self, rows: &[CountRow]) -> ArenaResult<KeyedCounts> {
+        let catalog = self.catalog.all();
+        let by_id: HashMap<Uuid, &str> = catalog.iter().map(|m| (m.id, m.key.as_str())).collect();
+        let mut out = Vec::with_capacity(rows.len());
+        for r in rows {
+            let (Some(a), Some(b)) = (by_id.get(&r.model_a_id), by_id.get(&r.model_b_id)) else {
+                return Err(ArenaError::Internal(format!(
+                    "votes for a model missing from the catalog ({} vs {})",
+                    r.model_a_id, r.model_b_id
+                )));
+            };
+            let count = |v: i64| u64::try_from(v).unwrap_or(0);
+            out.push((
+                (*a).to_owned(),
+                (*b).to_owned(),
+                PairCounts::new(
+                    count(r.wins_a),
+                    count(r.wins_b),
+                    count(r.ties),
+                    count(r.both_bad),
+                ),
+            ));
+        }
+        out.sort_by(|x, y| (&x.0, &x.1).cmp(&(&y.0, &y.1)));
+        Ok(out)
+    }
+
+    fn listed(&self, keys: &[String]) -> Vec<Listed> {
+        let catalog = self.catalog.all();
+        keys.iter()
+            .map(|key| match catalog.iter().find(|m| &m.key == key) {
+                Some(m) => Listed {
+                    key: key.clone(),
+                    display_name: m.display_name.clone(),
+                    organization: m.organization.clone(),
+                    license: m.license.clone(),
+                },
+                None => Listed {
+                    key: key.clone(),
+                    display_name: key.clone(),
+                    organization: String::new(),
+                    license: String::new(),
+                },
+            })
+            .collect()
+    }
+}
+
+fn total(counts: &KeyedCounts) -> i64 {
+    counts.iter().map(|(_, _, c)| c.total() as i64).sum()
+}
+
+fn stored_view(
+    run_id: i64,
+    created: chrono::DateTime<chrono::Utc>,
+    result: serde_json::Value,
+) -> ArenaResult<LeaderboardView> {
+    let mut view: LeaderboardView = serde_json::from_value(result).map_err(|e| {
+        ArenaError::Internal(format!("rating run {run_id} has an unreadable result: {e}"))
+    })?;
+    view.run_id = run_id;
+    view.computed_at = created.to_rfc3339();
+    Ok(view)
+}
+
+/// Fits `counts` over the `listed` models (on a blocking thread: a bootstrap takes a while).
+async fn compute(listed: Vec<Listed>, counts: KeyedCounts, spec: Spec) -> ArenaResult<Computed> {
+    tokio::task::spawn_blocking(move || compute_blocking(&listed, &counts, &spec))
+        .await
+        .map_err(|e| ArenaError::Internal(e.to_string()))?
+}
+
+fn compute_blocking(listed: &[Listed], counts: &KeyedCounts, spec: &Spec) -> ArenaResult<Computed> {
+    let mut comparisons = Comparisons::new();
+    for m in listed {
+        comparisons.register(&m.key);
+    }
+    for (a, b, c) in counts {
+        comparisons
+            .add(a, b, *c)
+            .map_err(|e| ArenaError::Internal(e.to_string()))?;
+    }
+    let options = spec.options();
+    let (board, mut warnings, ridge) = match fit(&comparisons, &options) {
+        Ok(board) => (Some(board), Vec::new(), 0.0),
+        // Too few votes for a finite maximum-likelihood fit (a model that never lost, a
+        // disconnected graph): a small ridge keeps the view honest, and it says so.
+        Err(e) => {
+            let ridged = FitOptions {
+                ridge: FALLBACK_RIDGE,
+                ..options
+            };
+            match fit(&comparisons, &ridged) {
+                Ok(board) => (
+                    Some(board),
+                    vec![format!(
+                        "{e}; shown with a small ridge penalty ({FALLBACK_RIDGE})"
+                    )],
+                    FALLBACK_RIDGE,
+                ),
+                Err(e2) => (None, vec![e2.to_string()], 0.0),
+            }
+        }
+    };
+    if let Some(b) = &board {
+        warnings.extend(b.diagnostics.warnings.iter().cloned());
+    }
+    let mut entries: Vec<LeaderboardEntry> = listed
+        .iter()
+        .map(|m| {
+            let row = board.as_ref().and_then(|b| b.row(&m.key));
+            LeaderboardEntry {
+                rank: row.and_then(|r| r.rank),
+                model: m.key.clone(),
+                display_name: m.display_name.clone(),
+                organization: m.organization.clone(),
+                license: m.license.clone(),
+                rating: row.and_then(|r| r.rating),
+                ci_lower: row.and_then(|r| r.ci_lower),
+                ci_upper: row.and_then(|r| r.ci_upper),
+                votes: row.map_or(0, |r| r.votes),
+            }
+        })
+        .collect();
+    entries.sort_by(|a, b| {
+        b.rating
+            .unwrap_or(f64::NEG_INFINITY)
+            .total_cmp(&a.rating.unwrap_or(f64::NEG_INFINITY))
+            .then_with(|| a.model.cmp(&b.model))
+    });
+
+    let index: HashMap<&str, usize> = entries
+        .iter()
+        .enumerate()
+        .map(|(i, e)| (e.model.as_str(), i))
+        .collect();
+    let n = entries.len();
+    let mut battles = vec![vec![0u64; n]; n];
+    let mut score = vec![vec![0f64; n]; n];
+    for (a, b, c) in counts {
+        let (Some(&i), Some(&j)) = (index.get(a.as_str()), index.get(b.as_str())) else {
+            continue;
+        };
+        let half = c.all_ties() as f64 / 2.0;
+        battles[i][j] += c.total();
+        battles[j][i] += c.total();
+        score[i][j] += c.wins_a as f64 + half;
+        score[j][i] += c.wins_b as f64 + half;
+    }
+    let win_rate = (0..n)
+        .map(|i| {
+            (0..n)
+                .map(|j| (battles[i][j] > 0).then(|| score[i][j] / battles[i][j] as f64))
+                .collect()
+        })
+        .collect();
+    Ok(Computed {
+        entries,
+        warnings,
+        battles,
+        win_rate,
+        tie_parameter: board.and_then(|b| b.diagnostics.tie_parameter),
+        ridge,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn filter(pairs: &[(&str, &str)]) -> LeaderboardFilter {
+        let mut f = LeaderboardFilter::default();
+        for (k, v) in pairs {
+            let v = Some((*v).to_owned());
+            match *k {
+                "language" => f.language = v,
+                "from" => f.from = v,
+                "to" => f.to = v,
+                "ci" => f.ci = v,
+                "ties" => f.ties = v,
+                "rounds" => f.rounds = v,
+                "seed" => f.seed = v,
+                _ => unreachable!(),
+            }
+        }
+        f
+    }
+
+    #[test]
+    fn defaults_are_half_ties_and_sandwich_intervals() {
+        let spec = Spec::parse(&LeaderboardFilter::default()).unwrap();
+        assert_eq!(spec.ties, TieModel::Half);
+        assert_eq!(spec.bootstrap, None);
+        assert_eq!(spec.language, None);
+        // Empty form fields mean "not given".
+        let spec = Spec::parse(&filter(&[("language", " "), ("from", ""), ("ci", "")])).unwrap();
+        assert_eq!(spec, Spec::parse(&LeaderboardFilter::default()).unwrap());
+    }
+
+    #[test]
+    fn bootstrap_takes_rounds_and_seed() {
+        let spec = Spec::parse(&filter(&[("ci", "bootstrap")])).unwrap();
+        assert_eq!(
+            spec.bootstrap,
+            Some((DEFAULT_BOOTSTRAP_ROUNDS, DEFAULT_SEED))
+        );
+        let spec = Spec::parse(&filter(&[
+            ("ci", "bootstrap"),
+            ("rounds", "200"),
+            ("seed", "7"),
+        ]))
+        .unwrap();
+        assert_eq!(spec.bootstrap, Some((200, 7)));
+        assert!(spec.method().contains("200 rounds, seed 7"));
+        assert_eq!(spec.params(&[])["seed"], 7);
+    }
+
+    #[test]
+    fn bad_values_are_named_in_the_error() {
+        for (pairs, code) in [
+            (vec![("from", "yesterday")], "invalid_date"),
+            (
+                vec![("from", "2026-11-24"), ("to", "2026-11-01")],
+                "invalid_date",
+            ),
+            (vec![("ci", "jackknife")], "invalid_ci"),
+            (vec![("rounds", "100")], "invalid_ci"),
+            (vec![("ci", "bootstrap"), ("rounds", "0")], "invalid_rounds"),
+            (
+                vec![("ci", "bootstrap"), ("rounds", "100000")],
+                "invalid_rounds",
+            ),
+            (vec![("ci", "bootstrap"), ("seed", "-1")], "invalid_seed"),
+            (vec![("ties", "rao-kupper")], "invalid_ties"),
+            (
+                vec![("language", "eu'; drop table vote")],
+                "invalid_language",
+            ),
+        ] {
+            match Spec::parse(&filter(&pairs)) {
+                Err(ArenaError::Invalid { code: c, .. }) => assert_eq!(c, code, "{pairs:?}"),
+                other => panic!("{pairs:?}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn the_normalised_filter_parses_to_the_same_spec() {
+        let spec = Spec::parse(&filter(&[
+            ("language", "eu"),
+            ("from", "2026-11-01"),
+            ("ci", "bootstrap"),
+            ("ties", "davidson"),
+            ("seed", "3"),
+        ]))
+        .unwrap();
+        assert_eq!(Spec::parse(&spec.filter()).unwrap(), spec);
+    }
+
+    fn listed(keys: &[&str]) -> Vec<Listed> {
+        keys.iter()
+            .map(|k| Listed {
+                key: (*k).into(),
+                display_name: k.to_uppercase(),
+                organization: "Org".into(),
+                license: "MIT".into(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_fit_lists_every_model_and_fills_the_heatmaps() {
+        let counts: KeyedCounts = vec![
+            ("a".into(), "b".into(), PairCounts::new(6, 3, 1, 0)),
+            ("b".into(), "c".into(), PairCounts::new(5, 4, 0, 1)),
+            ("c".into(), "a".into(), PairCounts::new(2, 6, 1, 1)),
+        ];
+        let spec = Spec::parse(&LeaderboardFilter::default()).unwrap();
+        let c = compute_blocking(&listed(&["a", "b", "c", "d"]), &counts, &spec).unwrap();
+        let order: Vec<&str> = c.entries.iter().map(|e| e.model.as_str()).collect();
+        assert_eq!(order, ["a", "b", "c", "d"]);
+        assert!(c.entries[3].rating.is_none(), "d has no votes");
+        assert_eq!(c.entries[0].votes, 20);
+        // a vs b: 6 wins + 1 tie out of 10.
+        assert_eq!(c.battles[0][1], 10);
+        assert_eq!(c.win_rate[0][1], Some(0.65));
+        assert_eq!(c.win_rate[1][0], Some(0.35));
+        assert_eq!(c.win_rate[0][3], None);
+        assert_eq!(c.ridge, 0.0);
+        assert!(
+            c.warnings.iter().any(|w| w.contains('d')),
+            "{:?}",
+            c.warnings
+        );
+        // Same input, same bits.
+        let again = compute_blocking(&listed(&["a", "b", "c", "d"]), &counts, &spec).unwrap();
+        assert_eq!(again.entries, c.entries);
+    }
+
+    #[test]
+    fn a_model_that_never_lost_gets_the_ridge_and_a_warning() {
+        let counts: KeyedCounts = vec![("a".into(), "b".into(), PairCounts::new(3, 0, 0, 0))];
+        let spec = Spec::parse(&LeaderboardFilter::default()).unwrap();
+        let c = compute_blocking(&listed(&["a", "b"]), &counts, &spec).unwrap();
+        assert_eq!(c.ridge, FALLBACK_RIDGE);
+        assert!(c.warnings[0].contains("ridge"), "{:?}", c.warnings);
+        assert!(c.entries[0].rating.unwrap() > c.entries[1].rating.unwrap());
+    }
+
+    #[test]
+    fn davidson_reports_its_tie_parameter() {
+        let counts: KeyedCounts = vec![
+            ("a".into(), "b".into(), PairCounts::new(6, 3, 4, 1)),
+            ("b".into(), "c".into(), PairCounts::new(5, 4, 3, 0)),
+            ("c".into(), "a".into(), PairCounts::new(2, 6, 2, 2)),
+        ];
+        let spec = Spec::parse(&filter(&[("ties", "davidson")])).unwrap();
+        let c = compute_blocking(&listed(&["a", "b", "c"]), &counts, &spec).unwrap();
+        assert!(c.tie_parameter.is_some_and(|nu| nu > 0.0));
     }
 }

@@ -118,15 +118,34 @@ pub struct ApiErrorDetail {
     pub message: String,
 }
 
-/// `GET /api/v1/leaderboard`: dates are `YYYY-MM-DD`, inclusive.
+/// `GET /api/v1/leaderboard`: which votes, and how to fit them. Every field is optional and
+/// kept as text (as it arrives from a query string or a form) so that a bad value gets a clear
+/// error naming it rather than a generic parse failure.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct LeaderboardFilter {
+    /// The battle's language tag (e.g. `eu`); absent: all languages.
+    #[serde(default)]
     pub language: Option<String>,
+    /// First and last day (UTC, `YYYY-MM-DD`, inclusive) of the votes.
+    #[serde(default)]
     pub from: Option<String>,
+    #[serde(default)]
     pub to: Option<String>,
+    /// `sandwich` (default) or `bootstrap`.
+    #[serde(default)]
+    pub ci: Option<String>,
+    /// `half` (default: a tie is half a win each, the Chatbot Arena convention) or `davidson`.
+    #[serde(default)]
+    pub ties: Option<String>,
+    /// Bootstrap rounds (default 1000, at most 10000).
+    #[serde(default)]
+    pub rounds: Option<String>,
+    /// Bootstrap seed (default 1).
+    #[serde(default)]
+    pub seed: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LeaderboardEntry {
     pub rank: Option<usize>,
     pub model: String,
@@ -153,4 +172,24 @@ pub struct LeaderboardView {
     /// the row model's win rate (ties count half).
     pub battles: Vec<Vec<u64>>,
     pub win_rate: Vec<Vec<Option<f64>>>,
+    /// Everything the fit depended on besides the votes (tie model, interval method, rounds,
+    /// seed, ridge, tolerance, the models listed), as recorded in the rating run.
+    #[serde(default)]
+    pub params: serde_json::Value,
+    /// Davidson's tie parameter ν, when that tie model was asked for.
+    #[serde(default)]
+    pub tie_parameter: Option<f64>,
+}
+
+/// `GET /api/v1/leaderboard/runs/{id}/reproduce`: a recorded run refitted from the votes
+/// themselves (those it saw: counted, id up to its `max_vote_id`, same filter and parameters).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ReproducedRun {
+    pub run_id: i64,
+    /// The recomputation matched the recorded run exactly (same vote count, same rows to the bit).
+    pub identical: bool,
+    pub recorded_vote_count: i64,
+    pub recomputed_vote_count: i64,
+    pub recorded: Vec<LeaderboardEntry>,
+    pub recomputed: Vec<LeaderboardEntry>,
 }
