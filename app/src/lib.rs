@@ -1,4 +1,6 @@
 //! The arena's user interface: server-rendered, then hydrated in the browser.
+// The battle page's nested view types are deep: an unoptimised wasm build needs more room.
+#![recursion_limit = "512"]
 
 // The page's state machine is driven only by browser code.
 #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]

@@ -1,4 +1,6 @@
 //! The browser entry point: hydrates the server-rendered page.
+// The battle page's nested view types are deep: an unoptimised wasm build needs more room.
+#![recursion_limit = "512"]
 
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
