@@ -333,7 +333,15 @@ fn Turn(index: usize, turn: TurnUi) -> impl IntoView {
                 <Answer side=Side::A view=turn.a.clone() won=winner.map(|w| w == Winner::ModelA)/>
                 <Answer side=Side::B view=turn.b.clone() won=winner.map(|w| w == Winner::ModelB)/>
             </div>
-            {winner.map(|w| view! { <p class="voted">"Your vote: " {w.as_str()}</p> })}
+            {winner.map(|w| {
+                let said = match w {
+                    Winner::ModelA => "A is better",
+                    Winner::ModelB => "B is better",
+                    Winner::Tie => "Tie",
+                    Winner::BothBad => "Both are bad",
+                };
+                view! { <p class="voted" data-winner=w.as_str()>"Your vote: " {said}</p> }
+            })}
         </article>
     }
 }

@@ -52,7 +52,8 @@ test("a full battle: stream, vote, reveal, continue, vote again", async ({ page 
   await waitForBothDone(page);
   await page.locator("h1, .prompt").first().click();
   await page.keyboard.press("3");
-  await expect(page.locator(".turn").last().locator(".voted")).toContainText("tie");
+  await expect(page.locator(".turn").last().locator(".voted")).toHaveAttribute("data-winner", "tie");
+  await expect(page.locator(".turn").last().locator(".voted")).toContainText("Tie");
 
   // A new battle starts clean.
   await page.getByRole("button", { name: "+ New battle" }).click();

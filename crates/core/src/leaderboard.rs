@@ -23,7 +23,7 @@ use uuid::Uuid;
 pub(crate) const COUNTED_VOTES_LOCK: i64 = 0x6172_656e_6176_6f74; // "arenavot"
 
 const DEFAULT_BOOTSTRAP_ROUNDS: usize = 1000;
-const MAX_BOOTSTRAP_ROUNDS: usize = 10_000;
+const MAX_BOOTSTRAP_ROUNDS: usize = 5_000;
 const DEFAULT_SEED: u64 = 1;
 const TOLERANCE: f64 = 1e-10;
 const FALLBACK_RIDGE: f64 = 0.01;
@@ -478,8 +478,21 @@ fn stored_view(
     Ok(view)
 }
 
+/// One bootstrap at a time: an arena-sized one keeps both cores busy for a second or two, and
+/// the page is public.
+static BOOTSTRAP_SLOT: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(1);
+
 /// Fits `counts` over the `listed` models (on a blocking thread: a bootstrap takes a while).
 async fn compute(listed: Vec<Listed>, counts: KeyedCounts, spec: Spec) -> ArenaResult<Computed> {
+    let _slot = match spec.bootstrap {
+        Some(_) => Some(
+            BOOTSTRAP_SLOT
+                .acquire()
+                .await
+                .map_err(|e| ArenaError::Internal(e.to_string()))?,
+        ),
+        None => None,
+    };
     tokio::task::spawn_blocking(move || compute_blocking(&listed, &counts, &spec))
         .await
         .map_err(|e| ArenaError::Internal(e.to_string()))?

@@ -137,7 +137,7 @@ pub struct LeaderboardFilter {
     /// `half` (default: a tie is half a win each, the Chatbot Arena convention) or `davidson`.
     #[serde(default)]
     pub ties: Option<String>,
-    /// Bootstrap rounds (default 1000, at most 10000).
+    /// Bootstrap rounds (default 1000, at most 5000).
     #[serde(default)]
     pub rounds: Option<String>,
     /// Bootstrap seed (default 1).
