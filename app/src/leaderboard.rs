@@ -117,7 +117,15 @@ fn Board(view: LeaderboardView) -> impl IntoView {
             <tbody>{rows}</tbody>
         </table>
         <p class="run">
-            {format!("Rating run #{} · {} · {} counted votes (up to vote #{}) · {}", view.run_id, view.method, view.vote_count, view.max_vote_id, view.computed_at)}
+            {format!(
+                "Rating run #{} · {} · {} counted vote{} (up to vote #{}) · {}",
+                view.run_id,
+                view.method,
+                view.vote_count,
+                if view.vote_count == 1 { "" } else { "s" },
+                view.max_vote_id,
+                view.computed_at
+            )}
             {view.tie_parameter.map(|nu| format!(" · Davidson tie parameter ν = {nu:.3}"))}
             " · "
             <a href=format!("/api/v1/leaderboard/runs/{}", view.run_id)>"the run as JSON"</a>
