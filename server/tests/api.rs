@@ -773,3 +773,62 @@ async fn an_answer_that_names_its_maker_is_flagged_and_not_counted() {
             .all(|e| e["rating"].is_null() && e["votes"] == 0)
     );
 }
+
+#[tokio::test]
+async fn pages_allow_only_their_own_nonced_scripts() {
+    let (app, _fake) = app_with_fake(Mode::Normal).await;
+    let client = app.client();
+    for path in ["/", "/leaderboard"] {
+        let page = client
+            .get(format!("{}{path}", app.url))
+            .send()
+            .await
+            .unwrap();
+        let csp = page.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        let script_src = csp
+            .split(';')
+            .find(|d| d.trim().starts_with("script-src"))
+            .unwrap();
+        assert!(!script_src.contains("unsafe-inline"), "{csp}");
+        let nonce = script_src
+            .split("'nonce-")
+            .nth(1)
+            .and_then(|rest| rest.split('\'').next())
+            .unwrap_or_else(|| panic!("no nonce in {csp}"))
+            .to_owned();
+        let html = page.text().await.unwrap();
+        // Every inline script of the page carries this response's nonce.
+        let scripts = html.matches("<script").count();
+        assert!(scripts > 0);
+        assert_eq!(
+            html.matches(&format!("<script nonce=\"{nonce}\"")).count()
+                + html.matches("<script type=\"module\" nonce=").count(),
+            scripts,
+            "{html}"
+        );
+    }
+    // A second response gets a different nonce; API responses allow no inline script at all.
+    let csp = |r: &reqwest::Response| {
+        r.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .to_owned()
+    };
+    let a = csp(&client.get(format!("{}/", app.url)).send().await.unwrap());
+    let b = csp(&client.get(format!("{}/", app.url)).send().await.unwrap());
+    assert_ne!(a, b);
+    let api = csp(&client
+        .get(format!("{}/api/v1/leaderboard", app.url))
+        .send()
+        .await
+        .unwrap());
+    assert!(!api.contains("nonce-"), "{api}");
+    assert!(
+        !api.split(';')
+            .any(|d| d.contains("script-src") && d.contains("unsafe-inline")),
+        "{api}"
+    );
+}
