@@ -608,12 +608,8 @@ async fn the_leaderboard_is_fitted_from_counted_votes_and_recorded() {
     );
     let get = |path: String| {
         let client = client.clone();
-        let url = format!("{}{path}", app.url);
-        async move {
-            let r = client.get(url).send().await.unwrap();
-            let status = r.status().as_u16();
-            (status, r.json::<serde_json::Value>().await.unwrap())
-        }
+        let app = &app;
+        async move { app.get_json(&client, &path).await }
     };
     // The same votes fitted the same way: the recorded run comes back, nothing is refitted.
     let (_, again) = get("/api/v1/leaderboard?language=en".into()).await;
@@ -756,14 +752,7 @@ async fn an_answer_that_names_its_maker_is_flagged_and_not_counted() {
         1
     );
     assert_eq!(app.count("select count(*) from pair_count").await, 0);
-    let board: serde_json::Value = client
-        .get(format!("{}/api/v1/leaderboard", app.url))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (_, board) = app.get_json(&client, "/api/v1/leaderboard").await;
     assert_eq!(board["vote_count"], 0, "{board}");
     assert!(
         board["entries"]

@@ -10,11 +10,11 @@
 //! instead of fitting again.
 
 use crate::Arena;
+use crate::catalog::Model;
 use crate::error::{ArenaError, ArenaResult};
 pub use arena_domain::api::{LeaderboardEntry, LeaderboardFilter, LeaderboardView, ReproducedRun};
 use arena_ratings::{CiMethod, Comparisons, FitOptions, PairCounts, TieModel, fit};
 use chrono::NaiveDate;
-use sqlx::{Postgres, Transaction};
 use std::collections::{BTreeSet, HashMap};
 use uuid::Uuid;
 
@@ -138,6 +138,13 @@ impl Spec {
         })
     }
 
+    fn ties_name(&self) -> &'static str {
+        match self.ties {
+            TieModel::Half => "half",
+            TieModel::Davidson => "davidson",
+        }
+    }
+
     fn method(&self) -> String {
         let ties = match self.ties {
             TieModel::Half => "Bradley–Terry (ties as half wins)",
@@ -153,10 +160,7 @@ impl Spec {
 
     /// What the run records besides the filter: enough to refit it exactly.
     fn params(&self, models: &[String]) -> serde_json::Value {
-        let ties = match self.ties {
-            TieModel::Half => "half",
-            TieModel::Davidson => "davidson",
-        };
+        let ties = self.ties_name();
         match self.bootstrap {
             None => serde_json::json!({
                 "ties": ties, "ci": "sandwich", "tolerance": TOLERANCE, "models": models,
@@ -194,13 +198,7 @@ impl Spec {
                 }
                 .into(),
             ),
-            ties: Some(
-                match self.ties {
-                    TieModel::Half => "half",
-                    TieModel::Davidson => "davidson",
-                }
-                .into(),
-            ),
+            ties: Some(self.ties_name().into()),
             rounds: self.bootstrap.map(|(r, _)| r.to_string()),
             seed: self.bootstrap.map(|(_, s)| s.to_string()),
         }
@@ -266,10 +264,10 @@ impl Arena {
             sqlx::query_scalar("select coalesce(max(id), 0) from vote where counted")
                 .fetch_one(&mut *tx)
                 .await?;
-        let counts = self.keyed(&rows)?;
+        let catalog = self.catalog.all();
+        let counts = keyed(&catalog, &rows)?;
         let vote_count = total(&counts);
         // Listed: every active model, and any retired one that has votes in this view.
-        let catalog = self.catalog.all();
         let mut keys: BTreeSet<String> = catalog
             .iter()
             .filter(|m| m.active)
@@ -306,8 +304,7 @@ impl Arena {
             return Ok(view);
         }
 
-        let listed = self.listed(&keys);
-        let computed = compute(listed, counts, spec.clone()).await?;
+        let computed = compute(listed(&catalog, &keys), counts, spec.clone()).await?;
         let method = spec.method();
         let mut view = LeaderboardView {
             run_id: 0,
@@ -320,22 +317,23 @@ impl Arena {
             warnings: computed.warnings,
             battles: computed.battles,
             win_rate: computed.win_rate,
-            params: params.clone(),
+            // The lookup key is the request's parameters; the ridge actually used is shown too.
+            params: {
+                let mut shown = params.clone();
+                shown["ridge"] = serde_json::json!(computed.ridge);
+                shown
+            },
             tie_parameter: computed.tie_parameter,
         };
-        let mut recorded_params = params;
-        recorded_params["ridge"] = serde_json::json!(computed.ridge);
-        view.params = recorded_params.clone();
         let result =
             serde_json::to_value(&view).map_err(|e| ArenaError::Internal(e.to_string()))?;
-        // The lookup key is the request's parameters; the ridge actually used is in the result.
         let (run_id, created): (i64, chrono::DateTime<chrono::Utc>) = sqlx::query_as(
             "insert into rating_run (method, params, seed, max_vote_id, vote_count, language,
                                      date_from, date_to, result)
              values ($1, $2, $3, $4, $5, $6, $7, $8, $9) returning id, created_at",
         )
         .bind(&method)
-        .bind(spec.params(&keys))
+        .bind(&params)
         .bind(spec.bootstrap.map(|(_, seed)| seed as i64))
         .bind(max_vote_id)
         .bind(vote_count)
@@ -377,7 +375,6 @@ impl Arena {
                     .collect()
             })
             .ok_or_else(|| ArenaError::Internal(format!("rating run {run_id} lists no models")))?;
-        let mut tx: Transaction<'_, Postgres> = self.pool.begin().await?;
         let rows: Vec<CountRow> = sqlx::query_as(
             "select b.model_a_id, b.model_b_id,
                     count(*) filter (where v.winner = 'model_a') as wins_a,
@@ -395,12 +392,12 @@ impl Arena {
         .bind(&spec.language)
         .bind(spec.from)
         .bind(spec.to)
-        .fetch_all(&mut *tx)
+        .fetch_all(&self.pool)
         .await?;
-        tx.commit().await?;
-        let counts = self.keyed(&rows)?;
+        let catalog = self.catalog.all();
+        let counts = keyed(&catalog, &rows)?;
         let recomputed_vote_count = total(&counts);
-        let computed = compute(self.listed(&keys), counts, spec).await?;
+        let computed = compute(listed(&catalog, &keys), counts, spec).await?;
         Ok(ReproducedRun {
             run_id,
             identical: recomputed_vote_count == recorded.vote_count
@@ -411,54 +408,53 @@ impl Arena {
             recomputed: computed.entries,
         })
     }
+}
 
-    /// Count rows by model key, sorted by key pair.
-    fn keyed(&self, rows: &[CountRow]) -> ArenaResult<KeyedCounts> {
-        let catalog = self.catalog.all();
-        let by_id: HashMap<Uuid, &str> = catalog.iter().map(|m| (m.id, m.key.as_str())).collect();
-        let mut out = Vec::with_capacity(rows.len());
-        for r in rows {
-            let (Some(a), Some(b)) = (by_id.get(&r.model_a_id), by_id.get(&r.model_b_id)) else {
-                return Err(ArenaError::Internal(format!(
-                    "votes for a model missing from the catalog ({} vs {})",
-                    r.model_a_id, r.model_b_id
-                )));
-            };
-            let count = |v: i64| u64::try_from(v).unwrap_or(0);
-            out.push((
-                (*a).to_owned(),
-                (*b).to_owned(),
-                PairCounts::new(
-                    count(r.wins_a),
-                    count(r.wins_b),
-                    count(r.ties),
-                    count(r.both_bad),
-                ),
-            ));
-        }
-        out.sort_by(|x, y| (&x.0, &x.1).cmp(&(&y.0, &y.1)));
-        Ok(out)
+/// Count rows by model key, sorted by key pair.
+fn keyed(catalog: &[Model], rows: &[CountRow]) -> ArenaResult<KeyedCounts> {
+    let by_id: HashMap<Uuid, &str> = catalog.iter().map(|m| (m.id, m.key.as_str())).collect();
+    let mut out = Vec::with_capacity(rows.len());
+    for r in rows {
+        let (Some(a), Some(b)) = (by_id.get(&r.model_a_id), by_id.get(&r.model_b_id)) else {
+            return Err(ArenaError::Internal(format!(
+                "votes for a model missing from the catalog ({} vs {})",
+                r.model_a_id, r.model_b_id
+            )));
+        };
+        let count = |v: i64| u64::try_from(v).unwrap_or(0);
+        out.push((
+            (*a).to_owned(),
+            (*b).to_owned(),
+            PairCounts::new(
+                count(r.wins_a),
+                count(r.wins_b),
+                count(r.ties),
+                count(r.both_bad),
+            ),
+        ));
     }
+    out.sort_by(|x, y| (&x.0, &x.1).cmp(&(&y.0, &y.1)));
+    Ok(out)
+}
 
-    fn listed(&self, keys: &[String]) -> Vec<Listed> {
-        let catalog = self.catalog.all();
-        keys.iter()
-            .map(|key| match catalog.iter().find(|m| &m.key == key) {
-                Some(m) => Listed {
-                    key: key.clone(),
-                    display_name: m.display_name.clone(),
-                    organization: m.organization.clone(),
-                    license: m.license.clone(),
-                },
-                None => Listed {
-                    key: key.clone(),
-                    display_name: key.clone(),
-                    organization: String::new(),
-                    license: String::new(),
-                },
-            })
-            .collect()
-    }
+/// The listed models' metadata from the catalog (a key no longer there is shown as itself).
+fn listed(catalog: &[Model], keys: &[String]) -> Vec<Listed> {
+    keys.iter()
+        .map(|key| match catalog.iter().find(|m| &m.key == key) {
+            Some(m) => Listed {
+                key: key.clone(),
+                display_name: m.display_name.clone(),
+                organization: m.organization.clone(),
+                license: m.license.clone(),
+            },
+            None => Listed {
+                key: key.clone(),
+                display_name: key.clone(),
+                organization: String::new(),
+                license: String::new(),
+            },
+        })
+        .collect()
 }
 
 fn total(counts: &KeyedCounts) -> i64 {
