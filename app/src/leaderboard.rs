@@ -2,17 +2,23 @@
 //! votes, organization, license; an interval plot and win-rate / battle-count heatmaps drawn as
 //! SVG by the app itself; filters by language and date range; the rating run it shows.
 
+use crate::error::PageError;
 use arena_domain::api::{LeaderboardFilter, LeaderboardView};
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
-#[server]
-pub async fn get_leaderboard(filter: LeaderboardFilter) -> Result<LeaderboardView, ServerFnError> {
-    let arena = expect_context::<arena_core::Arena>();
-    arena
-        .leaderboard(filter)
-        .await
-        .map_err(|e| ServerFnError::new(e.to_string()))
+/// A stable path (`/api/pages/leaderboard`): tests and caches can name it.
+#[server(prefix = "/api/pages", endpoint = "leaderboard")]
+pub async fn get_leaderboard(filter: LeaderboardFilter) -> Result<LeaderboardView, PageError> {
+    use arena_core::limits::{Action, ClientAddr};
+    let arena = use_context::<arena_core::Arena>().ok_or(PageError::Internal)?;
+    let address = use_context::<http::request::Parts>()
+        .and_then(|parts| parts.extensions.get::<ClientAddr>().copied());
+    let admit = || match address {
+        Some(ClientAddr(address)) => arena.limits.check_address(Action::Leaderboard, address),
+        None => Ok(()),
+    };
+    Ok(arena.leaderboard(filter, admit).await?)
 }
 
 #[component]
@@ -66,12 +72,24 @@ pub fn LeaderboardPage() -> impl IntoView {
                 </label>
                 <button type="submit">"Apply"</button>
             </form>
-            <Suspense fallback=|| view! { <p>"Computing…"</p> }>
-                {move || board.get().map(|result| match result {
-                    Ok(view) => view! { <Board view/> }.into_any(),
-                    Err(e) => view! { <p class="notice failure">{e.to_string()}</p> }.into_any(),
-                })}
-            </Suspense>
+            <Transition fallback=|| view! { <p>"Computing…"</p> }>
+                <ErrorBoundary fallback=|errors| {
+                    view! {
+                        <p class="notice failure" role="alert">
+                            {move || {
+                                errors
+                                    .get()
+                                    .into_iter()
+                                    .next()
+                                    .map(|(_, e)| e.to_string())
+                                    .unwrap_or_default()
+                            }}
+                        </p>
+                    }
+                }>
+                    {move || board.get().map(|result| result.map(|view| view! { <Board view/> }))}
+                </ErrorBoundary>
+            </Transition>
         </section>
     }
 }

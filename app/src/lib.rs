@@ -7,6 +7,7 @@
 mod battle;
 #[cfg(feature = "hydrate")]
 mod client;
+pub mod error;
 mod leaderboard;
 
 use leptos::prelude::*;

@@ -88,3 +88,16 @@ test("the leaderboard renders on the server and its filters round-trip", async (
   const reproduced = await (await page.request.get(href!)).json();
   expect(reproduced.identical).toBe(true);
 });
+
+test("a bad leaderboard query shows a plain message, not a spinner or internal text", async ({ page }) => {
+  const response = await page.goto("/leaderboard?ci=foo");
+  expect(response!.status()).toBeLessThan(500);
+  const alert = page.locator(".leaderboard [role=alert]");
+  await expect(alert).toHaveText("ci must be sandwich or bootstrap");
+  await expect(page.getByText("Computing…")).toHaveCount(0);
+  await expect(page.locator("body")).not.toContainText("server function");
+  // The page hydrated and the filters still work from here.
+  await page.locator("select[name=ci]").selectOption("sandwich");
+  await page.getByRole("button", { name: "Apply" }).click();
+  await expect(page.locator("table.board tbody tr")).toHaveCount(2);
+});

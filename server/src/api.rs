@@ -2,7 +2,10 @@
 //! the right status; bad input is never a 500.
 
 use crate::AppState;
-use crate::session::CurrentVoter;
+use crate::client::ClientAddr;
+use crate::session::Session;
+use arena_core::limits::Action;
+use arena_core::live::Requester;
 use arena_core::{Arena, ArenaError};
 use arena_domain::api::{
     ApiErrorBody, ApiErrorDetail, CastVote, ContinueBattle, CreateBattle, StreamEvent,
@@ -12,10 +15,11 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
 use futures::stream::{self, Stream, StreamExt};
 use serde::de::DeserializeOwned;
 use std::convert::Infallible;
+use std::net::IpAddr;
 use std::time::Duration;
 use uuid::Uuid;
 
@@ -41,6 +45,7 @@ pub struct ApiError {
     status: StatusCode,
     code: &'static str,
     message: String,
+    retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -49,6 +54,7 @@ impl ApiError {
             status,
             code,
             message: message.into(),
+            retry_after: None,
         }
     }
 
@@ -76,6 +82,14 @@ impl From<ArenaError> for ApiError {
             ArenaError::Conflict { code, message } => {
                 Self::new(StatusCode::CONFLICT, code, message)
             }
+            ArenaError::RateLimited {
+                code,
+                message,
+                retry_after,
+            } => Self {
+                retry_after: Some(retry_after.as_secs().max(1)),
+                ..Self::new(StatusCode::TOO_MANY_REQUESTS, code, message)
+            },
             ArenaError::Unavailable(message) => {
                 Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message)
             }
@@ -92,18 +106,42 @@ impl IntoResponse for ApiError {
                 message: self.message,
             },
         };
-        (self.status, Json(body)).into_response()
+        let mut response = (self.status, Json(body)).into_response();
+        if let Some(secs) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, secs.into());
+        }
+        response
     }
 }
 
-/// A JSON body parsed with our own errors: malformed JSON or invalid UTF-8 → 400, a well-formed
-/// body of the wrong shape → 422, too large → 413. The Content-Type is not required (scripts).
+/// A JSON body parsed with our own errors: another Content-Type than `application/json` → 415
+/// (a browser form cannot send JSON, so a cross-site form post never reaches a handler), malformed
+/// JSON or invalid UTF-8 → 400, a well-formed body of the wrong shape or with an unknown field →
+/// 422 naming it, too large → 413.
 pub struct ApiJson<T>(pub T);
+
+fn is_json(request: &Request) -> bool {
+    request
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"))
+}
 
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        if !is_json(&request) {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "send the body as JSON with Content-Type: application/json",
+            ));
+        }
         let bytes = bytes::Bytes::from_request(request, state)
             .await
             .map_err(|e| {
@@ -148,46 +186,74 @@ fn battle_id(raw: &str) -> Result<Uuid, ApiError> {
     Uuid::parse_str(raw).map_err(|_| ApiError::from(ArenaError::NotFound { what: "battle" }))
 }
 
+/// The address's budget first (a refused request creates no voter), then the voter's.
+async fn admit(
+    arena: &Arena,
+    action: Action,
+    address: IpAddr,
+    session: &Session,
+) -> Result<Requester, ApiError> {
+    arena.limits.check_address(action, address)?;
+    let voter = session.voter_or_create().await?;
+    arena.limits.check_voter(action, voter.0)?;
+    Ok(Requester::new(voter, Some(address)))
+}
+
+/// The voter of a request that only reads: without one, no battle is theirs.
+fn reader(session: &Session) -> Result<arena_core::voters::VoterId, ApiError> {
+    session
+        .voter()
+        .ok_or_else(|| ApiError::from(ArenaError::NotFound { what: "battle" }))
+}
+
 async fn create_battle(
     State(arena): State<Arena>,
-    CurrentVoter(voter): CurrentVoter,
+    Extension(ClientAddr(client)): Extension<ClientAddr>,
+    session: Session,
     ApiJson(body): ApiJson<CreateBattle>,
 ) -> Result<impl IntoResponse, ApiError> {
+    let requester = admit(&arena, Action::CreateBattle, client, &session).await?;
     let created = arena
-        .create_battle(voter, &body.prompt, body.language)
+        .create_battle(requester, &body.prompt, body.language)
         .await?;
     Ok((StatusCode::CREATED, Json(created)))
 }
 
 async fn continue_battle(
     State(arena): State<Arena>,
-    CurrentVoter(voter): CurrentVoter,
+    Extension(ClientAddr(client)): Extension<ClientAddr>,
+    session: Session,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<ContinueBattle>,
 ) -> Result<impl IntoResponse, ApiError> {
     let id = battle_id(&id)?;
-    let created = arena.continue_battle(voter, id, &body.prompt).await?;
+    let requester = admit(&arena, Action::Turn, client, &session).await?;
+    let created = arena.continue_battle(requester, id, &body.prompt).await?;
     Ok((StatusCode::CREATED, Json(created)))
 }
 
 async fn regenerate(
     State(arena): State<Arena>,
-    CurrentVoter(voter): CurrentVoter,
+    Extension(ClientAddr(client)): Extension<ClientAddr>,
+    session: Session,
     Path(id): Path<String>,
 ) -> Result<impl IntoResponse, ApiError> {
     let id = battle_id(&id)?;
-    let created = arena.regenerate(voter, id).await?;
+    let requester = admit(&arena, Action::Regenerate, client, &session).await?;
+    let created = arena.regenerate(requester, id).await?;
     Ok((StatusCode::CREATED, Json(created)))
 }
 
 async fn vote(
     State(arena): State<Arena>,
-    CurrentVoter(voter): CurrentVoter,
+    Extension(ClientAddr(client)): Extension<ClientAddr>,
+    session: Session,
     Path(id): Path<String>,
     headers: HeaderMap,
     ApiJson(body): ApiJson<CastVote>,
 ) -> Result<impl IntoResponse, ApiError> {
     let id = battle_id(&id)?;
+    let voter = admit(&arena, Action::Vote, client, &session).await?.voter;
     let key = match headers.get("idempotency-key") {
         None => None,
         Some(value) => Some(value.to_str().map_err(|_| {
@@ -204,19 +270,21 @@ async fn vote(
 
 async fn get_battle(
     State(arena): State<Arena>,
-    CurrentVoter(voter): CurrentVoter,
+    session: Session,
     Path(id): Path<String>,
 ) -> Result<impl IntoResponse, ApiError> {
     let id = battle_id(&id)?;
+    let voter = reader(&session)?;
     Ok(Json(arena.battle_view(voter, id).await?))
 }
 
 async fn stream_battle(
     State(arena): State<Arena>,
-    CurrentVoter(voter): CurrentVoter,
+    session: Session,
     Path(id): Path<String>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
     let id = battle_id(&id)?;
+    let voter = reader(&session)?;
     let turn = arena.stream(voter, id).await?;
     let mut finished = [false, false];
     for event in &turn.replay {
@@ -272,9 +340,21 @@ fn sse_event(event: StreamEvent) -> Result<Event, Infallible> {
 
 async fn leaderboard(
     State(arena): State<Arena>,
-    axum::extract::Query(filter): axum::extract::Query<arena_domain::api::LeaderboardFilter>,
+    Extension(ClientAddr(address)): Extension<ClientAddr>,
+    query: Result<
+        axum::extract::Query<arena_domain::api::LeaderboardFilter>,
+        axum::extract::rejection::QueryRejection,
+    >,
 ) -> Result<impl IntoResponse, ApiError> {
-    Ok(Json(arena.leaderboard(filter).await?))
+    let axum::extract::Query(filter) = query.map_err(|e| {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_query",
+            format!("the query string has the wrong shape: {}", e.body_text()),
+        )
+    })?;
+    let admit = || arena.limits.check_address(Action::Leaderboard, address);
+    Ok(Json(arena.leaderboard(filter, admit).await?))
 }
 
 fn run_id(raw: &str) -> Result<i64, ApiError> {

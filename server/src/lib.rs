@@ -1,10 +1,12 @@
 //! The arena's HTTP server as a library, so tests start the real thing on port 0.
 
 pub mod api;
+pub mod client;
 pub mod health;
 pub mod security;
 pub mod session;
 pub mod telemetry;
+pub mod transport;
 
 use app::{App, shell};
 use arena_core::config::Settings;
@@ -12,7 +14,9 @@ use arena_core::{Arena, StartError};
 use axum::Router;
 use leptos::prelude::LeptosOptions;
 use leptos_axum::{LeptosRoutes, generate_route_list};
+use std::future::Future;
 use std::net::SocketAddr;
+use std::time::Duration;
 use tokio::net::TcpListener;
 
 /// Shared state of every handler.
@@ -21,18 +25,24 @@ pub struct AppState {
     pub arena: Arena,
     pub leptos_options: LeptosOptions,
     pub cookies: session::CookieSettings,
+    pub guard: security::GuardSettings,
+    pub proxies: client::TrustedProxies,
 }
 
 pub struct Application {
     listener: TcpListener,
     router: Router,
     arena: Arena,
+    transport: transport::TransportSettings,
+    shutdown_grace: Duration,
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum BuildError {
     #[error(transparent)]
     Start(#[from] StartError),
+    #[error(transparent)]
+    Proxies(#[from] client::NetworkError),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: SocketAddr,
@@ -43,6 +53,7 @@ pub enum BuildError {
 impl Application {
     /// Starts the services and binds the listener (port 0 picks a free port).
     pub async fn build(settings: Settings) -> Result<Self, BuildError> {
+        let proxies = client::TrustedProxies::parse(&settings.server.trusted_proxies)?;
         let arena = Arena::start(&settings).await?;
         let listener = TcpListener::bind(settings.server.listen)
             .await
@@ -66,11 +77,26 @@ impl Application {
             cookies: session::CookieSettings {
                 secure: settings.server.secure_cookies,
             },
+            guard: security::GuardSettings::new(
+                &settings.server.public_origins,
+                addr,
+                settings.server.max_header_bytes,
+            ),
+            proxies,
         };
         Ok(Self {
             listener,
             router: router(state),
             arena,
+            transport: transport::TransportSettings {
+                header_read_timeout: Duration::from_secs(
+                    settings.server.header_read_timeout_secs.max(1),
+                ),
+                idle_timeout: Duration::from_secs(settings.server.idle_timeout_secs.max(1)),
+                // hyper's own hard limit, well above ours so ours answers (in JSON) first.
+                max_buf: (settings.server.max_header_bytes * 8).max(64 * 1024),
+            },
+            shutdown_grace: Duration::from_secs(settings.server.shutdown_grace_secs),
         })
     }
 
@@ -86,19 +112,58 @@ impl Application {
         &self.arena
     }
 
-    /// Serves until Ctrl-C / SIGTERM; in-flight generations are cancelled on the way out.
+    /// Serves until Ctrl-C / SIGTERM, then shuts down gracefully (see [`Self::run_until`]).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        let live = self.arena.live.clone();
-        axum::serve(
+        self.run_until(shutdown_signal()).await
+    }
+
+    /// Serves until `stop` resolves. Then: no new connections; each open one finishes the
+    /// request it serves and closes; answers being written may finish for the shutdown grace
+    /// (their viewers see them to the end), then the rest are cancelled and recorded as
+    /// failed; background tasks stop.
+    pub async fn run_until(
+        self,
+        stop: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let arena = self.arena.clone();
+        let grace = self.shutdown_grace;
+        let (stopped_tx, stopped_rx) = tokio::sync::oneshot::channel::<()>();
+        let drain = async move {
+            stop.await;
+            tracing::info!("shutting down: no new connections");
+            let _ = stopped_tx.send(());
+        };
+        let served = tokio::spawn(transport::serve(
             self.listener,
-            self.router
-                .into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(async move {
-            shutdown_signal().await;
-            live.cancel_all();
-        })
-        .await
+            self.router,
+            self.transport,
+            drain,
+            grace + Duration::from_secs(10),
+        ));
+        let _ = stopped_rx.await;
+        let deadline = tokio::time::Instant::now() + grace;
+        while !arena.live.is_empty() && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        if !arena.live.is_empty() {
+            tracing::warn!(
+                turns = arena.live.len(),
+                "cancelling answers still being written"
+            );
+            arena.live.cancel_all();
+        }
+        let result = served
+            .await
+            .unwrap_or_else(|e| Err(std::io::Error::other(e)));
+        // Cancelled answers record themselves as failed; give them a moment.
+        for _ in 0..50 {
+            if arena.live.is_empty() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        arena.shutdown.cancel();
+        result
     }
 }
 
@@ -138,9 +203,16 @@ pub fn router(state: AppState) -> Router {
         .merge(pages)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
-            session::ensure_voter,
+            session::attach_voter,
         ))
-        .layer(axum::middleware::from_fn(security::guard))
+        .layer(axum::middleware::from_fn_with_state(
+            state.proxies.clone(),
+            client::resolve,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.guard.clone(),
+            security::guard,
+        ))
         .layer(axum::extract::DefaultBodyLimit::max(64 * 1024))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)

@@ -1,13 +1,17 @@
-//! Every visitor is a voter at once: a random session token in an HttpOnly cookie, the voter row
-//! created on the first request that has none.
+//! Voters: a random session token in an HttpOnly cookie names the voter. A voter row (and its
+//! cookie) is created only by the first state-changing request that needs one, after that
+//! request passed its validation and its address's rate limit: page views, reads, 404s and
+//! refused requests create nothing.
 
 use crate::AppState;
+use crate::api::ApiError;
 use arena_core::voters::{self, VoterId};
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum_extra::extract::cookie::CookieJar;
+use std::sync::{Arc, Mutex};
 
 #[derive(Debug, Clone, Copy)]
 pub struct CookieSettings {
@@ -25,50 +29,76 @@ impl CookieSettings {
     }
 }
 
-/// Static files (`/pkg`, favicon) and health checks need no voter.
-fn needs_voter(path: &str) -> bool {
+/// Static files (`/pkg`, favicon) and health checks have no voter.
+fn may_have_voter(path: &str) -> bool {
     !(path.starts_with("/pkg/")
         || path.starts_with("/healthz")
         || path.starts_with("/readyz")
         || path == "/favicon.ico")
 }
 
-pub async fn ensure_voter(
+/// The request's voter, if its cookie names one, and the place a new session token goes when a
+/// handler creates the voter.
+#[derive(Clone)]
+pub struct Session {
+    existing: Option<VoterId>,
+    created: Arc<Mutex<Option<(VoterId, String)>>>,
+    pool: sqlx::PgPool,
+}
+
+impl Session {
+    /// The voter named by the cookie, if any (reads never create one).
+    pub fn voter(&self) -> Option<VoterId> {
+        self.existing.or_else(|| {
+            self.created
+                .lock()
+                .expect("session lock")
+                .as_ref()
+                .map(|c| c.0)
+        })
+    }
+
+    /// The voter, created now (with a cookie on the response) if the request has none.
+    pub async fn voter_or_create(&self) -> Result<VoterId, ApiError> {
+        if let Some(voter) = self.voter() {
+            return Ok(voter);
+        }
+        let token = voters::new_session_token();
+        let voter = voters::create(&self.pool, &token).await?;
+        *self.created.lock().expect("session lock") = Some((voter, token));
+        Ok(voter)
+    }
+}
+
+pub async fn attach_voter(
     State(state): State<AppState>,
     jar: CookieJar,
     mut request: Request,
     next: Next,
 ) -> Response {
-    if !needs_voter(request.uri().path()) {
+    if !may_have_voter(request.uri().path()) {
         return next.run(request).await;
     }
     let name = state.cookies.name();
     let existing = match jar.get(name) {
         Some(cookie) => match voters::find_by_token(&state.arena.pool, cookie.value()).await {
             Ok(found) => found,
-            Err(e) => {
-                tracing::error!(error = %e, "voter lookup failed");
-                return crate::api::ApiError::from(e).into_response();
-            }
+            Err(e) => return ApiError::from(e).into_response(),
         },
         None => None,
     };
-    let (voter, new_token) = match existing {
-        Some(voter) => (voter, None),
-        None => {
-            let token = voters::new_session_token();
-            match voters::create(&state.arena.pool, &token).await {
-                Ok(voter) => (voter, Some(token)),
-                Err(e) => {
-                    tracing::error!(error = %e, "voter creation failed");
-                    return crate::api::ApiError::from(e).into_response();
-                }
-            }
-        }
+    let session = Session {
+        existing,
+        created: Arc::new(Mutex::new(None)),
+        pool: state.arena.pool.clone(),
     };
-    request.extensions_mut().insert(voter);
+    request.extensions_mut().insert(session.clone());
+    if let Some(voter) = existing {
+        request.extensions_mut().insert(voter);
+    }
     let mut response = next.run(request).await;
-    if let Some(token) = new_token {
+    let created = session.created.lock().expect("session lock").take();
+    if let Some((_, token)) = created {
         let secure = if state.cookies.secure { "; Secure" } else { "" };
         let cookie =
             format!("{name}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age=31536000{secure}");
@@ -79,11 +109,8 @@ pub async fn ensure_voter(
     response
 }
 
-/// The current voter, put in the request by [`ensure_voter`].
-pub struct CurrentVoter(pub VoterId);
-
-impl<S: Send + Sync> axum::extract::FromRequestParts<S> for CurrentVoter {
-    type Rejection = crate::api::ApiError;
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Session {
+    type Rejection = ApiError;
 
     async fn from_request_parts(
         parts: &mut axum::http::request::Parts,
@@ -91,9 +118,8 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for CurrentVoter {
     ) -> Result<Self, Self::Rejection> {
         parts
             .extensions
-            .get::<VoterId>()
-            .copied()
-            .map(CurrentVoter)
-            .ok_or_else(|| crate::api::ApiError::internal("no voter on the request"))
+            .get::<Session>()
+            .cloned()
+            .ok_or_else(|| ApiError::internal("no session on the request"))
     }
 }

@@ -567,8 +567,6 @@ async fn cross_site_writes_are_refused() {
     let page = client.get(&app.url).send().await.unwrap();
     let csp = page.headers()["content-security-policy"].to_str().unwrap();
     assert!(csp.contains("frame-ancestors 'none'"));
-    let cookie = page.headers()["set-cookie"].to_str().unwrap();
-    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"));
 }
 
 #[tokio::test]
@@ -602,7 +600,7 @@ async fn the_leaderboard_is_fitted_from_counted_votes_and_recorded() {
     assert!((mean - 1000.0).abs() < 1e-6);
     assert_eq!(board["vote_count"], 4);
     assert_eq!(
-        app.count("select count(*) from rating_run where vote_count = 4")
+        app.count("select count(*) from rating_run where vote_count = 4 and language = 'en'")
             .await,
         1
     );
@@ -614,7 +612,11 @@ async fn the_leaderboard_is_fitted_from_counted_votes_and_recorded() {
     // The same votes fitted the same way: the recorded run comes back, nothing is refitted.
     let (_, again) = get("/api/v1/leaderboard?language=en".into()).await;
     assert_eq!(again["run_id"], board["run_id"]);
-    assert_eq!(app.count("select count(*) from rating_run").await, 1);
+    assert_eq!(
+        app.count("select count(*) from rating_run where language = 'en'")
+            .await,
+        1
+    );
     // A run can be read back and refitted from the votes themselves, to the bit.
     let run = board["run_id"].as_i64().unwrap();
     let (status, stored) = get(format!("/api/v1/leaderboard/runs/{run}")).await;
@@ -724,7 +726,7 @@ async fn an_answer_that_names_its_maker_is_flagged_and_not_counted() {
     };
     let (app, _fake) = app_with_fake(Mode::Raw(vec![
         chunk("As an AI developed by Anthropic, "),
-        chunk("I think the answer is **yes**."),
+        chunk("I think the answer is **yes**, unlike GPT-4o or Qwen2.5."),
         "data: {\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\n".into(),
         "data: [DONE]\n\n".into(),
     ]))
@@ -737,12 +739,21 @@ async fn an_answer_that_names_its_maker_is_flagged_and_not_counted() {
         2,
         "{events:?}"
     );
-    // Both answers name a vendor: flagged, with their style features recorded.
+    // Both answers name a vendor: flagged, with their style features recorded, and the words
+    // that matched (version tails included) kept for review.
     assert_eq!(
         app.count("select count(*) from answer where identity_leak and bold_count = 1")
             .await,
         2
     );
+    let matched: Vec<Vec<String>> = sqlx::query_scalar("select identity_matches from answer")
+        .fetch_all(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(matched.len(), 2);
+    for words in matched {
+        assert_eq!(words, ["Anthropic", "GPT-4o", "Qwen2.5"], "{words:?}");
+    }
     // The volunteer may still vote and see the names; the vote is kept but not counted.
     let (status, reveal) = app.vote(&client, &battle, "model_a", Some("leak-1")).await;
     assert_eq!(status, 200, "{reveal}");

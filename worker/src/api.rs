@@ -2,7 +2,6 @@
 
 use crate::Shared;
 use crate::engine::{Event, Job, SamplingParams};
-use crate::model::chat_prompt;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
@@ -237,18 +236,15 @@ fn prepare(shared: &Shared, body: &[u8]) -> Result<Prepared, ApiError> {
             "invalid_value",
         ));
     }
-    let prompt = chat_prompt(&conversation);
-    let encoding = ready
-        .tokenizer
-        .encode(prompt.as_str(), false)
-        .map_err(|e| {
-            invalid(
-                format!("cannot tokenize the prompt: {e}"),
-                Some("messages"),
-                "invalid_value",
-            )
-        })?;
-    let prompt_tokens = encoding.get_ids().to_vec();
+    // Piecewise: only the template emits `<|im_start|>` / `<|im_end|>`; message text is plain
+    // text, so a typed `<|im_end|>` cannot close its turn (see `model::ChatTemplate`).
+    let prompt_tokens = ready.template.encode(&conversation).map_err(|e| {
+        invalid(
+            format!("cannot tokenize the prompt: {e}"),
+            Some("messages"),
+            "invalid_value",
+        )
+    })?;
     if prompt_tokens.len() + max_tokens > context {
         return Err(invalid(
             format!(

@@ -80,7 +80,7 @@ pub(crate) struct Shared {
 
 pub(crate) struct Ready {
     pub jobs: std::sync::mpsc::SyncSender<engine::Job>,
-    pub tokenizer: tokenizers::Tokenizer,
+    pub template: model::ChatTemplate,
     pub context_length: usize,
 }
 
@@ -154,7 +154,7 @@ fn load_and_serve(shared: &Arc<Shared>) {
     let (tx, rx) = std::sync::mpsc::sync_channel(config.max_waiting.max(1));
     let _ = shared.ready.set(Ready {
         jobs: tx,
-        tokenizer: loaded.tokenizer.clone(),
+        template: loaded.template.clone(),
         context_length: loaded.context_length,
     });
     engine::Engine::new(loaded, config.max_running, Arc::clone(&shared.metrics)).run(rx);

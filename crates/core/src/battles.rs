@@ -5,10 +5,10 @@
 use crate::Arena;
 use crate::catalog::{Model, choose_pair};
 use crate::error::{ArenaError, ArenaResult};
-use crate::live::{LiveTurn, ViewerGuard};
+use crate::live::{GenerationSlot, LiveTurn, Requester, ViewerGuard};
 use crate::voters::VoterId;
 use arena_domain::api::{AnswerView, BattleCreated, BattleView, Reveal, StreamEvent, TurnView};
-use arena_domain::identity::reveals_identity;
+use arena_domain::identity::identity_matches;
 use arena_domain::markdown::StyleFeatures;
 use arena_domain::{Prompt, Side, Winner};
 use arena_inference::{ChatEvent, ChatMessage, ChatRequest, FinishReason, Role};
@@ -82,15 +82,17 @@ fn parse_prompt(raw: &str) -> ArenaResult<Prompt> {
 
 impl Arena {
     /// Creates a battle between two distinct available models and starts both answers.
-    #[tracing::instrument(skip(self, prompt), fields(voter.id = %voter.0))]
+    #[tracing::instrument(skip(self, prompt), fields(voter.id = %requester.voter.0))]
     pub async fn create_battle(
         &self,
-        voter: VoterId,
+        requester: Requester,
         prompt: &str,
         language: Option<String>,
     ) -> ArenaResult<BattleCreated> {
+        let voter = requester.voter;
         let prompt = parse_prompt(prompt)?;
         let language = parse_language(language)?;
+        let slot = self.reserve_generation(requester)?;
         let candidates: Vec<Model> = self
             .catalog
             .all()
@@ -127,6 +129,7 @@ impl Arena {
 
         let conversation = vec![(prompt.into_inner(), None, None)];
         self.start_generation(
+            slot,
             battle_id,
             turn_id,
             [model_a, model_b],
@@ -140,14 +143,16 @@ impl Arena {
     }
 
     /// The next turn of the conversation, to the same two models with the whole history.
-    #[tracing::instrument(skip(self, prompt), fields(voter.id = %voter.0, battle.id = %battle_id))]
+    #[tracing::instrument(skip(self, prompt), fields(voter.id = %requester.voter.0, battle.id = %battle_id))]
     pub async fn continue_battle(
         &self,
-        voter: VoterId,
+        requester: Requester,
         battle_id: Uuid,
         prompt: &str,
     ) -> ArenaResult<BattleCreated> {
+        let voter = requester.voter;
         let prompt = parse_prompt(prompt)?;
+        let slot = self.reserve_generation(requester)?;
         let mut tx = self.pool.begin().await?;
         let battle = lock_battle(&mut tx, voter, battle_id).await?;
         let last = latest_turn(&mut tx, battle_id).await?;
@@ -181,7 +186,7 @@ impl Arena {
         let answers = insert_answers(&mut tx, turn_id, 0, [&models[0], &models[1]]).await?;
         touch_battle(&mut tx, battle_id).await?;
         tx.commit().await?;
-        self.start_generation(battle_id, turn_id, models, answers, &conversation);
+        self.start_generation(slot, battle_id, turn_id, models, answers, &conversation);
         Ok(BattleCreated {
             battle_id: battle_id.to_string(),
             turn: next,
@@ -190,8 +195,14 @@ impl Arena {
 
     /// Both answers of the latest turn again, before any vote on it; the old ones are kept,
     /// marked discarded.
-    #[tracing::instrument(skip(self), fields(voter.id = %voter.0, battle.id = %battle_id))]
-    pub async fn regenerate(&self, voter: VoterId, battle_id: Uuid) -> ArenaResult<BattleCreated> {
+    #[tracing::instrument(skip(self), fields(voter.id = %requester.voter.0, battle.id = %battle_id))]
+    pub async fn regenerate(
+        &self,
+        requester: Requester,
+        battle_id: Uuid,
+    ) -> ArenaResult<BattleCreated> {
+        let voter = requester.voter;
+        let slot = self.reserve_generation(requester)?;
         let mut tx = self.pool.begin().await?;
         let battle = lock_battle(&mut tx, voter, battle_id).await?;
         let last = latest_turn(&mut tx, battle_id).await?;
@@ -225,11 +236,23 @@ impl Arena {
         let answers = insert_answers(&mut tx, last.id, attempt, [&models[0], &models[1]]).await?;
         touch_battle(&mut tx, battle_id).await?;
         tx.commit().await?;
-        self.start_generation(battle_id, last.id, models, answers, &conversation);
+        self.start_generation(slot, battle_id, last.id, models, answers, &conversation);
         Ok(BattleCreated {
             battle_id: battle_id.to_string(),
             turn: last.turn_index,
         })
+    }
+
+    fn reserve_generation(&self, requester: Requester) -> ArenaResult<GenerationSlot> {
+        let limits = self.limits.settings();
+        if !limits.enabled {
+            return self.live.reserve(requester, usize::MAX, usize::MAX);
+        }
+        self.live.reserve(
+            requester,
+            limits.max_generating_per_voter,
+            limits.max_generating_per_address,
+        )
     }
 
     fn battle_models(&self, battle: &BattleRow) -> ArenaResult<[Model; 2]> {
@@ -535,6 +558,7 @@ impl Arena {
     /// Spawns the generation of both answers of a turn.
     fn start_generation(
         &self,
+        slot: GenerationSlot,
         battle_id: Uuid,
         turn_id: Uuid,
         models: [Model; 2],
@@ -556,6 +580,7 @@ impl Arena {
             futures::future::join(a, b).await;
             live.mark_finished();
             arena.live.finish(battle_id, turn_id);
+            drop(slot);
         });
     }
 
@@ -608,15 +633,18 @@ impl Arena {
         } else {
             "failed"
         };
-        let leak =
-            result.is_ok() && reveals_identity(&record.content, &self.catalog.identity_names());
+        let leaks = if result.is_ok() {
+            identity_matches(&record.content, &self.catalog.identity_names())
+        } else {
+            Vec::new()
+        };
         if let Err(e) = self
             .persist_answer(
                 answer_id,
                 live.turn_id,
                 &record,
                 &result,
-                leak,
+                &leaks,
                 both_finished.then_some(turn_status),
             )
             .await
@@ -694,7 +722,7 @@ impl Arena {
         turn_id: Uuid,
         record: &AnswerRecord,
         result: &Result<(String, u32), String>,
-        identity_leak: bool,
+        identity_leaks: &[String],
         turn_status: Option<&str>,
     ) -> Result<(), sqlx::Error> {
         let style = StyleFeatures::measure(&record.content);
@@ -704,7 +732,8 @@ impl Arena {
                     sampling = $6, system_prompt_hash = $7, prompt_tokens = $8,
                     completion_tokens = $9, ttft_ms = $10, duration_ms = $11, token_count = $9,
                     header_count = $12, list_count = $13, bold_count = $14, identity_leak = $15,
-                    endpoint_id = $16, endpoint_url = $17, finished_at = now()
+                    endpoint_id = $16, endpoint_url = $17, identity_matches = $18,
+                    finished_at = now()
              where id = $1",
         )
         .bind(answer_id)
@@ -721,9 +750,10 @@ impl Arena {
         .bind(style.header_count as i32)
         .bind(style.list_count as i32)
         .bind(style.bold_count as i32)
-        .bind(identity_leak)
+        .bind(!identity_leaks.is_empty())
         .bind(record.endpoint_id)
         .bind(&record.endpoint_url)
+        .bind(identity_leaks)
         .execute(&mut *tx)
         .await?;
         if let Some(status) = turn_status {

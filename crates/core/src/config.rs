@@ -33,8 +33,19 @@ pub struct Settings {
     pub database: DatabaseSettings,
     pub gateway: GatewaySettings,
     pub arena: ArenaSettings,
+    pub limits: crate::limits::LimitSettings,
+    pub leaderboard: LeaderboardSettings,
     #[serde(default)]
     pub models: Vec<ModelSeed>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct LeaderboardSettings {
+    /// How often the default view is refitted when votes arrived (one process at a time).
+    pub refresh_interval_ms: u64,
+    /// New computations for other option sets (seeds, dates, languages), all processes
+    /// together, in any minute.
+    pub max_computations_per_minute: u32,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -43,6 +54,22 @@ pub struct ServerSettings {
     pub site_root: PathBuf,
     #[serde(default)]
     pub secure_cookies: bool,
+    /// Origins (scheme://host[:port]) whose pages may make state-changing requests; empty:
+    /// the listen address (as http://127.0.0.1:PORT and http://localhost:PORT when loopback).
+    #[serde(default)]
+    pub public_origins: Vec<String>,
+    /// Proxies (addresses or CIDR ranges) whose `X-Forwarded-For` is believed; otherwise the
+    /// client address is the TCP peer.
+    #[serde(default)]
+    pub trusted_proxies: Vec<String>,
+    /// A request's headers must arrive within this time (slow clients are cut off).
+    pub header_read_timeout_secs: u64,
+    /// A connection with no bytes either way for this long is closed.
+    pub idle_timeout_secs: u64,
+    /// Request line plus headers, in bytes; beyond it 431.
+    pub max_header_bytes: usize,
+    /// On SIGTERM, how long running answers may finish before they are cancelled.
+    pub shutdown_grace_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]

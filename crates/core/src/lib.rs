@@ -7,6 +7,7 @@ pub mod config;
 pub mod db;
 pub mod error;
 pub mod leaderboard;
+pub mod limits;
 pub mod live;
 pub mod voters;
 
@@ -14,7 +15,8 @@ pub use error::{ArenaError, ArenaResult};
 
 use arena_inference::{Gateway, GatewayConfig};
 use catalog::Catalog;
-use config::{ArenaSettings, GatewaySettings, Settings};
+use config::{ArenaSettings, GatewaySettings, LeaderboardSettings, Settings};
+use limits::Limits;
 use live::LiveTurns;
 use sqlx::PgPool;
 use std::sync::Arc;
@@ -27,7 +29,13 @@ pub struct Arena {
     pub gateway: Gateway,
     pub catalog: Catalog,
     pub live: LiveTurns,
+    pub limits: Limits,
     pub settings: Arc<ArenaSettings>,
+    pub leaderboard_settings: Arc<LeaderboardSettings>,
+    /// This process among all that share the database (leases name it).
+    pub instance: uuid::Uuid,
+    /// Fires when the process shuts down: background tasks stop.
+    pub shutdown: tokio_util::sync::CancellationToken,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -76,13 +84,46 @@ impl Arena {
         catalog.reload(&pool, &gateway).await?;
         gateway.check_now().await;
         gateway.spawn_health_checks(Duration::from_secs(settings.gateway.health_interval_secs));
-        Ok(Self {
+        let arena = Self {
             pool,
             gateway,
             catalog,
             live: LiveTurns::default(),
+            limits: Limits::new(settings.limits.clone()),
             settings: Arc::new(settings.arena.clone()),
-        })
+            leaderboard_settings: Arc::new(settings.leaderboard.clone()),
+            instance: uuid::Uuid::now_v7(),
+            shutdown: tokio_util::sync::CancellationToken::new(),
+        };
+        // The default leaderboard exists from the start (unless a sibling process holds the
+        // refresh lease: then it has made one or will within its interval).
+        if let Err(e) = arena
+            .refresh_leaderboard(arena.instance, Duration::from_secs(30))
+            .await
+        {
+            tracing::warn!(error = %e, "first leaderboard refresh failed");
+        }
+        leaderboard::spawn_refresh(
+            arena.clone(),
+            Duration::from_millis(settings.leaderboard.refresh_interval_ms.max(10)),
+        );
+        arena.spawn_limit_sweeps();
+        Ok(arena)
+    }
+
+    /// Forgets rate-limit keys whose budget is full again, every few seconds.
+    fn spawn_limit_sweeps(&self) {
+        let limits = self.limits.clone();
+        let shutdown = self.shutdown.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(10));
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => limits.sweep(),
+                    _ = shutdown.cancelled() => break,
+                }
+            }
+        });
     }
 
     /// True when the database answers and at least one worker is healthy.

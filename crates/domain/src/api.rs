@@ -4,6 +4,7 @@ use crate::vote::Side;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct CreateBattle {
     pub prompt: String,
     #[serde(default)]
@@ -17,11 +18,13 @@ pub struct BattleCreated {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ContinueBattle {
     pub prompt: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct CastVote {
     pub winner: String,
 }
@@ -122,6 +125,7 @@ pub struct ApiErrorDetail {
 /// kept as text (as it arrives from a query string or a form) so that a bad value gets a clear
 /// error naming it rather than a generic parse failure.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct LeaderboardFilter {
     /// The battle's language tag (e.g. `eu`); absent: all languages.
     #[serde(default)]

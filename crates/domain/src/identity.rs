@@ -1,96 +1,1165 @@
-//! Detects answers that reveal which model or vendor wrote them ("As Claude…", "I am Llama"):
+//! Detects answers that reveal which model or vendor wrote them ("As Claude…", "I'm Qwen2.5…"):
 //! such battles are kept but excluded from the leaderboard, as Chatbot Arena does.
+//!
+//! # What is matched, and why
+//!
+//! The answer is lower-cased once (curly apostrophes, non-breaking hyphens and spaces folded to
+//! their ASCII forms) and scanned at **word starts** only: a name must not be preceded by a letter
+//! or digit, so "bombard" never matches "bard". Right after the name comes either the end of the
+//! word or a **version tail**: at most one separator (`-`, `_`, `.` or a space) and a version
+//! such as `2.5`, `3.1`, `4o`, `8x7B`, `V3` or a known suffix (`-Instruct`, ` Sonnet`, ` Pro`),
+//! possibly chained (`-4o-mini`, `-3.1-8B-Instruct`, ` 3.5 Sonnet`). Any other letters glued to a
+//! name make it a different word ("claudette", "llamas", "grokking"), which is not a match.
+//!
+//! Each name in the table (`NAMES`) has a kind:
+//! - **distinctive** names (Qwen, DeepSeek, OpenAI, Claude, Latxa…) mean nothing else, so they
+//!   are flagged wherever they appear; Basque case endings are allowed after them ("Latxak",
+//!   "OpenAIren").
+//! - **ordinary-word** names (mistral, llama, gemini, falcon, bard, phi, GPT…) are also everyday
+//!   words, so they are flagged only with a version tail ("Mistral-7B", "Gemini 1.5", "Llama3",
+//!   "GPT-4o") or in self-reference: "I am X", "my name is X", "As X, …", "as a X model",
+//!   "X, a large language model", "a model called X", "developed/trained/made by X",
+//!   "a model from X", Spanish "Soy X" / "desarrollado por X" and Basque "Ni X naiz" /
+//!   "X-k garatua". A version tail after a space has to look like a version ("Gemini 1.5",
+//!   "Falcon 40B"), not like a count ("Falcon 9", "Gemini 4" are a rocket and a space mission).
+//!   Big companies (Google, Meta, Microsoft…) need first-person wording ("I was trained by Google",
+//!   "a model developed by Meta"): "made by Google" alone is a phone, not a leak.
+//!
+//! A few distinctive names are also given names or parts of fixed phrases, and those uses are let
+//! through: "Claude Monet", "Jean-Claude", "Gemma Chan" (a capitalised surname follows), "the
+//! anthropic principle", and "XAI" in a text about explainable AI.
+//!
+//! The arena's own model names (`extra_names`) are distinctive too, with their family word
+//! ("SmolLM2-135M-Instruct" → "smollm").
+//!
+//! The scan is linear in the answer (each word start is tried against a table of ~150 spellings
+//! that is checked by first letter), never slices inside a character, and reports each match as
+//! written in the answer for moderators.
 
-/// Names of models and vendors that, when an answer names them, break anonymity.
-const IDENTITY_WORDS: &[&str] = &[
-    "openai",
-    "chatgpt",
-    "gpt-3",
-    "gpt-4",
-    "gpt-5",
-    "gpt3",
-    "gpt4",
-    "anthropic",
-    "claude",
-    "llama",
-    "meta ai",
-    "mistral",
-    "mixtral",
-    "gemini",
-    "google deepmind",
-    "bard",
-    "qwen",
-    "alibaba cloud",
-    "deepseek",
-    "smollm",
-    "hugging face",
-    "huggingface",
-    "latxa",
-    "hitz",
-    "phi-3",
-    "microsoft",
-    "cohere",
-    "command r",
-    "grok",
-    "xai",
-    "gemma",
-    "yi-",
-    "01.ai",
-    "falcon",
-    "olmo",
-    "allenai",
-];
+use std::cell::OnceCell;
+use std::sync::OnceLock;
 
-/// True if `answer` names a model or a vendor: one of the built-in identity words, or one of
-/// `extra_names` (the names of the arena's own models).
-pub fn reveals_identity<S: AsRef<str>>(answer: &str, extra_names: &[S]) -> bool {
-    let lower = answer.to_lowercase();
-    IDENTITY_WORDS
-        .iter()
-        .copied()
-        .chain(extra_names.iter().map(|s| s.as_ref()))
-        .filter(|w| w.chars().count() >= 3)
-        .any(|word| contains_word(&lower, &word.to_lowercase()))
+/// [`identity_matches`] reports at most this many names.
+pub const MAX_MATCHES: usize = 16;
+
+/// How freely a name is flagged.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    /// Means nothing but the model or vendor: flagged anywhere.
+    Distinctive,
+    /// Also an everyday word: flagged only with a version tail or in self-reference.
+    Ordinary,
 }
 
-/// Substring match that respects word boundaries, so "claude" does not match "claudette" and
-/// "bard" does not match "bombard".
-fn contains_word(haystack: &str, needle: &str) -> bool {
-    haystack.match_indices(needle).any(|(start, _)| {
-        let before = haystack[..start].chars().next_back();
-        let after = haystack[start + needle.len()..].chars().next();
-        !before.is_some_and(char::is_alphanumeric) && !after.is_some_and(char::is_alphanumeric)
+#[derive(Clone, Copy, Debug)]
+struct Rules {
+    kind: Kind,
+    /// No version tail and no Basque case ending: the name must be a whole word ("xAI").
+    whole_word: bool,
+    /// A plain integer after a space is a version ("Llama 2", "GPT 4"); for other ordinary names
+    /// it is a count ("Falcon 9", "Gemini 4").
+    bare_number: bool,
+    /// Also a first name: not flagged when a capitalised surname follows ("Claude Monet").
+    given_name: bool,
+    /// A big company whose name is everyday text ("made by Google"): "… by X" must be first
+    /// person ("I was trained by X", "a model developed by X").
+    company: bool,
+    /// Next words that make it a fixed phrase, not a name ("anthropic principle").
+    not_before: &'static [&'static str],
+    /// If the answer contains this anywhere, the name means something else ("explainable" for
+    /// XAI).
+    spoiled_by: Option<&'static str>,
+}
+
+/// One model family or vendor with its spellings (lower case; a space also matches a run of
+/// white space, a hyphen or an underscore, so "command r" covers "Command-R").
+struct Name {
+    spellings: &'static [&'static str],
+    rules: Rules,
+}
+
+impl Name {
+    const fn new(kind: Kind, spellings: &'static [&'static str]) -> Self {
+        Self {
+            spellings,
+            rules: Rules {
+                kind,
+                whole_word: false,
+                bare_number: false,
+                given_name: false,
+                company: false,
+                not_before: &[],
+                spoiled_by: None,
+            },
+        }
+    }
+    const fn whole_word(mut self) -> Self {
+        self.rules.whole_word = true;
+        self
+    }
+    const fn bare_number(mut self) -> Self {
+        self.rules.bare_number = true;
+        self
+    }
+    const fn given_name(mut self) -> Self {
+        self.rules.given_name = true;
+        self
+    }
+    /// Companies: whole words (no "Microsoft-365" version tails) and first-person "by".
+    const fn company(mut self) -> Self {
+        self.rules.company = true;
+        self.rules.whole_word = true;
+        self
+    }
+    const fn not_before(mut self, words: &'static [&'static str]) -> Self {
+        self.rules.not_before = words;
+        self
+    }
+    const fn spoiled_by(mut self, word: &'static str) -> Self {
+        self.rules.spoiled_by = Some(word);
+        self
+    }
+}
+
+const fn d(spellings: &'static [&'static str]) -> Name {
+    Name::new(Kind::Distinctive, spellings)
+}
+
+const fn o(spellings: &'static [&'static str]) -> Name {
+    Name::new(Kind::Ordinary, spellings)
+}
+
+/// Model families and vendors, with the spellings seen in answers.
+const NAMES: &[Name] = &[
+    // Vendors.
+    d(&["openai"]),
+    d(&["anthropic"]).not_before(&["principle", "principles", "argument", "reasoning", "bias"]),
+    d(&["meta ai", "meta-llama"]),
+    d(&["google deepmind", "deepmind"]),
+    d(&["mistral ai", "mistralai"]),
+    d(&["alibaba cloud"]),
+    d(&["hugging face", "huggingface"]),
+    d(&["hitz zentroa", "hitz center", "hitz centre"]),
+    d(&["01.ai"]),
+    d(&["allenai", "allen ai", "allen institute for ai"]),
+    d(&["xai", "x.ai"]).whole_word().spoiled_by("explainable"),
+    d(&["zhipu", "zhipuai"]),
+    d(&["stability ai", "stabilityai"]),
+    d(&["nous research", "nousresearch"]),
+    d(&["eleutherai"]),
+    d(&["bigscience"]),
+    d(&["ai21 labs", "ai21"]),
+    d(&["moonshot ai"]),
+    d(&["inflection ai"]),
+    d(&["cohere ai", "cohere for ai", "cohereforai", "c4ai"]),
+    // Model families.
+    d(&["chatgpt", "chat gpt"]),
+    d(&["claude"]).given_name(),
+    d(&["qwen", "qwq", "tongyi qianwen", "tongyi"]),
+    d(&["deepseek", "deep seek"]),
+    d(&["mixtral"]),
+    d(&["smollm"]),
+    d(&["latxa"]),
+    d(&["command r"]),
+    d(&["grok"]),
+    d(&["gemma"]).given_name(),
+    d(&["internlm"]),
+    d(&["baichuan"]),
+    d(&["chatglm"]),
+    d(&["ernie bot", "erniebot"]),
+    d(&["hunyuan"]),
+    d(&["nemotron"]),
+    d(&["starcoder"]),
+    d(&["codellama", "code llama"]),
+    d(&["tinyllama"]),
+    d(&["wizardlm"]),
+    d(&["openchat"]),
+    d(&["openelm"]),
+    d(&["stablelm"]),
+    d(&["dbrx"]),
+    d(&["llava"]),
+    d(&["openhermes", "nous hermes"]),
+    d(&["bloomz"]),
+    d(&["gpt-j", "gpt-neo", "gpt-neox"]),
+    d(&["bing chat"]),
+    // Ordinary words: flagged only with a version tail or in self-reference. Bare "GPT" is one
+    // of them: "GPT stands for Generative Pre-trained Transformer" (or GUID Partition Table) is
+    // a definition, not a leak, while "GPT-4o", "gpt4" and "I am GPT" are.
+    o(&["gpt"]).bare_number(),
+    o(&["llama"]).bare_number(),
+    o(&["mistral"]),
+    o(&["gemini"]),
+    o(&["falcon"]),
+    o(&["bard"]),
+    o(&["phi"]),
+    o(&["yi"]),
+    o(&["orca"]),
+    o(&["alpaca"]),
+    o(&["vicuna"]), // an Andean camelid
+    o(&["zephyr"]), // a gentle breeze
+    o(&["olmo"]),   // Spanish for elm
+    o(&["cohere"]), // an English verb
+    o(&["copilot"]),
+    o(&["glm"]), // generalised linear model
+    o(&["ernie"]),
+    o(&["palm"]),
+    o(&["lamda"]),
+    o(&["bloom"]),
+    o(&["jamba"]),
+    o(&["kimi"]),
+    o(&["minimax"]),
+    o(&["salamandra"]),
+    o(&["hitz"]), // Basque for "word"
+    o(&["solar"]),
+    o(&["granite"]),
+    o(&["hermes"]),
+    o(&["pythia"]),
+    o(&["mpt"]),
+    // Big companies.
+    o(&["google"]).company(),
+    o(&["meta"]).company(),
+    o(&["microsoft"]).company(),
+    o(&["amazon"]).company(),
+    o(&["nvidia"]).company(),
+    o(&["ibm"]).company(),
+    o(&["alibaba"]).company(),
+    o(&["baidu"]).company(),
+    o(&["tencent"]).company(),
+];
+
+/// Everyday words that an arena model's family word must not be ("Tiny Model" → "tiny").
+const COMMON_WORDS: &[&str] = &[
+    "the",
+    "tiny",
+    "small",
+    "mini",
+    "little",
+    "base",
+    "model",
+    "chat",
+    "open",
+    "big",
+    "large",
+    "local",
+    "test",
+    "demo",
+    "default",
+    "fast",
+    "smart",
+    "super",
+    "new",
+    "old",
+    "best",
+    "good",
+    "arena",
+    "bot",
+    "assistant",
+    "instruct",
+    "llm",
+];
+
+/// Version suffixes after a hyphen or underscore ("-Instruct", "_chat", "-it").
+const SUFFIX_WORDS: &[&str] = &[
+    "instruct", "chat", "turbo", "mini", "nano", "pro", "flash", "ultra", "sonnet", "opus",
+    "haiku", "instant", "coder", "code", "base", "it", "vision", "max", "plus", "large", "medium",
+    "small", "lite", "preview", "math", "hf", "vl", "beta", "alpha", "omni", "reasoner",
+    "thinking", "exp", "latest", "air", "online", "sft", "dpo", "gguf", "awq",
+];
+
+/// Version suffixes after a space ("Claude 3.5 Sonnet", "GPT-4 Turbo", "Qwen Max").
+const SPACE_WORDS: &[&str] = &[
+    "sonnet", "opus", "haiku", "turbo", "mini", "nano", "pro", "ultra", "flash", "instruct",
+    "instant", "max", "plus", "chat", "coder", "code", "vision", "large", "small", "medium",
+    "lite", "preview", "thinking",
+];
+
+/// The few suffixes that make an ordinary word a model name right after a space ("Gemini Pro");
+/// "mini", "large", "plus" are left out: "a llama plus a donkey" is English.
+const ORDINARY_SPACE_WORDS: &[&str] = &[
+    "pro", "ultra", "nano", "flash", "sonnet", "opus", "haiku", "turbo", "instruct",
+];
+
+/// Basque case endings allowed after a distinctive name ("Latxak", "OpenAIren", "Qwenekin").
+const BASQUE_ENDINGS: &[&str] = &[
+    "k", "ek", "ak", "ren", "aren", "en", "ri", "ari", "rekin", "arekin", "ekin", "z", "ez", "az",
+    "ko", "eko", "tik", "etik",
+];
+
+/// Self-reference right before an ordinary name: "I am X", "a model called X", "Soy X".
+const SELF_BEFORE: &[&str] = &[
+    "i am ",
+    "i'm ",
+    "my name is ",
+    "call me ",
+    "i am called ",
+    "i'm called ",
+    "i am named ",
+    "i am known as ",
+    "i'm known as ",
+    "model called ",
+    "model named ",
+    "assistant called ",
+    "assistant named ",
+    "chatbot called ",
+    "chatbot named ",
+    "ai called ",
+    "ai named ",
+    "llm called ",
+    "model from ",
+    "assistant from ",
+    "chatbot from ",
+    "llm from ",
+    "ai from ",
+    "soy ",
+    "me llamo ",
+    "mi nombre es ",
+    "soy un modelo ",
+    "soy un asistente ",
+    "modelo llamado ",
+    "asistente llamado ",
+    "ia llamada ",
+    "nire izena ",
+];
+
+/// Authorship right before a name: "developed by X", "entrenado por X".
+const BY_BEFORE: &[&str] = &[
+    "developed by ",
+    "trained by ",
+    "created by ",
+    "made by ",
+    "built by ",
+    "designed by ",
+    "powered by ",
+    "released by ",
+    "produced by ",
+    "provided by ",
+    "fine-tuned by ",
+    "finetuned by ",
+    "developed at ",
+    "trained at ",
+    "desarrollado por ",
+    "desarrollada por ",
+    "creado por ",
+    "creada por ",
+    "entrenado por ",
+    "entrenada por ",
+    "hecho por ",
+    "hecha por ",
+];
+
+/// What must precede "developed by" for a company name: "I was trained by Google".
+const FIRST_PERSON_BEFORE_BY: &[&str] = &[
+    "i was ",
+    "i am ",
+    "i'm ",
+    "i've been ",
+    "i have been ",
+    "i was originally ",
+    "model ",
+    "model, ",
+    "model was ",
+    "assistant ",
+    "assistant, ",
+    "ai ",
+    "llm ",
+    "chatbot ",
+    "fui ",
+    "soy ",
+    "modelo ",
+    "modelo, ",
+    "asistente ",
+    "ia ",
+];
+
+/// "I am a X model": an article after which the name must be followed by [`MODEL_WORDS`].
+const ARTICLE_BEFORE: &[&str] = &[
+    "i am a ", "i am an ", "i'm a ", "i'm an ", "soy un ", "soy una ",
+];
+
+/// Same as [`ARTICLE_BEFORE`], but only at the start of a clause: "As a Falcon model, …".
+const CLAUSE_ARTICLE_BEFORE: &[&str] = &["as a ", "as an ", "como un ", "como una "];
+
+/// "As X, …" at the start of a clause.
+const CLAUSE_BEFORE: &[&str] = &["as ", "como "];
+
+const MODEL_WORDS: &[&str] = &[
+    "model",
+    "language",
+    "llm",
+    "assistant",
+    "chatbot",
+    "ai",
+    "modelo",
+    "asistente",
+    "ia",
+];
+
+/// "X, a (large) language model": what follows the article.
+const DESCRIPTORS: &[&str] = &[
+    "language",
+    "model",
+    "ai",
+    "assistant",
+    "chatbot",
+    "llm",
+    "multimodal",
+    "conversational",
+    "modelo",
+    "asistente",
+    "ia",
+];
+
+/// Basque verbs after "X-k": "Mistral-k garatua", "HiTZek sortutako eredua".
+const BASQUE_AGENT_VERBS: &[&str] = &["garatu", "sortu", "entrenatu"];
+
+/// The names of models and vendors that `answer` mentions in a way that reveals who wrote it,
+/// as written in the answer (original casing), without repeats (compared case-insensitively), in
+/// order of appearance, at most [`MAX_MATCHES`]. Built-in names come from the module's table;
+/// `extra_names` are the arena's own model keys and display names, each flagged anywhere along
+/// with its family word ("SmolLM2-135M-Instruct" → "smollm"); names shorter than 3 characters
+/// are ignored.
+pub fn identity_matches<S: AsRef<str>>(answer: &str, extra_names: &[S]) -> Vec<String> {
+    let text = Folded::new(answer);
+    let extras = extra_patterns(extra_names);
+    let patterns: Vec<&Pattern> = table_patterns().iter().chain(&extras).collect();
+    let t = &text.chars;
+    let mut found: Vec<String> = Vec::new();
+    let mut seen: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i < t.len() && found.len() < MAX_MATCHES {
+        if !t[i].is_alphanumeric() || (i > 0 && t[i - 1].is_alphanumeric()) {
+            i += 1;
+            continue;
+        }
+        let end = patterns
+            .iter()
+            .filter(|p| p.chars[0] == t[i])
+            .filter_map(|p| p.match_at(&text, i))
+            .max();
+        match end {
+            Some(end) => {
+                let word = text.original_text(i, end);
+                let key = word.to_lowercase();
+                if !seen.contains(&key) {
+                    seen.push(key);
+                    found.push(word.to_owned());
+                }
+                i = end.max(i + 1);
+            }
+            None => i += 1,
+        }
+    }
+    found
+}
+
+/// True if `answer` names a model or a vendor in a revealing way; see [`identity_matches`].
+pub fn reveals_identity<S: AsRef<str>>(answer: &str, extra_names: &[S]) -> bool {
+    !identity_matches(answer, extra_names).is_empty()
+}
+
+/// The answer lower-cased char by char, remembering where each char came from.
+struct Folded<'a> {
+    original: &'a str,
+    chars: Vec<char>,
+    /// Byte range in `original` of the char each folded char comes from.
+    spans: Vec<(usize, usize)>,
+    joined: OnceCell<String>,
+}
+
+impl<'a> Folded<'a> {
+    fn new(original: &'a str) -> Self {
+        let mut chars = Vec::with_capacity(original.len());
+        let mut spans = Vec::with_capacity(original.len());
+        for (start, c) in original.char_indices() {
+            let end = start + c.len_utf8();
+            for lower in fold_char(c).to_lowercase() {
+                chars.push(lower);
+                spans.push((start, end));
+            }
+        }
+        Self {
+            original,
+            chars,
+            spans,
+            joined: OnceCell::new(),
+        }
+    }
+
+    /// The original text of folded chars `start..end` (non-empty).
+    fn original_text(&self, start: usize, end: usize) -> &'a str {
+        &self.original[self.spans[start].0..self.spans[end - 1].1]
+    }
+
+    fn contains(&self, needle: &str) -> bool {
+        self.joined
+            .get_or_init(|| self.chars.iter().collect())
+            .contains(needle)
+    }
+}
+
+fn fold_char(c: char) -> char {
+    match c {
+        '\u{2018}' | '\u{2019}' | '\u{02BC}' => '\'',
+        '\u{2010}' | '\u{2011}' => '-',
+        '\u{00A0}' | '\u{202F}' => ' ',
+        c => c,
+    }
+}
+
+fn fold_str(s: &str) -> Vec<char> {
+    s.chars()
+        .flat_map(|c| fold_char(c).to_lowercase())
+        .collect()
+}
+
+/// One spelling to look for, folded like the answer.
+struct Pattern {
+    chars: Vec<char>,
+    rules: Rules,
+}
+
+fn table_patterns() -> &'static [Pattern] {
+    static PATTERNS: OnceLock<Vec<Pattern>> = OnceLock::new();
+    PATTERNS.get_or_init(|| {
+        NAMES
+            .iter()
+            .flat_map(|name| {
+                name.spellings.iter().map(|s| Pattern {
+                    chars: fold_str(s),
+                    rules: name.rules,
+                })
+            })
+            .collect()
     })
+}
+
+fn is_ordinary_word(word: &[char]) -> bool {
+    let word: String = word.iter().collect();
+    COMMON_WORDS.contains(&word.as_str())
+        || NAMES.iter().any(|name| {
+            name.rules.kind == Kind::Ordinary && name.spellings.contains(&word.as_str())
+        })
+}
+
+/// Patterns for the arena's own model names and their family words.
+fn extra_patterns<S: AsRef<str>>(names: &[S]) -> Vec<Pattern> {
+    let rules = Name::new(Kind::Distinctive, &[]).rules;
+    let mut patterns: Vec<Pattern> = Vec::new();
+    let mut add = |chars: Vec<char>| {
+        if chars.len() >= 3
+            && !is_ordinary_word(&chars)
+            && !patterns.iter().any(|p| p.chars == chars)
+        {
+            patterns.push(Pattern { chars, rules });
+        }
+    };
+    for name in names {
+        let name = name.as_ref().trim_matches(|c: char| !c.is_alphanumeric());
+        if name.chars().count() < 3 {
+            continue;
+        }
+        add(fold_str(name));
+        // The family word: "SmolLM2-135M-Instruct (temperature 0.2)" → "smollm", and
+        // "Qwen/Qwen2.5-0.5B" → "qwen".
+        let last = name.rsplit('/').next().unwrap_or(name);
+        let family: String = last
+            .chars()
+            .take_while(|c| !c.is_ascii_digit() && !"-_ .():/".contains(*c))
+            .collect();
+        add(fold_str(&family));
+    }
+    patterns
+}
+
+impl Pattern {
+    /// Where the match of this name starting at word start `i` ends, if it is one.
+    fn match_at(&self, text: &Folded, i: usize) -> Option<usize> {
+        let t = &text.chars;
+        let e = match_literal(t, i, &self.chars)?;
+        let r = self.rules;
+        if !self.chars.last().is_some_and(|c| c.is_alphanumeric()) {
+            // An arena name ending in ")" or similar: nothing to check after it.
+            return Some(e);
+        }
+        if let Some(spoiler) = r.spoiled_by
+            && text.contains(spoiler)
+        {
+            return None;
+        }
+        if !r.whole_word
+            && let Some(end) = version_tail(t, e, r)
+        {
+            return Some(end);
+        }
+        match r.kind {
+            Kind::Distinctive if at_boundary(t, e) => {
+                let fixed_phrase = (r.given_name && names_a_person(text, i, e))
+                    || next_word_is(t, e, r.not_before);
+                (!fixed_phrase).then_some(e)
+            }
+            Kind::Distinctive if !r.whole_word && self.chars.len() >= 4 => BASQUE_ENDINGS
+                .iter()
+                .find_map(|ending| word_at(t, e, ending)),
+            Kind::Distinctive => None,
+            Kind::Ordinary if at_boundary(t, e) => self_reference(t, i, e, r).then_some(e),
+            Kind::Ordinary => basque_agent(t, e).then_some(e),
+        }
+    }
+}
+
+/// Matches `pat` at `i`; a space in `pat` matches a run of white space, a hyphen or an underscore.
+fn match_literal(t: &[char], i: usize, pat: &[char]) -> Option<usize> {
+    let mut j = i;
+    for &p in pat {
+        if p == ' ' {
+            match t.get(j) {
+                Some(c) if c.is_whitespace() => j = skip_ws(t, j),
+                Some('-' | '_') => j += 1,
+                _ => return None,
+            }
+        } else if t.get(j) == Some(&p) {
+            j += 1;
+        } else {
+            return None;
+        }
+    }
+    Some(j)
+}
+
+fn at_boundary(t: &[char], j: usize) -> bool {
+    t.get(j).is_none_or(|c| !c.is_alphanumeric())
+}
+
+fn skip_ws(t: &[char], mut j: usize) -> usize {
+    while t.get(j).is_some_and(|c| c.is_whitespace()) {
+        j += 1;
+    }
+    j
+}
+
+/// `word` (lower-case ASCII) as a whole word at `j`: where it ends.
+fn word_at(t: &[char], j: usize, word: &str) -> Option<usize> {
+    let end = j + word.len();
+    let matches = word
+        .chars()
+        .enumerate()
+        .all(|(n, c)| t.get(j + n) == Some(&c));
+    (matches && at_boundary(t, end)).then_some(end)
+}
+
+fn starts_with(t: &[char], j: usize, prefix: &str) -> bool {
+    prefix
+        .chars()
+        .enumerate()
+        .all(|(n, c)| t.get(j + n) == Some(&c))
+}
+
+/// `pat` (a space matching a run of white space) ends right before `s` and starts a word: where it
+/// starts.
+fn ends_before(t: &[char], s: usize, pat: &str) -> Option<usize> {
+    let mut j = s;
+    for p in pat.chars().rev() {
+        if p == ' ' {
+            if j == 0 || !t[j - 1].is_whitespace() {
+                return None;
+            }
+            while j > 0 && t[j - 1].is_whitespace() {
+                j -= 1;
+            }
+        } else if j > 0 && t[j - 1] == p {
+            j -= 1;
+        } else {
+            return None;
+        }
+    }
+    (j == 0 || !t[j - 1].is_alphanumeric()).then_some(j)
+}
+
+/// The text before `j` ends a sentence or a clause (or there is none): "As X, …" is about the
+/// writer, "known as X, …" is not.
+fn clause_start(t: &[char], j: usize) -> bool {
+    let mut k = j;
+    while k > 0 && t[k - 1].is_whitespace() {
+        k -= 1;
+    }
+    k == 0 || (!t[k - 1].is_alphanumeric() && t[k - 1] != ',')
+}
+
+/// A version tail starting at `e` (right after a name): where it ends.
+fn version_tail(t: &[char], e: usize, r: Rules) -> Option<usize> {
+    let ordinary = r.kind == Kind::Ordinary;
+    let sep = match t.get(e) {
+        Some(&c @ ('-' | '_' | '.' | ' ')) => Some(c),
+        _ => None,
+    };
+    let j = if sep.is_some() { e + 1 } else { e };
+    let hyphen = matches!(sep, Some('-' | '_'));
+    let first = match digit_segment(t, j, hyphen) {
+        Some(k) => {
+            if ordinary && matches!(sep, Some(' ' | '.')) && !looks_like_version(&t[j..k], r) {
+                return None;
+            }
+            k
+        }
+        None => {
+            let words = match (sep, ordinary) {
+                (Some('-' | '_'), _) => SUFFIX_WORDS,
+                (Some(' '), true) => ORDINARY_SPACE_WORDS,
+                (Some(' '), false) => SPACE_WORDS,
+                _ => return None,
+            };
+            word_segment(t, j, words)?
+        }
+    };
+    // More parts: "-4o-mini", " 3.5 Sonnet", and a number after a word ("Claude Opus 4").
+    let mut k = first;
+    let mut after_word = t[j].is_ascii_alphabetic();
+    loop {
+        let next = match t.get(k) {
+            Some('-' | '_') => {
+                digit_segment(t, k + 1, true).or_else(|| word_segment(t, k + 1, SUFFIX_WORDS))
+            }
+            Some(' ') if after_word => {
+                digit_segment(t, k + 1, false).or_else(|| word_segment(t, k + 1, SPACE_WORDS))
+            }
+            Some(' ') => word_segment(t, k + 1, SPACE_WORDS),
+            _ => None,
+        };
+        match next {
+            Some(n) => {
+                after_word = t[k + 1].is_ascii_alphabetic();
+                k = n;
+            }
+            None => return Some(k),
+        }
+    }
+}
+
+/// A version part at `j`: a digit, or (after a hyphen) a letter and a digit ("V3", "R1"), then
+/// ASCII letters, digits and inner dots ("2.5", "4o", "8x7b", "3.1"). Must end the word.
+fn digit_segment(t: &[char], j: usize, letter_start: bool) -> Option<usize> {
+    let first = *t.get(j)?;
+    let mut k = if first.is_ascii_digit() {
+        j + 1
+    } else if letter_start
+        && first.is_ascii_lowercase()
+        && t.get(j + 1).is_some_and(char::is_ascii_digit)
+    {
+        j + 2
+    } else {
+        return None;
+    };
+    loop {
+        match t.get(k) {
+            Some(c) if c.is_ascii_digit() || c.is_ascii_lowercase() => k += 1,
+            Some('.') if t.get(k + 1).is_some_and(char::is_ascii_digit) => k += 2,
+            _ => break,
+        }
+    }
+    at_boundary(t, k).then_some(k)
+}
+
+fn word_segment(t: &[char], j: usize, words: &[&str]) -> Option<usize> {
+    words.iter().find_map(|w| word_at(t, j, w))
+}
+
+/// After a space, an ordinary word needs a version-looking tail: "1.5", "3.1", "40b", "8x7b",
+/// "4o", and a plain integer only for names where it is a version ("Llama 2"); not "9" (Falcon 9)
+/// nor "1.618" (phi).
+fn looks_like_version(seg: &[char], r: Rules) -> bool {
+    fn digits(s: &[char]) -> bool {
+        !s.is_empty() && s.iter().all(char::is_ascii_digit)
+    }
+    fn short_decimal(s: &[char]) -> bool {
+        let mut parts = s.split(|c| *c == '.');
+        let whole = parts.next().is_some_and(digits);
+        let decimal = parts.next().is_none_or(|d| d.len() == 1 && digits(d));
+        whole && decimal && parts.next().is_none()
+    }
+    match seg {
+        s if digits(s) => r.bare_number,
+        [core @ .., 'b'] => {
+            short_decimal(core) || {
+                let mut parts = core.split(|c| *c == 'x');
+                parts.next().is_some_and(digits)
+                    && parts.next().is_some_and(digits)
+                    && parts.next().is_none()
+            }
+        }
+        [core @ .., 'o'] => digits(core),
+        s => s.contains(&'.') && short_decimal(s),
+    }
+}
+
+/// "Claude Monet", "Jean-Claude", "Gemma Chan": the given name of a person.
+fn names_a_person(text: &Folded, s: usize, e: usize) -> bool {
+    let t = &text.chars;
+    if ends_before(t, s, "jean-").is_some() || ends_before(t, s, "jean ").is_some() {
+        return true;
+    }
+    if t.get(e) != Some(&' ') {
+        return false;
+    }
+    let k = e + 1;
+    let mut end = k;
+    while t.get(end).is_some_and(|c| c.is_alphabetic()) {
+        end += 1;
+    }
+    if end - k < 2 {
+        return false;
+    }
+    let folded: String = t[k..end].iter().collect();
+    if SUFFIX_WORDS.contains(&folded.as_str()) || SPACE_WORDS.contains(&folded.as_str()) {
+        return false;
+    }
+    let word = text.original_text(k, end);
+    word.chars().next().is_some_and(char::is_uppercase) && word.chars().any(char::is_lowercase)
+}
+
+fn next_word_is(t: &[char], e: usize, words: &[&str]) -> bool {
+    let j = skip_ws(t, e);
+    j > e && words.iter().any(|w| word_at(t, j, w).is_some())
+}
+
+/// The ordinary name at `s..e` is the writer's own name, as far as the surrounding words tell.
+fn self_reference(t: &[char], s: usize, e: usize, r: Rules) -> bool {
+    let before = |pats: &[&str]| pats.iter().find_map(|p| ends_before(t, s, p));
+    let model_word_after = || {
+        let j = if t.get(e) == Some(&'-') {
+            e + 1
+        } else {
+            skip_ws(t, e)
+        };
+        j > e && MODEL_WORDS.iter().any(|w| word_at(t, j, w).is_some())
+    };
+    let by = BY_BEFORE
+        .iter()
+        .filter_map(|p| ends_before(t, s, p))
+        .any(|j| {
+            !r.company
+                || FIRST_PERSON_BEFORE_BY
+                    .iter()
+                    .any(|q| ends_before(t, j, q).is_some())
+        });
+    before(SELF_BEFORE).is_some()
+        || by
+        || (t.get(e) == Some(&',') && before(CLAUSE_BEFORE).is_some_and(|j| clause_start(t, j)))
+        || (before(ARTICLE_BEFORE).is_some() && model_word_after())
+        || (before(CLAUSE_ARTICLE_BEFORE).is_some_and(|j| clause_start(t, j)) && model_word_after())
+        || described_after(t, e)
+        || next_word_is(t, e, &["naiz"])
+        || basque_agent(t, e)
+}
+
+/// "X, a large language model", "X, an AI assistant", "X, un modelo de lenguaje".
+fn described_after(t: &[char], e: usize) -> bool {
+    if t.get(e) != Some(&',') {
+        return false;
+    }
+    let j = skip_ws(t, e + 1);
+    let Some(j) = ["a", "an", "un", "una"]
+        .iter()
+        .find_map(|w| word_at(t, j, w))
+    else {
+        return false;
+    };
+    let mut j = skip_ws(t, j);
+    if let Some(k) = word_at(t, j, "large").or_else(|| word_at(t, j, "gran")) {
+        j = skip_ws(t, k);
+    }
+    DESCRIPTORS.iter().any(|w| word_at(t, j, w).is_some())
+}
+
+/// Basque agent: "Mistral-k garatua", "HiTZek sortutako eredua".
+fn basque_agent(t: &[char], e: usize) -> bool {
+    let mut j = e;
+    if t.get(j) == Some(&'-') {
+        j += 1;
+    }
+    if starts_with(t, j, "ek") {
+        j += 2;
+    } else if starts_with(t, j, "k") {
+        j += 1;
+    } else {
+        return false;
+    }
+    let k = skip_ws(t, j);
+    k > j && BASQUE_AGENT_VERBS.iter().any(|v| starts_with(t, k, v))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    const NONE: &[&str] = &[];
+
+    /// `(answer, flagged?)`.
+    const CASES: &[(&str, bool)] = &[
+        // Flagged: distinctive names, version tails, self-reference.
+        ("I'm Qwen2.5, made by Alibaba Cloud.", true),
+        ("As Llama3, I can't browse the web.", true),
+        ("I am GPT-4o.", true),
+        ("This is gpt4o speaking.", true),
+        ("I am Claude 3.5 Sonnet, an AI assistant.", true),
+        ("Soy Mistral, un modelo de lenguaje.", true),
+        ("I am Gemini, a large language model by Google.", true),
+        ("I was trained by Mistral AI.", true),
+        ("As a Falcon model, I don't have opinions.", true),
+        ("Ni Latxa naiz.", true),
+        ("I'm Phi-3, a small model.", true),
+        ("Llama-3.1 here, how can I help?", true),
+        ("I am ChatGPT, developed by OpenAI.", true),
+        ("Hello! I'm SmolLM, trained by Hugging Face.", true),
+        ("I'm DeepSeek-V3.", true),
+        ("Mixtral-8x7B is answering you.", true),
+        ("I am Grok, built by xAI.", true),
+        ("Developed by Google DeepMind, I can help.", true),
+        ("I'm a model from Meta AI.", true),
+        ("Me llamo Gemini y puedo ayudarte.", true),
+        (
+            "Desarrollado por Mistral, este asistente responde en español.",
+            true,
+        ),
+        ("I am Bard, Google's experimental assistant.", true),
+        ("As Gemini, I cannot see images.", true),
+        ("I'm Gemini 1.5 Pro.", true),
+        ("This answer was written by Mistral-7B-Instruct.", true),
+        ("Falcon-40B at your service.", true),
+        ("My name is Llama.", true),
+        ("I'm an OLMo model from AllenAI.", true),
+        ("I am Command R, made by Cohere.", true),
+        ("I'm Yi-34B, from 01.ai.", true),
+        ("Gemma 2 is my name.", true),
+        ("I\u{2019}m Mistral, how can I help?", true),
+        ("I am Vicuna, a chat assistant.", true),
+        ("Zephyr-7B-beta says hi.", true),
+        ("I am InternLM2.", true),
+        ("ChatGLM3-6B responds.", true),
+        ("I am GLM-4, trained by Zhipu AI.", true),
+        ("Hi, I'm ERNIE Bot.", true),
+        ("Qwen ereduak idatzi du hau.", true),
+        ("Latxak idatzi du testu hau.", true),
+        ("I am an AI assistant called Copilot.", true),
+        ("I'm gpt-3.5-turbo.", true),
+        ("I am GPT 4.", true),
+        ("As an Orca model, I follow instructions.", true),
+        ("Baichuan2 here.", true),
+        ("I'm Phi.", true),
+        ("I am a Llama model created by Meta.", true),
+        ("I am a large language model, trained by Google.", true),
+        ("Ni Gemini naiz, Googlek garatutako eredua.", true),
+        ("Gemini Pro here, ready to help.", true),
+        ("Soy Llama 3, un modelo de Meta.", true),
+        ("Claude here! How can I help?", true),
+        ("Mistral-k garatutako eredua naiz.", true),
+        ("🤖 Kaixo! GPT-4o-mini naiz.", true),
+        ("I am Gemini 2.0 Flash.", true),
+        ("Falcon 180B was trained on RefinedWeb.", true),
+        // Not flagged: everyday words, partial words, fixed phrases, ordinary text.
+        ("The mistral wind blows through Provence.", false),
+        ("A llama carries packs in the Andes.", false),
+        ("Gemini is the third sign of the zodiac.", false),
+        ("Shakespeare, the bard of Avon, wrote sonnets.", false),
+        ("The peregrine falcon is the fastest bird.", false),
+        ("Phi is the golden ratio, about 1.618.", false),
+        ("The cat bombarded the claudette with yarn.", false),
+        ("They bombarded the town at dawn.", false),
+        ("I am a large language model.", false),
+        ("I am happy to help!", false),
+        (
+            "Mix 2 cups of flour with 1 egg and bake at 180 °C for 25 minutes.",
+            false,
+        ),
+        (
+            "fn main() { let v = vec![1, 2, 3]; println!(\"{v:?}\"); }",
+            false,
+        ),
+        ("Kaixo! Zer moduz? Hitz egin dezagun euskaraz.", false),
+        ("El olmo es un árbol de hoja caduca.", false),
+        // A definition of the acronym, not a model's name: bare "GPT" is an ordinary word.
+        ("GPT stands for Generative Pre-trained Transformer.", false),
+        ("I'm grokking the concept of recursion.", false),
+        ("Llamas and alpacas are camelids.", false),
+        ("Falcon 9 is a SpaceX rocket.", false),
+        ("Gemini 4 was the first American spacewalk mission.", false),
+        ("I'm a Gemini, so I love conversation.", false),
+        ("Claude Monet painted water lilies.", false),
+        ("Jean-Claude Van Damme is an actor.", false),
+        ("The anthropic principle is a philosophical idea.", false),
+        (
+            "Explainable AI (XAI) methods make models transparent.",
+            false,
+        ),
+        ("The arguments cohere nicely.", false),
+        ("A gentle zephyr cooled the afternoon.", false),
+        ("The vicuna lives in the high Andes.", false),
+        ("An orca can weigh six tonnes.", false),
+        ("Microsoft Excel can sort the table for you.", false),
+        ("This phone was made by Google.", false),
+        ("He is as fast as a falcon, they say.", false),
+        ("The meta-analysis included 40 studies.", false),
+        ("Palm oil is used in many foods.", false),
+        ("Bloom's taxonomy classifies learning objectives.", false),
+        (
+            "A GLM (generalized linear model) is a statistical tool.",
+            false,
+        ),
+        ("Ernie and Bert live on Sesame Street.", false),
+        ("Gemma Chan starred in the film.", false),
+        (
+            "Mi perro se llama Toby y la llama de la vela es azul.",
+            false,
+        ),
+        ("Yi is a common Chinese surname.", false),
+        ("The bard sang 2 songs.", false),
+        ("Phi 1.618 is irrational.", false),
+        ("My name is Alex and I love llamas.", false),
+        ("Ni ikaslea naiz eta hitzak ikasten ditut.", false),
+        ("🦙 Llamas are cute! 🌬️ The mistral is cold.", false),
+        ("A cold wind called mistral blows in winter.", false),
+        ("Alpaca wool is warm and soft.", false),
+        ("The copilot helps the pilot land the plane.", false),
+        ("Solar panels convert sunlight into electricity.", false),
+        ("İstanbul is a city with two continents.", false),
+        ("Use the Google search bar, then open Amazon.", false),
+        ("Granite is an igneous rock; Hermes is a Greek god.", false),
+        ("Soy estudiante y me gusta el viento mistral.", false),
+        ("The Yi people live in Sichuan.", false),
+        ("`let gemini_sign = \"twins\";` is valid Rust.", false),
+        ("Falcon Heavy launched in 2018.", false),
+        (
+            "Entre los felinos y las aves, el halcón (falcon) es rápido.",
+            false,
+        ),
+    ];
+
     #[test]
-    fn flags_self_identification() {
-        let none: &[&str] = &[];
-        assert!(reveals_identity("As Claude, I think…", none));
-        assert!(reveals_identity("I am Llama, a model by Meta AI.", none));
-        assert!(reveals_identity(
-            "I'm SmolLM, trained by Hugging Face",
-            none
-        ));
-        assert!(reveals_identity("Ni Latxa naiz.", none));
+    fn flags_exactly_the_revealing_answers() {
+        let positives = CASES.iter().filter(|(_, flagged)| *flagged).count();
+        let negatives = CASES.len() - positives;
+        assert!(
+            positives >= 40 && negatives >= 40,
+            "{positives} + {negatives}"
+        );
+        let failures: Vec<String> = CASES
+            .iter()
+            .filter_map(|&(answer, expected)| {
+                let matches = identity_matches(answer, NONE);
+                (matches.is_empty() == expected)
+                    .then(|| format!("expected {expected}, got {matches:?}: {answer:?}"))
+            })
+            .collect();
+        for failure in &failures {
+            eprintln!("{failure}");
+        }
+        assert!(
+            failures.is_empty(),
+            "{} of {} rows failed",
+            failures.len(),
+            CASES.len()
+        );
     }
 
     #[test]
-    fn ignores_ordinary_text_and_partial_words() {
-        let none: &[&str] = &[];
-        assert!(!reveals_identity(
-            "The cat bombarded the claudette with yarn.",
-            none
-        ));
-        assert!(!reveals_identity("Kaixo! Zer moduz?", none));
+    fn reports_the_words_as_written() {
+        let cases: &[(&str, &[&str])] = &[
+            (
+                "I'm Qwen2.5, made by Alibaba Cloud.",
+                &["Qwen2.5", "Alibaba Cloud"],
+            ),
+            ("I am GPT-4o.", &["GPT-4o"]),
+            (
+                "I am Claude 3.5 Sonnet, by Anthropic.",
+                &["Claude 3.5 Sonnet", "Anthropic"],
+            ),
+            ("Llama-3.1-8B-Instruct here.", &["Llama-3.1-8B-Instruct"]),
+            ("Qwen here. qwen again, QWEN!", &["Qwen"]),
+            ("I am Gemini, a large language model.", &["Gemini"]),
+            (
+                "Latxaren ustez, ChatGPTk ez du asmatu.",
+                &["Latxaren", "ChatGPTk"],
+            ),
+            ("I am gpt-4o-mini; GPT stands for …", &["gpt-4o-mini"]),
+            ("Hi, I'm Claude Opus 4.", &["Claude Opus 4"]),
+            ("Je suis Gemini-1.5-flash.", &["Gemini-1.5-flash"]),
+            ("İİİ — I am GPT-4o.", &["GPT-4o"]),
+        ];
+        for (answer, expected) in cases {
+            assert_eq!(identity_matches(answer, NONE), *expected, "{answer:?}");
+        }
+    }
+
+    #[test]
+    fn caps_the_number_of_matches() {
+        let answer = (1..=30).map(|n| format!("qwen{n} ")).collect::<String>();
+        let matches = identity_matches(&answer, NONE);
+        assert_eq!(matches.len(), MAX_MATCHES);
+        assert_eq!(matches[0], "qwen1");
     }
 
     #[test]
     fn uses_the_arena_model_names() {
         assert!(reveals_identity("I am tinyfox.", &["TinyFox"]));
+        assert_eq!(identity_matches("I am tinyfox.", &["TinyFox"]), ["tinyfox"]);
+        let smol = [
+            "smollm2-135m-instruct-t0.2",
+            "SmolLM2-135M-Instruct (temperature 0.2)",
+        ];
+        assert!(reveals_identity("Hello from SmolLM2", &smol));
+        assert!(reveals_identity(
+            "I am SmolLM2-135M-Instruct (temperature 0.2).",
+            &smol
+        ));
+        // The family word of a name the table does not know.
+        assert_eq!(
+            identity_matches("Zorblax speaking.", &["Zorblax-7B-Chat"]),
+            ["Zorblax"]
+        );
+        assert!(reveals_identity(
+            "I'm zorblax-7b-chat",
+            &["org/Zorblax-7B-Chat"]
+        ));
+        // Too short, or an everyday family word: ignored.
+        assert!(!reveals_identity("ab cd", &["ab"]));
+        assert!(!reveals_identity("a tiny cat", &["Tiny Model"]));
+        assert!(reveals_identity("I am Tiny Model.", &["Tiny Model"]));
+        // An arena name that is an ordinary word keeps the ordinary rules.
+        assert!(!reveals_identity("The mistral wind.", &["Mistral"]));
+        assert!(!reveals_identity("I am fine.", NONE));
+        let owned: Vec<String> = vec!["TinyFox".into()];
+        assert!(reveals_identity("TinyFox here", &owned));
+    }
+
+    #[test]
+    fn never_panics_on_char_boundaries() {
+        let tricky = "İ I’m Qwen2.5 ß 🦙 ǅ GPT‑4o ΣΑΣ naiz ñ İİ 中文 Claude";
+        for (end, _) in tricky.char_indices().chain([(tricky.len(), ' ')]) {
+            for (start, _) in tricky[..end].char_indices() {
+                identity_matches(&tricky[start..end], &["İzmir-1", "ǅx"]);
+            }
+        }
+        assert_eq!(
+            identity_matches(tricky, NONE),
+            ["Qwen2.5", "GPT‑4o", "Claude"]
+        );
+    }
+
+    #[test]
+    fn scans_long_answers() {
+        let paragraph = "The mistral wind, a llama and I am happy; bombard the bard. ";
+        let answer = paragraph.repeat(30_000 / paragraph.len() + 1) + "I am Mistral-7B.";
+        assert_eq!(identity_matches(&answer, NONE), ["Mistral-7B"]);
+    }
+
+    #[test]
+    fn table_is_well_formed() {
+        for pattern in table_patterns() {
+            assert!(pattern.chars.len() >= 2, "{:?}", pattern.chars);
+            assert!(pattern.chars[0].is_alphanumeric(), "{:?}", pattern.chars);
+            assert_eq!(
+                pattern.chars.iter().collect::<String>(),
+                pattern.chars.iter().collect::<String>().to_lowercase()
+            );
+        }
     }
 }

@@ -59,9 +59,17 @@ impl TestApp {
     }
 
     pub async fn spawn_with(models: Vec<ModelSeed>, tweak: impl FnOnce(&mut Settings)) -> TestApp {
+        Self::spawn_on(fresh_database().await, models, tweak).await
+    }
+
+    /// The app on an existing database (several processes on one database).
+    pub async fn spawn_on(
+        database: String,
+        models: Vec<ModelSeed>,
+        tweak: impl FnOnce(&mut Settings),
+    ) -> TestApp {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../config");
         let mut settings = Settings::load(&dir).expect("default configuration");
-        let database = fresh_database().await;
         settings.database.url = arena_core::config::Secret::new(database.clone());
         settings.server.listen = "127.0.0.1:0".parse().unwrap();
         settings.models = models;
@@ -71,6 +79,7 @@ impl TestApp {
         settings.gateway.queue_timeout_secs = 5;
         settings.gateway.health_interval_secs = 1;
         settings.arena.abandon_grace_secs = 1;
+        settings.leaderboard.refresh_interval_ms = 100;
         tweak(&mut settings);
         let app = Application::build(settings).await.expect("app starts");
         let url = format!("http://{}", app.local_addr());

@@ -8,6 +8,13 @@
 //! [`COUNTED_VOTES_LOCK`]), so "counted votes with id ≤ `max_vote_id`" is exactly the set a run's
 //! snapshot saw. A request whose vote set and parameters match a recorded run returns that run
 //! instead of fitting again.
+//!
+//! Requests only read runs ([`serve`]): the default view comes from the latest run of the
+//! background refresh, other option sets are fitted once per vote set, behind the rate limiter
+//! and a global bound.
+
+mod serve;
+pub use serve::spawn_refresh;
 
 use crate::Arena;
 use crate::catalog::Model;
@@ -15,7 +22,7 @@ use crate::error::{ArenaError, ArenaResult};
 pub use arena_domain::api::{LeaderboardEntry, LeaderboardFilter, LeaderboardView, ReproducedRun};
 use arena_ratings::{CiMethod, Comparisons, FitOptions, PairCounts, TieModel, fit};
 use chrono::NaiveDate;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use uuid::Uuid;
 
 /// Advisory lock taken by a vote's transaction before it inserts a counted vote: counted votes
@@ -30,7 +37,7 @@ const FALLBACK_RIDGE: f64 = 0.01;
 
 /// A validated [`LeaderboardFilter`].
 #[derive(Debug, Clone, PartialEq)]
-struct Spec {
+pub(crate) struct Spec {
     language: Option<String>,
     from: Option<NaiveDate>,
     to: Option<NaiveDate>,
@@ -40,7 +47,7 @@ struct Spec {
 }
 
 impl Spec {
-    fn parse(filter: &LeaderboardFilter) -> ArenaResult<Spec> {
+    pub(crate) fn parse(filter: &LeaderboardFilter) -> ArenaResult<Spec> {
         fn given(v: &Option<String>) -> Option<&str> {
             v.as_deref().map(str::trim).filter(|v| !v.is_empty())
         }
@@ -145,7 +152,16 @@ impl Spec {
         }
     }
 
-    fn method(&self) -> String {
+    /// The view the page opens with: every vote, sandwich intervals, ties as half wins.
+    pub(crate) fn is_default(&self) -> bool {
+        self.language.is_none()
+            && self.from.is_none()
+            && self.to.is_none()
+            && self.ties == TieModel::Half
+            && self.bootstrap.is_none()
+    }
+
+    pub(crate) fn method(&self) -> String {
         let ties = match self.ties {
             TieModel::Half => "Bradley–Terry (ties as half wins)",
             TieModel::Davidson => "Bradley–Terry with Davidson ties",
@@ -159,7 +175,7 @@ impl Spec {
     }
 
     /// What the run records besides the filter: enough to refit it exactly.
-    fn params(&self, models: &[String]) -> serde_json::Value {
+    pub(crate) fn params(&self, models: &[String]) -> serde_json::Value {
         let ties = self.ties_name();
         match self.bootstrap {
             None => serde_json::json!({
@@ -185,7 +201,7 @@ impl Spec {
     }
 
     /// The filter as shown back to the client: normalised.
-    fn filter(&self) -> LeaderboardFilter {
+    pub(crate) fn filter(&self) -> LeaderboardFilter {
         LeaderboardFilter {
             language: self.language.clone(),
             from: self.from.map(|d| d.to_string()),
@@ -206,7 +222,7 @@ impl Spec {
 }
 
 #[derive(sqlx::FromRow)]
-struct CountRow {
+pub(crate) struct CountRow {
     model_a_id: Uuid,
     model_b_id: Uuid,
     wins_a: i64,
@@ -216,10 +232,10 @@ struct CountRow {
 }
 
 /// Counts by model key, sorted, so that the same counts always make the same input.
-type KeyedCounts = Vec<(String, String, PairCounts)>;
+pub(crate) type KeyedCounts = Vec<(String, String, PairCounts)>;
 
 /// Model metadata for the rows.
-struct Listed {
+pub(crate) struct Listed {
     key: String,
     display_name: String,
     organization: String,
@@ -227,7 +243,7 @@ struct Listed {
 }
 
 /// What a fit produced, before it is recorded.
-struct Computed {
+pub(crate) struct Computed {
     entries: Vec<LeaderboardEntry>,
     warnings: Vec<String>,
     battles: Vec<Vec<u64>>,
@@ -237,118 +253,6 @@ struct Computed {
 }
 
 impl Arena {
-    /// Fits the leaderboard for `filter` (or returns the recorded run that already fitted the
-    /// same votes with the same parameters).
-    pub async fn leaderboard(&self, filter: LeaderboardFilter) -> ArenaResult<LeaderboardView> {
-        let spec = Spec::parse(&filter)?;
-        let mut tx = self.pool.begin().await?;
-        // A consistent snapshot of the counts and the vote high-water mark.
-        sqlx::query("set transaction isolation level repeatable read")
-            .execute(&mut *tx)
-            .await?;
-        let rows: Vec<CountRow> = sqlx::query_as(
-            "select model_a_id, model_b_id, sum(wins_a)::bigint as wins_a,
-                    sum(wins_b)::bigint as wins_b, sum(ties)::bigint as ties,
-                    sum(both_bad)::bigint as both_bad
-             from pair_count
-             where ($1::text is null or language = $1)
-               and ($2::date is null or day >= $2) and ($3::date is null or day <= $3)
-             group by model_a_id, model_b_id",
-        )
-        .bind(&spec.language)
-        .bind(spec.from)
-        .bind(spec.to)
-        .fetch_all(&mut *tx)
-        .await?;
-        let max_vote_id: i64 =
-            sqlx::query_scalar("select coalesce(max(id), 0) from vote where counted")
-                .fetch_one(&mut *tx)
-                .await?;
-        let catalog = self.catalog.all();
-        let counts = keyed(&catalog, &rows)?;
-        let vote_count = total(&counts);
-        // Listed: every active model, and any retired one that has votes in this view.
-        let mut keys: BTreeSet<String> = catalog
-            .iter()
-            .filter(|m| m.active)
-            .map(|m| m.key.clone())
-            .collect();
-        for (a, b, _) in &counts {
-            keys.insert(a.clone());
-            keys.insert(b.clone());
-        }
-        let keys: Vec<String> = keys.into_iter().collect();
-        let params = spec.params(&keys);
-
-        // The same vote set fitted the same way before: that run is the answer.
-        let previous: Option<(i64, chrono::DateTime<chrono::Utc>, serde_json::Value)> =
-            sqlx::query_as(
-                "select id, created_at, result from rating_run
-                 where params = $1 and max_vote_id = $2 and vote_count = $3
-                   and language is not distinct from $4
-                   and date_from is not distinct from $5 and date_to is not distinct from $6
-                 order by id desc limit 1",
-            )
-            .bind(&params)
-            .bind(max_vote_id)
-            .bind(vote_count)
-            .bind(&spec.language)
-            .bind(spec.from)
-            .bind(spec.to)
-            .fetch_optional(&mut *tx)
-            .await?;
-        if let Some((run_id, created, result)) = previous
-            && let Ok(view) = stored_view(run_id, created, result)
-        {
-            tx.commit().await?;
-            return Ok(view);
-        }
-
-        let computed = compute(listed(&catalog, &keys), counts, spec.clone()).await?;
-        let method = spec.method();
-        let mut view = LeaderboardView {
-            run_id: 0,
-            method: method.clone(),
-            max_vote_id,
-            vote_count,
-            computed_at: String::new(),
-            filter: spec.filter(),
-            entries: computed.entries,
-            warnings: computed.warnings,
-            battles: computed.battles,
-            win_rate: computed.win_rate,
-            // The lookup key is the request's parameters; the ridge actually used is shown too.
-            params: {
-                let mut shown = params.clone();
-                shown["ridge"] = serde_json::json!(computed.ridge);
-                shown
-            },
-            tie_parameter: computed.tie_parameter,
-        };
-        let result =
-            serde_json::to_value(&view).map_err(|e| ArenaError::Internal(e.to_string()))?;
-        let (run_id, created): (i64, chrono::DateTime<chrono::Utc>) = sqlx::query_as(
-            "insert into rating_run (method, params, seed, max_vote_id, vote_count, language,
-                                     date_from, date_to, result)
-             values ($1, $2, $3, $4, $5, $6, $7, $8, $9) returning id, created_at",
-        )
-        .bind(&method)
-        .bind(&params)
-        .bind(spec.bootstrap.map(|(_, seed)| seed as i64))
-        .bind(max_vote_id)
-        .bind(vote_count)
-        .bind(&spec.language)
-        .bind(spec.from)
-        .bind(spec.to)
-        .bind(&result)
-        .fetch_one(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        view.run_id = run_id;
-        view.computed_at = created.to_rfc3339();
-        Ok(view)
-    }
-
     /// A recorded rating run, as it was shown.
     pub async fn rating_run(&self, run_id: i64) -> ArenaResult<LeaderboardView> {
         let (created, result): (chrono::DateTime<chrono::Utc>, serde_json::Value) =
@@ -411,7 +315,7 @@ impl Arena {
 }
 
 /// Count rows by model key, sorted by key pair.
-fn keyed(catalog: &[Model], rows: &[CountRow]) -> ArenaResult<KeyedCounts> {
+pub(crate) fn keyed(catalog: &[Model], rows: &[CountRow]) -> ArenaResult<KeyedCounts> {
     let by_id: HashMap<Uuid, &str> = catalog.iter().map(|m| (m.id, m.key.as_str())).collect();
     let mut out = Vec::with_capacity(rows.len());
     for r in rows {
@@ -438,7 +342,7 @@ fn keyed(catalog: &[Model], rows: &[CountRow]) -> ArenaResult<KeyedCounts> {
 }
 
 /// The listed models' metadata from the catalog (a key no longer there is shown as itself).
-fn listed(catalog: &[Model], keys: &[String]) -> Vec<Listed> {
+pub(crate) fn listed(catalog: &[Model], keys: &[String]) -> Vec<Listed> {
     keys.iter()
         .map(|key| match catalog.iter().find(|m| &m.key == key) {
             Some(m) => Listed {
@@ -457,11 +361,11 @@ fn listed(catalog: &[Model], keys: &[String]) -> Vec<Listed> {
         .collect()
 }
 
-fn total(counts: &KeyedCounts) -> i64 {
+pub(crate) fn total(counts: &KeyedCounts) -> i64 {
     counts.iter().map(|(_, _, c)| c.total() as i64).sum()
 }
 
-fn stored_view(
+pub(crate) fn stored_view(
     run_id: i64,
     created: chrono::DateTime<chrono::Utc>,
     result: serde_json::Value,
@@ -479,7 +383,11 @@ fn stored_view(
 static BOOTSTRAP_SLOT: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(1);
 
 /// Fits `counts` over the `listed` models (on a blocking thread: a bootstrap takes a while).
-async fn compute(listed: Vec<Listed>, counts: KeyedCounts, spec: Spec) -> ArenaResult<Computed> {
+pub(crate) async fn compute(
+    listed: Vec<Listed>,
+    counts: KeyedCounts,
+    spec: Spec,
+) -> ArenaResult<Computed> {
     let _slot = match spec.bootstrap {
         Some(_) => Some(
             BOOTSTRAP_SLOT
@@ -681,7 +589,7 @@ mod tests {
         assert_eq!(Spec::parse(&spec.filter()).unwrap(), spec);
     }
 
-    fn listed(keys: &[&str]) -> Vec<Listed> {
+    pub(crate) fn listed(keys: &[&str]) -> Vec<Listed> {
         keys.iter()
             .map(|k| Listed {
                 key: (*k).into(),

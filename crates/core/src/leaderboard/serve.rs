@@ -1,0 +1,278 @@
+//! Serving the leaderboard without fitting on the request path.
+//!
+//! - The default view (all votes, sandwich intervals, ties as half wins) is the latest run of
+//!   the background refresh: every `refresh` interval, one process across all of them (a lease
+//!   row, no connection held while fitting) refits when the counted votes changed.
+//! - Any other option set (a language, dates, bootstrap seeds, Davidson ties) is fitted once per
+//!   vote set: a request whose vote set and parameters match a stored run gets that run; a new
+//!   computation first passes `admit` (the caller's rate limiter) and a global bound on the
+//!   computations of the last minute, so a loop of fresh seeds cannot write runs without end.
+//!
+//! A fit never holds a database connection: the counts are read in a short repeatable-read
+//! transaction, the connection goes back to the pool, the fit runs on a blocking thread, and the
+//! run is inserted afterwards.
+
+use super::{CountRow, KeyedCounts, Spec, compute, keyed, listed, stored_view, total};
+use crate::Arena;
+use crate::error::{ArenaError, ArenaResult};
+use arena_domain::api::{LeaderboardFilter, LeaderboardView};
+use std::collections::BTreeSet;
+use std::time::Duration;
+use uuid::Uuid;
+
+/// What a run is looked up by: the filter and parameters, without the model list.
+fn options_key(spec: &Spec) -> String {
+    serde_json::to_string(&spec.filter()).unwrap_or_default()
+}
+
+/// The counts a fit reads, and the vote set they stand for.
+struct Snapshot {
+    counts: KeyedCounts,
+    keys: Vec<String>,
+    params: serde_json::Value,
+    max_vote_id: i64,
+    vote_count: i64,
+}
+
+impl Arena {
+    /// The leaderboard for `filter`: a stored run whenever one fits (see the module docs).
+    /// `admit` is asked before a new computation for a non-default option set.
+    pub async fn leaderboard(
+        &self,
+        filter: LeaderboardFilter,
+        admit: impl FnOnce() -> ArenaResult<()>,
+    ) -> ArenaResult<LeaderboardView> {
+        let spec = Spec::parse(&filter)?;
+        let key = options_key(&spec);
+        if spec.is_default() {
+            if let Some(view) = self.latest_run(&key).await? {
+                return Ok(view);
+            }
+            // No run yet (a new arena): the first request fits, the refresh takes over.
+            let snapshot = self.snapshot(&spec).await?;
+            return self.fit_and_record(&spec, &key, snapshot, true).await;
+        }
+        let snapshot = self.snapshot(&spec).await?;
+        if let Some(view) = self.matching_run(&key, &snapshot).await? {
+            return Ok(view);
+        }
+        admit()?;
+        let recent: i64 = sqlx::query_scalar(
+            "select count(*) from rating_run
+             where not refresh and created_at > now() - interval '1 minute'",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        if recent >= i64::from(self.leaderboard_settings.max_computations_per_minute) {
+            return Err(ArenaError::rate_limited(
+                "leaderboard_busy",
+                "many different leaderboard views were computed in the last minute; \
+                 try again shortly, or use the default view",
+                Duration::from_secs(30),
+            ));
+        }
+        self.fit_and_record(&spec, &key, snapshot, false).await
+    }
+
+    async fn latest_run(&self, key: &str) -> ArenaResult<Option<LeaderboardView>> {
+        let row: Option<(i64, chrono::DateTime<chrono::Utc>, serde_json::Value)> = sqlx::query_as(
+            "select id, created_at, result from rating_run
+                 where options_key = $1 order by id desc limit 1",
+        )
+        .bind(key)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|(id, created, result)| stored_view(id, created, result))
+            .transpose()
+    }
+
+    async fn matching_run(
+        &self,
+        key: &str,
+        snapshot: &Snapshot,
+    ) -> ArenaResult<Option<LeaderboardView>> {
+        let row: Option<(i64, chrono::DateTime<chrono::Utc>, serde_json::Value)> = sqlx::query_as(
+            "select id, created_at, result from rating_run
+                 where options_key = $1 and params = $2 and max_vote_id = $3
+                   and vote_count = $4
+                 order by id desc limit 1",
+        )
+        .bind(key)
+        .bind(&snapshot.params)
+        .bind(snapshot.max_vote_id)
+        .bind(snapshot.vote_count)
+        .fetch_optional(&self.pool)
+        .await?;
+        // A run stored by an older version that no longer reads is simply fitted again.
+        Ok(row.and_then(|(id, created, result)| stored_view(id, created, result).ok()))
+    }
+
+    /// The counts and the vote high-water mark, read consistently; the connection is returned
+    /// before anything is fitted.
+    async fn snapshot(&self, spec: &Spec) -> ArenaResult<Snapshot> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("set transaction isolation level repeatable read, read only")
+            .execute(&mut *tx)
+            .await?;
+        let rows: Vec<CountRow> = sqlx::query_as(
+            "select model_a_id, model_b_id, sum(wins_a)::bigint as wins_a,
+                    sum(wins_b)::bigint as wins_b, sum(ties)::bigint as ties,
+                    sum(both_bad)::bigint as both_bad
+             from pair_count
+             where ($1::text is null or language = $1)
+               and ($2::date is null or day >= $2) and ($3::date is null or day <= $3)
+             group by model_a_id, model_b_id",
+        )
+        .bind(&spec.language)
+        .bind(spec.from)
+        .bind(spec.to)
+        .fetch_all(&mut *tx)
+        .await?;
+        let max_vote_id: i64 =
+            sqlx::query_scalar("select coalesce(max(id), 0) from vote where counted")
+                .fetch_one(&mut *tx)
+                .await?;
+        tx.commit().await?;
+        let catalog = self.catalog.all();
+        let counts = keyed(&catalog, &rows)?;
+        let vote_count = total(&counts);
+        // Listed: every active model, and any retired one that has votes in this view.
+        let mut keys: BTreeSet<String> = catalog
+            .iter()
+            .filter(|m| m.active)
+            .map(|m| m.key.clone())
+            .collect();
+        for (a, b, _) in &counts {
+            keys.insert(a.clone());
+            keys.insert(b.clone());
+        }
+        let keys: Vec<String> = keys.into_iter().collect();
+        let params = spec.params(&keys);
+        Ok(Snapshot {
+            counts,
+            keys,
+            params,
+            max_vote_id,
+            vote_count,
+        })
+    }
+
+    async fn fit_and_record(
+        &self,
+        spec: &Spec,
+        key: &str,
+        snapshot: Snapshot,
+        refresh: bool,
+    ) -> ArenaResult<LeaderboardView> {
+        let catalog = self.catalog.all();
+        let computed = compute(
+            listed(&catalog, &snapshot.keys),
+            snapshot.counts,
+            spec.clone(),
+        )
+        .await?;
+        let method = spec.method();
+        let mut view = LeaderboardView {
+            run_id: 0,
+            method: method.clone(),
+            max_vote_id: snapshot.max_vote_id,
+            vote_count: snapshot.vote_count,
+            computed_at: String::new(),
+            filter: spec.filter(),
+            entries: computed.entries,
+            warnings: computed.warnings,
+            battles: computed.battles,
+            win_rate: computed.win_rate,
+            // The lookup key is the request's parameters; the ridge actually used is shown too.
+            params: {
+                let mut shown = snapshot.params.clone();
+                shown["ridge"] = serde_json::json!(computed.ridge);
+                shown
+            },
+            tie_parameter: computed.tie_parameter,
+        };
+        let result =
+            serde_json::to_value(&view).map_err(|e| ArenaError::Internal(e.to_string()))?;
+        let (run_id, created): (i64, chrono::DateTime<chrono::Utc>) = sqlx::query_as(
+            "insert into rating_run (method, params, seed, max_vote_id, vote_count, language,
+                                     date_from, date_to, result, options_key, refresh)
+             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) returning id, created_at",
+        )
+        .bind(&method)
+        .bind(&snapshot.params)
+        .bind(spec.bootstrap.map(|(_, seed)| seed as i64))
+        .bind(snapshot.max_vote_id)
+        .bind(snapshot.vote_count)
+        .bind(&spec.language)
+        .bind(spec.from)
+        .bind(spec.to)
+        .bind(&result)
+        .bind(key)
+        .bind(refresh)
+        .fetch_one(&self.pool)
+        .await?;
+        view.run_id = run_id;
+        view.computed_at = created.to_rfc3339();
+        Ok(view)
+    }
+
+    /// One refresh round: if this process holds the lease and the counted votes changed since
+    /// the latest default run, fits and records a new one. True when it recorded a run.
+    pub async fn refresh_leaderboard(&self, holder: Uuid, lease: Duration) -> ArenaResult<bool> {
+        let acquired: Option<Uuid> = sqlx::query_scalar(
+            "insert into leaderboard_refresh (id, holder, expires_at)
+             values (1, $1, now() + make_interval(secs => $2))
+             on conflict (id) do update set holder = excluded.holder,
+                                            expires_at = excluded.expires_at
+             where leaderboard_refresh.expires_at < now()
+                or leaderboard_refresh.holder = excluded.holder
+             returning holder",
+        )
+        .bind(holder)
+        .bind(lease.as_secs_f64())
+        .fetch_optional(&self.pool)
+        .await?;
+        if acquired.is_none() {
+            return Ok(false);
+        }
+        let spec = Spec::parse(&LeaderboardFilter::default())?;
+        let key = options_key(&spec);
+        let snapshot = self.snapshot(&spec).await?;
+        let current = self.matching_run(&key, &snapshot).await?;
+        let recorded = match current {
+            Some(_) => false,
+            None => {
+                self.fit_and_record(&spec, &key, snapshot, true).await?;
+                true
+            }
+        };
+        Ok(recorded)
+    }
+}
+
+/// Runs [`Arena::refresh_leaderboard`] every `interval` until the arena's shutdown token fires.
+pub fn spawn_refresh(arena: Arena, interval: Duration) -> tokio::task::JoinHandle<()> {
+    let holder = arena.instance;
+    // The lease outlives a slow fit; a process that dies loses it after this long.
+    let lease = (interval * 10).max(Duration::from_secs(30));
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(interval);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = arena.shutdown.cancelled() => break,
+            }
+            if let Err(e) = arena.refresh_leaderboard(holder, lease).await {
+                tracing::warn!(error = %e, "leaderboard refresh failed");
+            }
+        }
+        // Let a sibling take over at once.
+        let _ = sqlx::query(
+            "update leaderboard_refresh set expires_at = now() where id = 1 and holder = $1",
+        )
+        .bind(holder)
+        .execute(&arena.pool)
+        .await;
+    })
+}
