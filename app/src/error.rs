@@ -37,7 +37,9 @@ impl PageError {
         }
     }
 
-    /// Sets the response's status (and Retry-After) to match; returns the error.
+    /// Sets the response's status (and Retry-After) to match; returns the error. During
+    /// server-side rendering the response is the page's: a page whose query is bad is a 422
+    /// too, with its plain message in the page.
     #[cfg(feature = "ssr")]
     pub fn respond(self) -> Self {
         if let Some(response) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
@@ -45,10 +47,6 @@ impl PageError {
             if let PageError::RateLimited { retry_after, .. } = &self {
                 response.insert_header(http::header::RETRY_AFTER, (*retry_after).into());
             }
-            response.insert_header(
-                http::header::CONTENT_TYPE,
-                http::HeaderValue::from_static("application/json"),
-            );
         }
         self
     }

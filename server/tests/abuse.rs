@@ -567,3 +567,81 @@ async fn a_global_bound_caps_new_computations_across_clients() {
     }
     assert_eq!(statuses, [200, 200, 429, 429]);
 }
+
+#[tokio::test]
+async fn racing_writes_on_one_battle_and_one_pair_get_their_meaning() {
+    let (app, _fake) = app_with(Mode::Normal, |s| s.limits.create_battle = rate(40, 40)).await;
+    let client = app.client();
+    let url = |battle: &str, action: &str| format!("{}/api/v1/battles/{battle}/{action}", app.url);
+    let battle = app.create_battle(&client, "Hi").await;
+    app.read_stream(&client, &battle).await;
+
+    // Two regenerations at once: one starts, the other is told the answers are being redone.
+    let post = |u: String, body: serde_json::Value| {
+        let client = client.clone();
+        async move {
+            let r = client.post(u).json(&body).send().await.unwrap();
+            let status = r.status().as_u16();
+            (status, r.json::<serde_json::Value>().await.unwrap())
+        }
+    };
+    let (a, b) = tokio::join!(
+        post(url(&battle, "regenerate"), serde_json::json!({})),
+        post(url(&battle, "regenerate"), serde_json::json!({}))
+    );
+    let mut statuses = [a.0, b.0];
+    statuses.sort();
+    assert_eq!(statuses, [201, 409], "{a:?} {b:?}");
+    app.read_stream(&client, &battle).await;
+
+    // Two votes with different keys on one turn at once: one is the vote, the other 409.
+    let (a, b) = tokio::join!(
+        app.vote(&client, &battle, "model_a", Some("k1")),
+        app.vote(&client, &battle, "model_b", Some("k2"))
+    );
+    let mut statuses = [a.0, b.0];
+    statuses.sort();
+    assert_eq!(statuses, [200, 409], "{a:?} {b:?}");
+
+    // Two next prompts at once: one turn is added, the other is refused.
+    let (a, b) = tokio::join!(
+        post(url(&battle, "turns"), serde_json::json!({"prompt": "more"})),
+        post(
+            url(&battle, "turns"),
+            serde_json::json!({"prompt": "other"})
+        )
+    );
+    let mut statuses = [a.0, b.0];
+    statuses.sort();
+    assert_eq!(statuses, [201, 409], "{a:?} {b:?}");
+    assert_eq!(
+        app.count("select count(*) from battle_turn").await,
+        2,
+        "one turn added"
+    );
+
+    // Many first votes of the day on one pair at once: every one lands in the counts.
+    let mut battles = Vec::new();
+    for _ in 0..12 {
+        let voter = app.client();
+        let id = app.create_battle(&voter, "Hi").await;
+        app.read_stream(&voter, &id).await;
+        battles.push((voter, id));
+    }
+    let votes = battles
+        .iter()
+        .map(|(voter, id)| app.vote(voter, id, "tie", None));
+    let results = futures::future::join_all(votes).await;
+    assert!(results.iter().all(|(s, _)| *s == 200), "{results:?}");
+    assert_eq!(
+        app.count(
+            "select coalesce(sum(wins_a + wins_b + ties + both_bad), 0)::bigint from pair_count"
+        )
+        .await,
+        app.count("select count(*) from vote where counted").await
+    );
+    assert_eq!(
+        app.count("select count(*) from vote where counted").await,
+        13
+    );
+}
