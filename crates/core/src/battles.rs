@@ -122,7 +122,15 @@ impl Arena {
         .bind(&language)
         .execute(&mut *tx)
         .await?;
-        insert_turn(&mut tx, turn_id, battle_id, 0, prompt.as_str()).await?;
+        insert_turn(
+            &mut tx,
+            turn_id,
+            battle_id,
+            0,
+            prompt.as_str(),
+            self.instance,
+        )
+        .await?;
         let answers = insert_answers(&mut tx, turn_id, 0, [&model_a, &model_b]).await?;
         tx.commit().await?;
         tracing::info!(battle.id = %battle_id, "battle created");
@@ -182,7 +190,15 @@ impl Arena {
         let mut conversation = history(&mut tx, battle_id).await?;
         conversation.push((prompt.as_str().to_owned(), None, None));
         let turn_id = Uuid::now_v7();
-        insert_turn(&mut tx, turn_id, battle_id, next, prompt.as_str()).await?;
+        insert_turn(
+            &mut tx,
+            turn_id,
+            battle_id,
+            next,
+            prompt.as_str(),
+            self.instance,
+        )
+        .await?;
         let answers = insert_answers(&mut tx, turn_id, 0, [&models[0], &models[1]]).await?;
         touch_battle(&mut tx, battle_id).await?;
         tx.commit().await?;
@@ -224,9 +240,11 @@ impl Arena {
         .unwrap_or(0)
             + 1;
         sqlx::query(
-            "update battle_turn set status = 'generating', updated_at = now() where id = $1",
+            "update battle_turn set status = 'generating', owner = $2, updated_at = now()
+             where id = $1",
         )
         .bind(last.id)
+        .bind(self.instance)
         .execute(&mut *tx)
         .await?;
         let models = self.battle_models(&battle)?;
@@ -412,17 +430,10 @@ impl Arena {
         .bind(battle_id)
         .fetch_one(&mut *tx)
         .await?;
-        if counted {
-            // Counted votes commit in id order, so a rating run's "counted votes up to id N" is
-            // exactly the set its snapshot saw (see leaderboard.rs).
-            sqlx::query("select pg_advisory_xact_lock($1)")
-                .bind(crate::leaderboard::COUNTED_VOTES_LOCK)
-                .execute(&mut *tx)
-                .await?;
-        }
         sqlx::query(
-            "insert into vote (turn_id, battle_id, voter_id, winner, counted, idempotency_key)
-             values ($1, $2, $3, $4, $5, $6)",
+            "insert into vote (turn_id, battle_id, voter_id, winner, counted, idempotency_key,
+                               txid)
+             values ($1, $2, $3, $4, $5, $6, pg_current_xact_id())",
         )
         .bind(turn.id)
         .bind(battle_id)
@@ -438,12 +449,16 @@ impl Arena {
             .await?;
         touch_battle(&mut tx, battle_id).await?;
         if counted {
+            // No global lock: the counts commit with the vote, and a rating run names the
+            // snapshot it read them in (see leaderboard/serve.rs). One of 16 shards per pair, so
+            // a popular pair's votes do not queue on one row.
             let one = |w: Winner| i64::from(winner == w);
+            let shard = i16::from(rand::random::<u8>() % 16);
             sqlx::query(
                 "insert into pair_count (model_a_id, model_b_id, language, day,
-                                         wins_a, wins_b, ties, both_bad)
-                 values ($1, $2, $3, (now() at time zone 'utc')::date, $4, $5, $6, $7)
-                 on conflict (model_a_id, model_b_id, language, day) do update set
+                                         wins_a, wins_b, ties, both_bad, shard)
+                 values ($1, $2, $3, (now() at time zone 'utc')::date, $4, $5, $6, $7, $8)
+                 on conflict (model_a_id, model_b_id, language, day, shard) do update set
                      wins_a = pair_count.wins_a + excluded.wins_a,
                      wins_b = pair_count.wins_b + excluded.wins_b,
                      ties = pair_count.ties + excluded.ties,
@@ -456,6 +471,7 @@ impl Arena {
             .bind(one(Winner::ModelB))
             .bind(one(Winner::Tie))
             .bind(one(Winner::BothBad))
+            .bind(shard)
             .execute(&mut *tx)
             .await?;
         }
@@ -734,7 +750,7 @@ impl Arena {
                     header_count = $12, list_count = $13, bold_count = $14, identity_leak = $15,
                     endpoint_id = $16, endpoint_url = $17, identity_matches = $18,
                     finished_at = now()
-             where id = $1",
+             where id = $1 and status in ('pending', 'streaming')",
         )
         .bind(answer_id)
         .bind(if result.is_ok() { "done" } else { "error" })
@@ -757,11 +773,15 @@ impl Arena {
         .execute(&mut *tx)
         .await?;
         if let Some(status) = turn_status {
-            sqlx::query("update battle_turn set status = $2, updated_at = now() where id = $1")
-                .bind(turn_id)
-                .bind(status)
-                .execute(&mut *tx)
-                .await?;
+            // A turn a sibling already failed (this process was taken for dead) stays failed.
+            sqlx::query(
+                "update battle_turn set status = $2, updated_at = now()
+                 where id = $1 and status = 'generating'",
+            )
+            .bind(turn_id)
+            .bind(status)
+            .execute(&mut *tx)
+            .await?;
         }
         tx.commit().await
     }
@@ -820,14 +840,17 @@ async fn insert_turn(
     battle_id: Uuid,
     index: i32,
     prompt: &str,
+    owner: Uuid,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "insert into battle_turn (id, battle_id, turn_index, prompt) values ($1, $2, $3, $4)",
+        "insert into battle_turn (id, battle_id, turn_index, prompt, owner)
+         values ($1, $2, $3, $4, $5)",
     )
     .bind(turn_id)
     .bind(battle_id)
     .bind(index)
     .bind(prompt)
+    .bind(owner)
     .execute(conn)
     .await
     .map(|_| ())
@@ -928,19 +951,32 @@ async fn history(
         .collect())
 }
 
-/// Marks generations that a previous process left unfinished as failed (start-up).
-pub async fn recover_interrupted(pool: &sqlx::PgPool) -> Result<u64, sqlx::Error> {
+/// Fails the generations of processes whose heartbeat stopped (killed, or lost their database
+/// for longer than the lease), and of turns that name no process (left by a version that did not
+/// record one). A live sibling's turns are never touched. Any process may run this at any time.
+pub async fn recover_orphans(
+    pool: &sqlx::PgPool,
+    lease: std::time::Duration,
+) -> Result<u64, sqlx::Error> {
     let mut tx = pool.begin().await?;
-    sqlx::query(
-        "update answer set status = 'error', error = 'this answer was interrupted by a server restart',
-                finished_at = now()
-         where status in ('pending', 'streaming')",
-    )
+    let orphaned = "select t.id from battle_turn t
+         where t.status = 'generating'
+           and (t.owner is null
+                or not exists (select 1 from server_instance i where i.id = t.owner
+                               and i.heartbeat_at > now() - make_interval(secs => $1)))";
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "update answer set status = 'error',
+                error = 'this answer was interrupted: its server stopped', finished_at = now()
+         where status in ('pending', 'streaming') and not discarded
+           and turn_id in ({orphaned})"
+    )))
+    .bind(lease.as_secs_f64())
     .execute(&mut *tx)
     .await?;
-    let turns = sqlx::query(
-        "update battle_turn set status = 'failed', updated_at = now() where status = 'generating'",
-    )
+    let turns = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "update battle_turn set status = 'failed', updated_at = now() where id in ({orphaned})"
+    )))
+    .bind(lease.as_secs_f64())
     .execute(&mut *tx)
     .await?
     .rows_affected();

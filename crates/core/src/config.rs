@@ -93,9 +93,21 @@ pub struct GatewaySettings {
 pub struct ArenaSettings {
     pub abandon_grace_secs: u64,
     pub max_turns: u32,
+    /// How often a process renews its heartbeat (and sweeps stopped processes' turns).
+    pub instance_heartbeat_ms: u64,
+    /// A process whose heartbeat is older than this is taken for dead: its turns fail.
+    pub instance_lease_ms: u64,
 }
 
 impl ArenaSettings {
+    pub fn instance_heartbeat(&self) -> Duration {
+        Duration::from_millis(self.instance_heartbeat_ms.max(10))
+    }
+
+    pub fn instance_lease(&self) -> Duration {
+        Duration::from_millis(self.instance_lease_ms.max(100))
+    }
+
     pub fn abandon_grace(&self) -> Duration {
         Duration::from_secs(self.abandon_grace_secs)
     }

@@ -110,6 +110,7 @@ pub const GENERATED_KEYS: &[&str] = &[
     "battle_turn_pkey",
     "answer_pkey",
     "vote_pkey",
+    "server_instance_pkey",
     "_sqlx_migrations_pkey",
 ];
 

@@ -72,11 +72,17 @@ impl Arena {
             .map_err(StartError::Connect)?;
         db::migrate(&pool).await?;
         catalog::seed(&pool, &settings.models).await?;
-        let interrupted = battles::recover_interrupted(&pool).await?;
+        let instance = uuid::Uuid::now_v7();
+        sqlx::query("insert into server_instance (id) values ($1)")
+            .bind(instance)
+            .execute(&pool)
+            .await?;
+        let lease = settings.arena.instance_lease();
+        let interrupted = battles::recover_orphans(&pool, lease).await?;
         if interrupted > 0 {
             tracing::warn!(
                 turns = interrupted,
-                "marked interrupted generations as failed"
+                "marked the generations of stopped processes as failed"
             );
         }
         let gateway = Gateway::new(gateway_config(&settings.gateway));
@@ -92,7 +98,7 @@ impl Arena {
             limits: Limits::new(settings.limits.clone()),
             settings: Arc::new(settings.arena.clone()),
             leaderboard_settings: Arc::new(settings.leaderboard.clone()),
-            instance: uuid::Uuid::now_v7(),
+            instance,
             shutdown: tokio_util::sync::CancellationToken::new(),
         };
         // The default leaderboard exists from the start (unless a sibling process holds the
@@ -108,7 +114,44 @@ impl Arena {
             Duration::from_millis(settings.leaderboard.refresh_interval_ms.max(10)),
         );
         arena.spawn_limit_sweeps();
+        arena.spawn_heartbeat(settings.arena.instance_heartbeat(), lease);
         Ok(arena)
+    }
+
+    /// Renews this process's heartbeat and, now and then, fails the turns of processes whose
+    /// heartbeat stopped. On shutdown the row is removed (its turns were recorded by then).
+    fn spawn_heartbeat(&self, every: Duration, lease: Duration) {
+        let arena = self.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => {}
+                    _ = arena.shutdown.cancelled() => break,
+                }
+                let beat = sqlx::query(
+                    "insert into server_instance (id) values ($1)
+                     on conflict (id) do update set heartbeat_at = now()",
+                )
+                .bind(arena.instance)
+                .execute(&arena.pool)
+                .await;
+                if let Err(e) = beat {
+                    tracing::warn!(error = %e, "heartbeat failed");
+                    continue;
+                }
+                match battles::recover_orphans(&arena.pool, lease).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::warn!(turns = n, "failed the turns of a stopped process"),
+                    Err(e) => tracing::warn!(error = %e, "orphan sweep failed"),
+                }
+            }
+            let _ = sqlx::query("delete from server_instance where id = $1")
+                .bind(arena.instance)
+                .execute(&arena.pool)
+                .await;
+        });
     }
 
     /// Forgets rate-limit keys whose budget is full again, every few seconds.

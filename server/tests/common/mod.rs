@@ -80,6 +80,8 @@ impl TestApp {
         settings.gateway.health_interval_secs = 1;
         settings.arena.abandon_grace_secs = 1;
         settings.leaderboard.refresh_interval_ms = 100;
+        settings.arena.instance_heartbeat_ms = 200;
+        settings.arena.instance_lease_ms = 5000;
         tweak(&mut settings);
         let app = Application::build(settings).await.expect("app starts");
         let url = format!("http://{}", app.local_addr());

@@ -2,12 +2,14 @@
 //! bootstrap 95% intervals, fitted on the aggregated `pair_count` table (never on the votes
 //! themselves) and recorded as a rating run.
 //!
-//! A run records the vote set it saw (the highest counted vote id and the count), the filter and
-//! every parameter, so [`Arena::reproduce_run`] can refit it later from the votes alone and check
-//! that the result is the same to the bit. Counted votes commit in id order (see
-//! [`COUNTED_VOTES_LOCK`]), so "counted votes with id ≤ `max_vote_id`" is exactly the set a run's
-//! snapshot saw. A request whose vote set and parameters match a recorded run returns that run
-//! instead of fitting again.
+//! A run records the vote set it saw, the filter and every parameter, so
+//! [`Arena::reproduce_run`] can refit it later from the votes alone and check that the result is
+//! the same to the bit. Votes commit freely (no global lock): each counted vote updates the counts
+//! in its own transaction and records that transaction's id; a run reads the counts in one
+//! repeatable-read snapshot and records it (`pg_current_snapshot()`), so "the counted votes whose
+//! transaction is visible in the run's snapshot" is exactly the set the counts it fitted stood
+//! for (docs/scale.md). A request whose vote set and parameters match a recorded run returns that
+//! run instead of fitting again.
 //!
 //! Requests only read runs ([`serve`]): the default view comes from the latest run of the
 //! background refresh, other option sets are fitted once per vote set, behind the rate limiter
@@ -24,10 +26,6 @@ use arena_ratings::{CiMethod, Comparisons, FitOptions, PairCounts, TieModel, fit
 use chrono::NaiveDate;
 use std::collections::HashMap;
 use uuid::Uuid;
-
-/// Advisory lock taken by a vote's transaction before it inserts a counted vote: counted votes
-/// then commit in the order of their ids.
-pub(crate) const COUNTED_VOTES_LOCK: i64 = 0x6172_656e_6176_6f74; // "arenavot"
 
 const DEFAULT_BOOTSTRAP_ROUNDS: usize = 1000;
 const MAX_BOOTSTRAP_ROUNDS: usize = 5_000;
@@ -279,6 +277,13 @@ impl Arena {
                     .collect()
             })
             .ok_or_else(|| ArenaError::Internal(format!("rating run {run_id} lists no models")))?;
+        // Runs recorded before snapshots were (under the old global vote lock) are reproduced by
+        // their highest vote id.
+        let snapshot: Option<String> =
+            sqlx::query_scalar("select snapshot from rating_run where id = $1")
+                .bind(run_id)
+                .fetch_one(&self.pool)
+                .await?;
         let rows: Vec<CountRow> = sqlx::query_as(
             "select b.model_a_id, b.model_b_id,
                     count(*) filter (where v.winner = 'model_a') as wins_a,
@@ -286,7 +291,10 @@ impl Arena {
                     count(*) filter (where v.winner = 'tie') as ties,
                     count(*) filter (where v.winner = 'both_bad') as both_bad
              from vote v join battle b on b.id = v.battle_id
-             where v.counted and v.id <= $1
+             where v.counted
+               and (case when $5::text is null then v.id <= $1
+                         else v.txid is null or pg_visible_in_snapshot(v.txid, $5::pg_snapshot)
+                    end)
                and ($2::text is null or coalesce(b.language, '') = $2)
                and ($3::date is null or (v.created_at at time zone 'utc')::date >= $3)
                and ($4::date is null or (v.created_at at time zone 'utc')::date <= $4)
@@ -296,6 +304,7 @@ impl Arena {
         .bind(&spec.language)
         .bind(spec.from)
         .bind(spec.to)
+        .bind(&snapshot)
         .fetch_all(&self.pool)
         .await?;
         let catalog = self.catalog.all();

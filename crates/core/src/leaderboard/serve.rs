@@ -32,6 +32,8 @@ struct Snapshot {
     params: serde_json::Value,
     max_vote_id: i64,
     vote_count: i64,
+    /// The database snapshot the counts were read in (`pg_current_snapshot()` as text).
+    db_snapshot: String,
 }
 
 impl Arena {
@@ -114,6 +116,11 @@ impl Arena {
         sqlx::query("set transaction isolation level repeatable read, read only")
             .execute(&mut *tx)
             .await?;
+        // The first statement fixes the transaction's snapshot: this is the one every read below
+        // sees, and the one a reproduction filters the votes by.
+        let db_snapshot: String = sqlx::query_scalar("select pg_current_snapshot()::text")
+            .fetch_one(&mut *tx)
+            .await?;
         let rows: Vec<CountRow> = sqlx::query_as(
             "select model_a_id, model_b_id, sum(wins_a)::bigint as wins_a,
                     sum(wins_b)::bigint as wins_b, sum(ties)::bigint as ties,
@@ -154,6 +161,7 @@ impl Arena {
             params,
             max_vote_id,
             vote_count,
+            db_snapshot,
         })
     }
 
@@ -195,8 +203,9 @@ impl Arena {
             serde_json::to_value(&view).map_err(|e| ArenaError::Internal(e.to_string()))?;
         let (run_id, created): (i64, chrono::DateTime<chrono::Utc>) = sqlx::query_as(
             "insert into rating_run (method, params, seed, max_vote_id, vote_count, language,
-                                     date_from, date_to, result, options_key, refresh)
-             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) returning id, created_at",
+                                     date_from, date_to, result, options_key, refresh, snapshot)
+             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+             returning id, created_at",
         )
         .bind(&method)
         .bind(&snapshot.params)
@@ -209,6 +218,7 @@ impl Arena {
         .bind(&result)
         .bind(key)
         .bind(refresh)
+        .bind(&snapshot.db_snapshot)
         .fetch_one(&self.pool)
         .await?;
         view.run_id = run_id;

@@ -1,0 +1,175 @@
+//! Many server processes on one Postgres, and votes without a global lock: two apps share one
+//! database; rating runs stay reproducible to the bit while votes commit concurrently.
+
+mod common;
+
+use arena_core::limits::{Budget, Rate};
+use arena_inference::fake::{Mode, spawn_fake};
+use common::*;
+use std::time::Duration;
+
+fn generous() -> Budget {
+    let r = Rate {
+        burst: 1000,
+        per_minute: 1000,
+    };
+    Budget {
+        per_address: r,
+        per_voter: r,
+    }
+}
+
+#[tokio::test]
+async fn a_restart_never_touches_a_siblings_battles() {
+    let (_fake, url) = spawn_fake(Mode::Slow(150)).await;
+    let database = fresh_database().await;
+    let models = || vec![model("alpha", &url, 16), model("beta", &url, 16)];
+    let a = TestApp::spawn_on(database.clone(), models(), |_| {}).await;
+    let client = a.client();
+    let battle = a.create_battle(&client, "Hi").await;
+    // A sibling starts (as after a deploy or a crash) while A is generating.
+    let b = TestApp::spawn_on(database.clone(), models(), |_| {}).await;
+    assert_eq!(
+        b.count("select count(*) from battle_turn where status = 'generating'")
+            .await,
+        1,
+        "the sibling's start left A's turn alone"
+    );
+    let (_, events) = a.read_stream(&client, &battle).await;
+    assert_eq!(
+        events.iter().filter(|(e, _)| e == "done").count(),
+        2,
+        "{events:?}"
+    );
+    assert_eq!(a.vote(&client, &battle, "model_a", None).await.0, 200);
+    assert_eq!(b.count("select count(*) from server_instance").await, 2);
+}
+
+#[tokio::test]
+async fn the_turns_of_a_process_that_stopped_fail_after_its_lease() {
+    let (_fake, url) = spawn_fake(Mode::Normal).await;
+    let app = TestApp::spawn_with(
+        vec![model("alpha", &url, 16), model("beta", &url, 16)],
+        |s| {
+            s.arena.instance_lease_ms = 1000;
+        },
+    )
+    .await;
+    // A process killed mid-generation: its heartbeat stops, its turn stays `generating`.
+    let dead = uuid::Uuid::now_v7();
+    let (battle, turn) = (uuid::Uuid::now_v7(), uuid::Uuid::now_v7());
+    sqlx::query("insert into server_instance (id, heartbeat_at) values ($1, now())")
+        .bind(dead)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "insert into voter (id, session_hash) values ('{battle}', 'x'::bytea);
+         insert into battle (id, voter_id, model_a_id, model_b_id)
+           select '{battle}', '{battle}', (select id from model where key = 'alpha'),
+                  (select id from model where key = 'beta');
+         insert into battle_turn (id, battle_id, turn_index, prompt, owner)
+           values ('{turn}', '{battle}', 0, 'Hi', '{dead}');
+         insert into answer (id, turn_id, side, model_id, status)
+           select gen_random_uuid(), '{turn}', s, (select id from model where key = 'alpha'),
+                  'streaming' from unnest(array['a', 'b']) s"
+    )))
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    // While its lease runs, nothing happens to it.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let status = || async {
+        sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(format!(
+            "select status from battle_turn where id = '{turn}'"
+        )))
+        .fetch_one(&app.pool)
+        .await
+        .unwrap()
+    };
+    assert_eq!(status().await, "generating");
+    // Then a live process fails it, plainly.
+    for _ in 0..50 {
+        if status().await == "failed" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(status().await, "failed");
+    assert_eq!(
+        app.count(&format!(
+            "select count(*) from answer where turn_id = '{turn}' and status = 'error'"
+        ))
+        .await,
+        2
+    );
+}
+
+#[tokio::test]
+async fn rating_runs_stay_reproducible_under_concurrent_votes() {
+    let (_fake, url) = spawn_fake(Mode::Normal).await;
+    let models = vec![
+        model("alpha", &url, 16),
+        model("beta", &url, 16),
+        model("gamma", &url, 16),
+    ];
+    let app = TestApp::spawn_with(models, |s| {
+        s.limits.leaderboard = generous();
+        s.limits.create_battle = generous();
+        s.limits.vote = generous();
+        s.limits.max_generating_per_address = 1000;
+    })
+    .await;
+    let mut ready = Vec::new();
+    for _ in 0..40 {
+        let voter = app.client();
+        let id = app.create_battle(&voter, "Hi").await;
+        app.read_stream(&voter, &id).await;
+        ready.push((voter, id));
+    }
+    let winners = ["model_a", "model_b", "tie", "both_bad"];
+    let votes = ready
+        .iter()
+        .enumerate()
+        .map(|(i, (voter, id))| app.vote(voter, id, winners[i % 4], None));
+    let reader = async {
+        let client = app.client();
+        let mut runs = Vec::new();
+        for _ in 0..30 {
+            let (status, board) = app
+                .get_json(&client, "/api/v1/leaderboard?language=en")
+                .await;
+            assert_eq!(status, 200, "{board}");
+            runs.push(board["run_id"].as_i64().unwrap());
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        runs
+    };
+    let (results, mut runs) = tokio::join!(futures::future::join_all(votes), reader);
+    assert!(results.iter().all(|(s, _)| *s == 200));
+    // The counts equal the counted votes, with no lock serialising them.
+    assert_eq!(
+        app.count(
+            "select coalesce(sum(wins_a + wins_b + ties + both_bad), 0)::bigint from pair_count"
+        )
+        .await,
+        40
+    );
+    let (_, last) = app
+        .get_json(&app.client(), "/api/v1/leaderboard?language=en")
+        .await;
+    assert_eq!(last["vote_count"], 40);
+    runs.push(last["run_id"].as_i64().unwrap());
+    runs.dedup();
+    assert!(runs.len() >= 2, "runs saw different vote sets: {runs:?}");
+    for run in runs {
+        let (status, reproduced) = app
+            .get_json(
+                &app.client(),
+                &format!("/api/v1/leaderboard/runs/{run}/reproduce"),
+            )
+            .await;
+        assert_eq!(status, 200);
+        assert_eq!(reproduced["identical"], true, "run {run}: {reproduced}");
+    }
+}
