@@ -23,3 +23,16 @@ create table server_instance (
 );
 alter table battle_turn add column owner uuid;
 create index battle_turn_generating_idx on battle_turn (owner) where status = 'generating';
+
+-- Any change to the catalog (models, endpoints), from any process or by hand, is announced on
+-- the `arena_catalog` channel; every server process reloads its catalog and gateway on it.
+create function notify_catalog_change() returns trigger language plpgsql as $$
+begin
+    perform pg_notify('arena_catalog', tg_table_name);
+    return null;
+end;
+$$;
+create trigger model_changed after insert or update or delete on model
+    for each statement execute function notify_catalog_change();
+create trigger model_endpoint_changed after insert or update or delete on model_endpoint
+    for each statement execute function notify_catalog_change();

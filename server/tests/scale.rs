@@ -173,3 +173,49 @@ async fn rating_runs_stay_reproducible_under_concurrent_votes() {
         assert_eq!(reproduced["identical"], true, "run {run}: {reproduced}");
     }
 }
+
+#[tokio::test]
+async fn a_catalog_change_reaches_every_process_within_seconds() {
+    let (_fake, url) = spawn_fake(Mode::Normal).await;
+    let database = fresh_database().await;
+    let models = || {
+        vec![
+            model("alpha", &url, 16),
+            model("beta", &url, 16),
+            model("gamma", &url, 16),
+        ]
+    };
+    let a = TestApp::spawn_on(database.clone(), models(), |_| {}).await;
+    let b = TestApp::spawn_on(database.clone(), models(), |_| {}).await;
+    // A change made through A's database connection (as the admin console will).
+    sqlx::query("update model set display_name = 'Renamed Gamma', weight = 2 where key = 'gamma'")
+        .execute(&a.pool)
+        .await
+        .unwrap();
+    sqlx::query("update model set active = false where key in ('alpha', 'beta')")
+        .execute(&a.pool)
+        .await
+        .unwrap();
+    let mut seen = false;
+    for _ in 0..50 {
+        let gamma = b.arena.catalog.all().into_iter().find(|m| m.key == "gamma");
+        let alpha = b.arena.catalog.all().into_iter().find(|m| m.key == "alpha");
+        if gamma.is_some_and(|g| g.display_name == "Renamed Gamma" && g.weight == 2.0)
+            && alpha.is_some_and(|a| !a.active)
+        {
+            seen = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(seen, "process B did not see the change within 5 s");
+    // With one active model left, B starts no battle.
+    let r = b
+        .client()
+        .post(format!("{}/api/v1/battles", b.url))
+        .json(&serde_json::json!({"prompt": "Hi"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 503);
+}

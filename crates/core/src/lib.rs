@@ -115,7 +115,46 @@ impl Arena {
         );
         arena.spawn_limit_sweeps();
         arena.spawn_heartbeat(settings.arena.instance_heartbeat(), lease);
+        arena.spawn_catalog_listener().await?;
         Ok(arena)
+    }
+
+    /// Reloads the catalog (and the gateway's endpoints) whenever any process changes it: a
+    /// trigger announces every change on `arena_catalog`. A reconnecting listener may have
+    /// missed announcements, so the catalog is also reloaded every minute.
+    async fn spawn_catalog_listener(&self) -> Result<(), StartError> {
+        let mut listener = sqlx::postgres::PgListener::connect_with(&self.pool).await?;
+        listener.listen("arena_catalog").await?;
+        let arena = self.clone();
+        tokio::spawn(async move {
+            let mut safety = tokio::time::interval(Duration::from_secs(60));
+            safety.tick().await;
+            loop {
+                let reload = tokio::select! {
+                    _ = arena.shutdown.cancelled() => break,
+                    _ = safety.tick() => true,
+                    received = listener.try_recv() => match received {
+                        Ok(Some(_)) => true,
+                        // The connection dropped; the next call reconnects. Reload in case a
+                        // change was announced meanwhile.
+                        Ok(None) => true,
+                        Err(e) => {
+                            tracing::warn!(error = %e, "catalog listener failed");
+                            tokio::time::sleep(Duration::from_secs(1)).await;
+                            false
+                        }
+                    },
+                };
+                if reload {
+                    if let Err(e) = arena.catalog.reload(&arena.pool, &arena.gateway).await {
+                        tracing::warn!(error = %e, "catalog reload failed");
+                    } else {
+                        tracing::info!("catalog reloaded");
+                    }
+                }
+            }
+        });
+        Ok(())
     }
 
     /// Renews this process's heartbeat and, now and then, fails the turns of processes whose
