@@ -63,7 +63,7 @@ async fn the_turns_of_a_process_that_stopped_fail_after_its_lease() {
         .execute(&app.pool)
         .await
         .unwrap();
-    sqlx::query(sqlx::AssertSqlSafe(format!(
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
         "insert into voter (id, session_hash) values ('{battle}', 'x'::bytea);
          insert into battle (id, voter_id, model_a_id, model_b_id)
            select '{battle}', '{battle}', (select id from model where key = 'alpha'),
