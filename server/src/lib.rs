@@ -162,7 +162,7 @@ impl Application {
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        arena.shutdown.cancel();
+        arena.stop_background().await;
         result
     }
 }
@@ -214,6 +214,12 @@ pub fn router(state: AppState) -> Router {
             security::guard,
         ))
         .layer(axum::extract::DefaultBodyLimit::max(64 * 1024))
+        // br or gzip at the fastest level for pages, JSON, scripts, styles and wasm; never for
+        // event streams (each event must leave at once), images or tiny bodies.
+        .layer(
+            tower_http::compression::CompressionLayer::new()
+                .quality(tower_http::CompressionLevel::Fastest),
+        )
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
 }

@@ -219,3 +219,82 @@ async fn a_catalog_change_reaches_every_process_within_seconds() {
         .unwrap();
     assert_eq!(r.status(), 503);
 }
+
+#[tokio::test]
+async fn on_sigterm_streams_finish_and_nothing_is_left_half_written() {
+    let (_fake, url) = spawn_fake(Mode::Slow(150)).await;
+    let app = TestApp::spawn(vec![model("alpha", &url, 16), model("beta", &url, 16)]).await;
+    let client = app.client();
+    let battle = app.create_battle(&client, "Hi").await;
+    let reading = {
+        let (client, url, battle) = (client.clone(), app.url.clone(), battle.clone());
+        tokio::spawn(async move {
+            let text = client
+                .get(format!("{url}/api/v1/battles/{battle}/stream"))
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            parse_sse(&text)
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let started = std::time::Instant::now();
+    app.stop().await.unwrap();
+    // The viewer saw its answers to the end, and the process waited for them.
+    let events = reading.await.unwrap();
+    assert_eq!(
+        events.iter().filter(|(e, _)| e == "done").count(),
+        2,
+        "{events:?}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(30));
+    // No new connection is accepted; the records are complete; the process left the roster.
+    assert!(
+        reqwest::Client::new()
+            .get(format!("{}/healthz", app.url))
+            .send()
+            .await
+            .is_err()
+    );
+    assert_eq!(
+        app.count("select count(*) from battle_turn where status = 'ready'")
+            .await,
+        1
+    );
+    assert_eq!(
+        app.count("select count(*) from answer where status in ('pending', 'streaming')")
+            .await,
+        0
+    );
+    assert_eq!(app.count("select count(*) from server_instance").await, 0);
+}
+
+#[tokio::test]
+async fn responses_are_compressed_but_event_streams_are_not() {
+    let (_fake, url) = spawn_fake(Mode::Normal).await;
+    let app = TestApp::spawn(vec![model("alpha", &url, 16), model("beta", &url, 16)]).await;
+    let client = app.client();
+    for (path, encoding) in [("/", "br"), ("/api/v1/leaderboard", "gzip")] {
+        let r = client
+            .get(format!("{}{path}", app.url))
+            .header("accept-encoding", encoding)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        assert_eq!(r.headers()["content-encoding"], encoding, "{path}");
+    }
+    let battle = app.create_battle(&client, "Hi").await;
+    let r = client
+        .get(format!("{}/api/v1/battles/{battle}/stream", app.url))
+        .header("accept-encoding", "br, gzip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(!r.headers().contains_key("content-encoding"));
+    assert!(r.text().await.unwrap().contains("event: done"));
+}

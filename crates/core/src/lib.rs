@@ -169,14 +169,7 @@ impl Arena {
                     _ = tick.tick() => {}
                     _ = arena.shutdown.cancelled() => break,
                 }
-                let beat = sqlx::query(
-                    "insert into server_instance (id) values ($1)
-                     on conflict (id) do update set heartbeat_at = now()",
-                )
-                .bind(arena.instance)
-                .execute(&arena.pool)
-                .await;
-                if let Err(e) = beat {
+                if let Err(e) = arena.heartbeat().await {
                     tracing::warn!(error = %e, "heartbeat failed");
                     continue;
                 }
@@ -186,11 +179,37 @@ impl Arena {
                     Err(e) => tracing::warn!(error = %e, "orphan sweep failed"),
                 }
             }
-            let _ = sqlx::query("delete from server_instance where id = $1")
-                .bind(arena.instance)
-                .execute(&arena.pool)
-                .await;
         });
+    }
+
+    async fn heartbeat(&self) -> Result<(), sqlx::Error> {
+        let renewed = sqlx::query("update server_instance set heartbeat_at = now() where id = $1")
+            .bind(self.instance)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        // Gone (a sibling took this process for dead after a long outage): register again,
+        // unless this process is leaving.
+        if renewed == 0 && !self.shutdown.is_cancelled() {
+            sqlx::query("insert into server_instance (id) values ($1) on conflict do nothing")
+                .bind(self.instance)
+                .execute(&self.pool)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Stops the background tasks and leaves the roster of server processes (shutdown, after
+    /// this process's turns were recorded).
+    pub async fn stop_background(&self) {
+        self.shutdown.cancel();
+        if let Err(e) = sqlx::query("delete from server_instance where id = $1")
+            .bind(self.instance)
+            .execute(&self.pool)
+            .await
+        {
+            tracing::warn!(error = %e, "could not leave the roster of server processes");
+        }
     }
 
     /// Forgets rate-limit keys whose budget is full again, every few seconds.

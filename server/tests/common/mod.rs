@@ -13,6 +13,12 @@ pub struct TestApp {
     pub pool: sqlx::PgPool,
     pub arena: arena_core::Arena,
     pub database: String,
+    stop: std::sync::Mutex<
+        Option<(
+            tokio::sync::oneshot::Sender<()>,
+            tokio::task::JoinHandle<std::io::Result<()>>,
+        )>,
+    >,
 }
 
 /// A fresh database on the server named by DATABASE_URL (required: `make test` sets it).
@@ -86,13 +92,24 @@ impl TestApp {
         let app = Application::build(settings).await.expect("app starts");
         let url = format!("http://{}", app.local_addr());
         let arena = app.arena().clone();
-        tokio::spawn(app.run_until_stopped());
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let stopped = tokio::spawn(app.run_until(async move {
+            let _ = stop_rx.await;
+        }));
         TestApp {
             url,
             pool: arena.pool.clone(),
             arena,
             database,
+            stop: std::sync::Mutex::new(Some((stop_tx, stopped))),
         }
+    }
+
+    /// Stops the app as SIGTERM does; resolves when it has shut down.
+    pub async fn stop(&self) -> std::io::Result<()> {
+        let (tx, handle) = self.stop.lock().unwrap().take().expect("stopped once");
+        let _ = tx.send(());
+        handle.await.unwrap()
     }
 
     /// A browser-like client: keeps its session cookie.
