@@ -13,13 +13,14 @@ pub struct TestApp {
     pub pool: sqlx::PgPool,
     pub arena: arena_core::Arena,
     pub database: String,
-    stop: std::sync::Mutex<
-        Option<(
-            tokio::sync::oneshot::Sender<()>,
-            tokio::task::JoinHandle<std::io::Result<()>>,
-        )>,
-    >,
+    stop: std::sync::Mutex<Option<Stopper>>,
 }
+
+/// What stops a test app (as SIGTERM does) and the task serving it.
+type Stopper = (
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<std::io::Result<()>>,
+);
 
 /// A fresh database on the server named by DATABASE_URL (required: `make test` sets it).
 pub async fn fresh_database() -> String {
