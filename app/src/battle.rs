@@ -1,7 +1,7 @@
 //! The battle page: a prompt, two anonymous answers streamed side by side, four vote buttons
 //! (enabled only when both answers finished), the reveal, then continue or start anew.
 
-use arena_domain::api::{Reveal, StreamEvent};
+use arena_domain::api::{AnswerView, Reveal, StreamEvent, TurnView};
 use arena_domain::markdown::render_safe_html;
 use arena_domain::{Side, Winner};
 use leptos::prelude::*;
@@ -50,6 +50,23 @@ impl TurnUi {
         }
     }
 
+    /// A turn as the server stored it (a reloaded page): each side's text and state so far.
+    pub(crate) fn from_view(turn: &TurnView) -> Self {
+        let side = |side: Side| {
+            turn.answers
+                .iter()
+                .find(|a| a.side == side)
+                .map_or_else(SideView::waiting, side_from_view)
+        };
+        Self {
+            prompt: turn.prompt.clone(),
+            a: side(Side::A),
+            b: side(Side::B),
+            winner: turn.winner.as_deref().and_then(|w| w.parse().ok()),
+            vote_key: String::new(),
+        }
+    }
+
     pub(crate) fn side_mut(&mut self, side: Side) -> &mut SideView {
         match side {
             Side::A => &mut self.a,
@@ -92,6 +109,25 @@ impl TurnUi {
     }
 }
 
+fn side_from_view(answer: &AnswerView) -> SideView {
+    let status = match answer.status.as_str() {
+        "done" => SideStatus::Done {
+            tokens: answer.tokens.unwrap_or(0).max(0) as u32,
+        },
+        "error" => SideStatus::Failed(
+            answer
+                .error
+                .clone()
+                .unwrap_or_else(|| "this answer failed".into()),
+        ),
+        _ => SideStatus::Streaming,
+    };
+    SideView {
+        text: answer.content.clone(),
+        status,
+    }
+}
+
 /// The page's state, shared with the browser-side client code.
 #[derive(Clone, Copy)]
 pub(crate) struct BattleState {
@@ -120,6 +156,22 @@ pub fn BattlePage() -> impl IntoView {
     };
     let prompt = RwSignal::new(String::new());
     let language = RwSignal::new(String::from("en"));
+    // A battle named in the address (`/?battle=ID`, set when it starts) is restored, so a reload
+    // keeps it; any server process can serve it.
+    let query = leptos_router::hooks::use_query_map();
+    Effect::new(move |restored: Option<bool>| {
+        if restored.is_some() {
+            return true;
+        }
+        let id = query.with_untracked(|q| q.get("battle"));
+        #[cfg(feature = "hydrate")]
+        if let Some(id) = id {
+            crate::client::restore(state, id);
+        }
+        #[cfg(not(feature = "hydrate"))]
+        let _ = id;
+        true
+    });
 
     let last_turn = move || state.turns.with(|t| t.last().cloned());
     let can_vote = move || !state.busy.get() && last_turn().is_some_and(|t| t.votable());
@@ -156,7 +208,10 @@ pub fn BattlePage() -> impl IntoView {
     };
     let new_battle = move || {
         #[cfg(feature = "hydrate")]
-        crate::client::close_stream();
+        {
+            crate::client::close_stream();
+            crate::client::show_battle_in_address(None);
+        }
         state.battle_id.set(None);
         state.turns.set(Vec::new());
         state.reveal.set(None);

@@ -3,7 +3,8 @@
 use crate::battle::{BattleState, TurnUi};
 use arena_domain::Winner;
 use arena_domain::api::{
-    ApiErrorBody, BattleCreated, CastVote, ContinueBattle, CreateBattle, Reveal, StreamEvent,
+    ApiErrorBody, BattleCreated, BattleView, CastVote, ContinueBattle, CreateBattle, Reveal,
+    StreamEvent,
 };
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -46,6 +47,58 @@ async fn post<B: Serialize, R: DeserializeOwned>(
     }
 }
 
+/// Puts the battle in the address bar (`/?battle=ID`), or takes it out, without a navigation.
+pub(crate) fn show_battle_in_address(battle_id: Option<&str>) {
+    let url = match battle_id {
+        Some(id) => format!("/?battle={id}"),
+        None => "/".to_owned(),
+    };
+    if let Some(history) = web_sys::window().and_then(|w| w.history().ok()) {
+        let _ = history.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(&url));
+    }
+}
+
+/// Restores a battle after a reload: its turns as stored, the reveal if it was voted, and the
+/// live stream if its latest turn is still being written.
+pub(crate) fn restore(state: BattleState, battle_id: String) {
+    state.busy.set(true);
+    spawn_local(async move {
+        let response = gloo_net::http::Request::get(&format!("/api/v1/battles/{battle_id}"))
+            .send()
+            .await;
+        let view = match response {
+            Ok(r) if r.ok() => r.json::<BattleView>().await.ok(),
+            _ => None,
+        };
+        let Some(view) = view else {
+            show_battle_in_address(None);
+            state.error.set(Some(
+                "that battle is not available in this browser; start a new one".into(),
+            ));
+            state.busy.set(false);
+            return;
+        };
+        let turns: Vec<TurnUi> = view.turns.iter().map(TurnUi::from_view).collect();
+        let generating = view.turns.last().is_some_and(|t| t.status == "generating");
+        if let (Some(model_a), Some(model_b)) = (view.model_a, view.model_b) {
+            let voted = view.turns.iter().rev().find(|t| t.winner.is_some());
+            state.reveal.set(Some(Reveal {
+                model_a,
+                model_b,
+                winner: voted.and_then(|t| t.winner.clone()).unwrap_or_default(),
+                turn: voted.map_or(0, |t| t.turn),
+            }));
+        }
+        state.turns.set(turns);
+        state.battle_id.set(Some(battle_id.clone()));
+        if generating {
+            open_stream(state, &battle_id);
+        } else {
+            state.busy.set(false);
+        }
+    });
+}
+
 fn random_key() -> String {
     format!(
         "{:016x}{:016x}",
@@ -85,6 +138,7 @@ pub(crate) fn send_prompt(state: BattleState, prompt: String, language: String) 
         };
         match result {
             Ok(created) => {
+                show_battle_in_address(Some(&created.battle_id));
                 state.battle_id.set(Some(created.battle_id.clone()));
                 state.turns.update(|turns| turns.push(TurnUi::new(prompt)));
                 open_stream(state, &created.battle_id);

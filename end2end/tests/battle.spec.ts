@@ -60,6 +60,45 @@ test("a full battle: stream, vote, reveal, continue, vote again", async ({ page 
   await expect(page.locator(".turn")).toHaveCount(0);
 });
 
+test("a battle survives a reload, mid-stream and after the vote", async ({ page }) => {
+  await page.goto("/");
+  const box = page.locator("textarea[name=prompt]");
+  await box.fill("Write two sentences about rivers.");
+  await expect(page.getByRole("button", { name: "Start battle" })).toBeEnabled();
+  await page.getByRole("button", { name: "Start battle" }).click();
+  // The battle is in the address at once; reloading while the answers are written resumes them.
+  await expect(page).toHaveURL(/\?battle=[0-9a-f-]{36}$/);
+  const url = page.url();
+  await page.reload();
+  await expect(page.locator(".turn .prompt")).toHaveText("Write two sentences about rivers.");
+  await waitForBothDone(page);
+  const textA = await answers(page).nth(0).locator(".content").innerText();
+  expect(textA.length).toBeGreaterThan(0);
+  // A reload of a finished turn shows the same answers, still votable and still anonymous.
+  await page.reload();
+  await waitForBothDone(page);
+  expect(await answers(page).nth(0).locator(".content").innerText()).toBe(textA);
+  await expect(page.locator(".reveal")).toHaveCount(0);
+  const vote = page.locator("button.vote[data-winner=model_b]");
+  await expect(vote).toBeEnabled();
+  await vote.click();
+  await expect(page.locator(".reveal")).toContainText("SmolLM2-135M-Instruct");
+  // After the vote, a reload shows the vote and the names.
+  await page.goto(url);
+  await expect(page.locator(".turn .voted")).toHaveAttribute("data-winner", "model_b");
+  await expect(page.locator(".reveal")).toContainText("SmolLM2-135M-Instruct");
+  await expect(page.locator("button.vote").first()).toBeDisabled();
+  // A new battle takes the battle out of the address; someone else's link shows nothing of it.
+  await page.getByRole("button", { name: "+ New battle" }).click();
+  await expect(page).toHaveURL(/\/$/);
+  const stranger = await page.context().browser()!.newContext();
+  const other = await stranger.newPage();
+  await other.goto(url);
+  await expect(other.locator("[role=alert]")).toContainText("not available");
+  await expect(other.locator(".turn")).toHaveCount(0);
+  await stranger.close();
+});
+
 test("works at phone width", async ({ browser }) => {
   const page = await browser.newPage({ viewport: { width: 390, height: 844 } });
   await page.goto("/");
