@@ -298,3 +298,51 @@ async fn responses_are_compressed_but_event_streams_are_not() {
     assert!(!r.headers().contains_key("content-encoding"));
     assert!(r.text().await.unwrap().contains("event: done"));
 }
+
+#[tokio::test]
+async fn a_battle_created_on_one_process_streams_and_votes_through_another() {
+    let (_fake, url) = spawn_fake(Mode::Slow(120)).await;
+    let database = fresh_database().await;
+    let models = || vec![model("alpha", &url, 16), model("beta", &url, 16)];
+    let a = TestApp::spawn_on(database.clone(), models(), |_| {}).await;
+    let b = TestApp::spawn_on(database.clone(), models(), |_| {}).await;
+    // One browser (one cookie), two processes behind a balancer with no sticky sessions.
+    let client = a.client();
+    for late_ms in [0u64, 400] {
+        let battle = a.create_battle(&client, "Hi").await;
+        tokio::time::sleep(Duration::from_millis(late_ms)).await;
+        let (_, events) = b.read_stream(&client, &battle).await;
+        assert_eq!(
+            events.iter().filter(|(e, _)| e == "done").count(),
+            2,
+            "joined after {late_ms} ms: {events:?}"
+        );
+        // Every byte, once: the text B streamed is the text A recorded.
+        for side in ["a", "b"] {
+            let recorded: String = sqlx::query_scalar(
+                "select a.content from answer a join battle_turn t on t.id = a.turn_id
+                 where t.battle_id = $1::uuid and a.side = $2 and not a.discarded",
+            )
+            .bind(&battle)
+            .bind(side)
+            .fetch_one(&a.pool)
+            .await
+            .unwrap();
+            assert_eq!(text_of(&events, side), recorded, "side {side}, late {late_ms} ms");
+            assert!(!recorded.is_empty());
+        }
+        let (status, reveal) = b.vote(&client, &battle, "tie", None).await;
+        assert_eq!(status, 200, "{reveal}");
+    }
+    // The other way round: created on B, streamed through A.
+    let battle = b.create_battle(&client, "Hello").await;
+    let (_, events) = a.read_stream(&client, &battle).await;
+    assert_eq!(events.iter().filter(|(e, _)| e == "done").count(), 2);
+    for _ in 0..50 {
+        if a.arena.remote.is_empty() && b.arena.remote.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(a.arena.remote.is_empty() && b.arena.remote.is_empty(), "stand-ins left behind");
+}
