@@ -317,6 +317,12 @@ async fn a_battle_created_on_one_process_streams_and_votes_through_another() {
             2,
             "joined after {late_ms} ms: {events:?}"
         );
+        // Followed live from A (a replay from the database would be one delta per side).
+        let deltas = events.iter().filter(|(e, _)| e == "delta").count();
+        assert!(
+            deltas > 2,
+            "joined after {late_ms} ms: only {deltas} deltas"
+        );
         // Every byte, once: the text B streamed is the text A recorded.
         for side in ["a", "b"] {
             let recorded: String = sqlx::query_scalar(
@@ -328,7 +334,11 @@ async fn a_battle_created_on_one_process_streams_and_votes_through_another() {
             .fetch_one(&a.pool)
             .await
             .unwrap();
-            assert_eq!(text_of(&events, side), recorded, "side {side}, late {late_ms} ms");
+            assert_eq!(
+                text_of(&events, side),
+                recorded,
+                "side {side}, late {late_ms} ms"
+            );
             assert!(!recorded.is_empty());
         }
         let (status, reveal) = b.vote(&client, &battle, "tie", None).await;
@@ -344,5 +354,8 @@ async fn a_battle_created_on_one_process_streams_and_votes_through_another() {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert!(a.arena.remote.is_empty() && b.arena.remote.is_empty(), "stand-ins left behind");
+    assert!(
+        a.arena.remote.is_empty() && b.arena.remote.is_empty(),
+        "stand-ins left behind"
+    );
 }

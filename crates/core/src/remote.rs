@@ -46,8 +46,14 @@ struct Ask {
 #[derive(Serialize, Deserialize)]
 #[serde(untagged)]
 enum TurnMessage {
-    Snapshot { turn: Uuid, snapshot: u64 },
-    Events { turn: Uuid, events: Vec<(u64, StreamEvent)> },
+    Snapshot {
+        turn: Uuid,
+        snapshot: u64,
+    },
+    Events {
+        turn: Uuid,
+        events: Vec<(u64, StreamEvent)>,
+    },
 }
 
 /// Stand-ins for turns generated elsewhere, by turn id.
@@ -195,17 +201,26 @@ async fn follow(remote: RemoteTurns, pool: PgPool, proxy: Arc<Proxy>, grace: Dur
     remote.remove(turn_id);
 }
 
+/// side, status, content, error, finish_reason, completion_tokens
+type RecordedAnswer = (
+    String,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<i32>,
+);
+
 /// Publishes the recorded outcome of each side that has no final event yet.
 async fn finish_from_record(pool: &PgPool, proxy: &Proxy) {
-    let rows: Vec<(String, String, String, Option<String>, Option<String>, Option<i32>)> =
-        sqlx::query_as(
-            "select side, status, content, error, finish_reason, completion_tokens from answer
+    let rows: Vec<RecordedAnswer> = sqlx::query_as(
+        "select side, status, content, error, finish_reason, completion_tokens from answer
              where turn_id = $1 and not discarded",
-        )
-        .bind(proxy.live.turn_id)
-        .fetch_all(pool)
-        .await
-        .unwrap_or_default();
+    )
+    .bind(proxy.live.turn_id)
+    .fetch_all(pool)
+    .await
+    .unwrap_or_default();
     let mut state = proxy.state.lock().expect("proxy lock");
     if state.last.is_none() {
         // Never synced: start from nothing and take everything from the record.

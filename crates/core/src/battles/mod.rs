@@ -5,25 +5,20 @@
 use crate::Arena;
 use crate::catalog::{Model, choose_pair};
 use crate::error::{ArenaError, ArenaResult};
-use crate::live::{GenerationSlot, LiveTurn, Requester, ViewerGuard};
+use crate::live::{GenerationSlot, Requester, ViewerGuard};
 use crate::voters::VoterId;
 use arena_domain::api::{AnswerView, BattleCreated, BattleView, Reveal, StreamEvent, TurnView};
-use arena_domain::identity::identity_matches;
-use arena_domain::markdown::StyleFeatures;
 use arena_domain::{Prompt, Side, Winner};
-use arena_inference::{ChatEvent, ChatMessage, ChatRequest, FinishReason, Role};
-use futures::StreamExt;
-use sha2::{Digest, Sha256};
-use sqlx::{PgConnection, Row};
-use std::sync::Arc;
-use std::time::Instant;
+use sqlx::Row;
 use tokio::sync::broadcast;
 use uuid::Uuid;
 
 mod generation;
 mod store;
 pub use store::recover_orphans;
-use store::{history, insert_answers, insert_turn, latest_turn, lock_battle, owned_battle, touch_battle};
+use store::{
+    history, insert_answers, insert_turn, latest_turn, lock_battle, owned_battle, touch_battle,
+};
 
 /// What `GET /battles/{id}/stream` sends: the events so far, then (if the turn is still being
 /// generated) the live ones.

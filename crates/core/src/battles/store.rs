@@ -2,10 +2,10 @@
 //! turns of stopped processes.
 
 use super::{BattleRow, TurnRow};
+use crate::catalog::Model;
 use crate::error::{ArenaError, ArenaResult};
 use crate::voters::VoterId;
 use arena_domain::Side;
-use crate::catalog::Model;
 use sqlx::{PgConnection, Row};
 use uuid::Uuid;
 
@@ -54,7 +54,10 @@ pub(super) async fn insert_answers(
     Ok(ids)
 }
 
-pub(super) async fn touch_battle(conn: &mut PgConnection, battle_id: Uuid) -> Result<(), sqlx::Error> {
+pub(super) async fn touch_battle(
+    conn: &mut PgConnection,
+    battle_id: Uuid,
+) -> Result<(), sqlx::Error> {
     sqlx::query("update battle set updated_at = now() where id = $1")
         .bind(battle_id)
         .execute(conn)
