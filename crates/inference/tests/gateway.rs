@@ -548,16 +548,19 @@ async fn a_worker_that_goes_down_leaves_the_pool_and_comes_back() {
     let addr = fake.addr();
     fake.stop().await;
     // Requests that find it down are retried on the other replica; after three connect errors
-    // it leaves the pool (no health check involved).
-    for _ in 0..12 {
+    // it leaves the pool (no health check involved). Equal loads are tied at random, so how
+    // many requests that takes varies.
+    let mut sent = 0;
+    while status_of(&gateway, "down").healthy {
+        assert!(sent < 200, "the endpoint never left the pool");
         let stream = gateway.stream_chat("m", request()).await.unwrap();
         assert_eq!(stream.endpoint_id(), "good");
         assert_eq!(collect(stream).await.2, None);
+        sent += 1;
     }
     let down = status_of(&gateway, "down");
-    assert!(!down.healthy, "{down:?}");
-    assert_eq!(down.consecutive_failures, 3);
-    assert_eq!(good.requests(), 12);
+    assert_eq!(down.consecutive_failures, 3, "{down:?}");
+    assert_eq!(good.requests(), sent);
     // Health checks keep failing while it is down...
     gateway.check_now().await;
     assert!(!status_of(&gateway, "down").healthy);
@@ -567,10 +570,13 @@ async fn a_worker_that_goes_down_leaves_the_pool_and_comes_back() {
     gateway.check_now().await;
     assert!(status_of(&gateway, "down").healthy);
     let mut served = 0;
-    for _ in 0..10 {
+    for _ in 0..100 {
         let stream = gateway.stream_chat("m", request()).await.unwrap();
         served += usize::from(stream.endpoint_id() == "down");
         assert_eq!(collect(stream).await.2, None);
+        if served > 0 {
+            break;
+        }
     }
     assert!(served > 0 && back.requests() == served);
 }
