@@ -21,7 +21,7 @@ fn generous() -> Budget {
 
 #[tokio::test]
 async fn a_restart_never_touches_a_siblings_battles() {
-    let (_fake, url) = spawn_fake(Mode::Slow(150)).await;
+    let (_fake, url) = spawn_fake(Mode::Slow(400)).await;
     let database = fresh_database().await;
     let models = || vec![model("alpha", &url, 16), model("beta", &url, 16)];
     let a = TestApp::spawn_on(database.clone(), models(), |_| {}).await;
@@ -127,6 +127,10 @@ async fn rating_runs_stay_reproducible_under_concurrent_votes() {
         app.read_stream(&voter, &id).await;
         ready.push((voter, id));
     }
+    // A run before any vote: the runs below cannot all be the same one.
+    let (_, before) = app
+        .get_json(&app.client(), "/api/v1/leaderboard?language=en")
+        .await;
     let winners = ["model_a", "model_b", "tie", "both_bad"];
     let votes = ready
         .iter()
@@ -160,6 +164,7 @@ async fn rating_runs_stay_reproducible_under_concurrent_votes() {
         .await;
     assert_eq!(last["vote_count"], 40);
     runs.push(last["run_id"].as_i64().unwrap());
+    runs.insert(0, before["run_id"].as_i64().unwrap());
     runs.dedup();
     assert!(runs.len() >= 2, "runs saw different vote sets: {runs:?}");
     for run in runs {
@@ -301,7 +306,8 @@ async fn responses_are_compressed_but_event_streams_are_not() {
 
 #[tokio::test]
 async fn a_battle_created_on_one_process_streams_and_votes_through_another() {
-    let (_fake, url) = spawn_fake(Mode::Slow(120)).await;
+    // Slow enough (about 2 s a turn) that both joins happen while the turn is written.
+    let (_fake, url) = spawn_fake(Mode::Slow(250)).await;
     let database = fresh_database().await;
     let models = || vec![model("alpha", &url, 16), model("beta", &url, 16)];
     let a = TestApp::spawn_on(database.clone(), models(), |_| {}).await;
