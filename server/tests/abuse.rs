@@ -547,6 +547,17 @@ async fn get_loops_cannot_write_rating_runs() {
         .await;
     assert_eq!(status, 200);
     assert_eq!(app.count("select count(*) from rating_run").await, 4);
+    // Once a vote arrived, reading any non-default view again means reading the counts: that
+    // too is behind the (now spent) budget.
+    let battle = app.create_battle(&client, "Hi").await;
+    app.read_stream(&client, &battle).await;
+    assert_eq!(app.vote(&client, &battle, "tie", None).await.0, 200);
+    let (status, body) = app
+        .get_json(&client, "/api/v1/leaderboard?ci=bootstrap&rounds=10&seed=1")
+        .await;
+    assert_eq!(status, 429, "{body}");
+    // The default view is never refused.
+    assert_eq!(app.get_json(&client, "/api/v1/leaderboard").await.0, 200);
 }
 
 #[tokio::test]
