@@ -3,6 +3,17 @@ import * as path from "path";
 
 const answers = (page: Page) => page.locator(".turn").last().locator(".answer");
 
+// Types into the prompt box once the page has hydrated (before that, typing does not reach the
+// page's state and the button stays disabled): retried until the button enables.
+async function typePrompt(page: Page, text: string, button: string) {
+  const box = page.locator("textarea[name=prompt]");
+  await expect(async () => {
+    await box.fill("");
+    await box.fill(text);
+    await expect(page.getByRole("button", { name: button })).toBeEnabled({ timeout: 1000 });
+  }).toPass({ timeout: 60_000 });
+}
+
 async function waitForBothDone(page: Page) {
   await expect(answers(page).nth(0)).toHaveAttribute("data-status", "done");
   await expect(answers(page).nth(1)).toHaveAttribute("data-status", "done");
@@ -23,8 +34,7 @@ test("a full battle: stream, vote, reveal, continue, vote again", async ({ page 
   await expect(page.locator("body")).not.toContainText("smollm2");
   const box = page.locator("textarea[name=prompt]");
   // Wait for hydration: typing must enable the button.
-  await box.fill("Name three colours.");
-  await expect(page.getByRole("button", { name: "Start battle" })).toBeEnabled();
+  await typePrompt(page, "Name three colours.", "Start battle");
   await page.getByRole("button", { name: "Start battle" }).click();
 
   // Both answers stream side by side, anonymously.
@@ -62,9 +72,7 @@ test("a full battle: stream, vote, reveal, continue, vote again", async ({ page 
 
 test("a battle survives a reload, mid-stream and after the vote", async ({ page }) => {
   await page.goto("/");
-  const box = page.locator("textarea[name=prompt]");
-  await box.fill("Write two sentences about rivers.");
-  await expect(page.getByRole("button", { name: "Start battle" })).toBeEnabled();
+  await typePrompt(page, "Write two sentences about rivers.", "Start battle");
   await page.getByRole("button", { name: "Start battle" }).click();
   // The battle is in the address at once; reloading while the answers are written resumes them.
   await expect(page).toHaveURL(/\?battle=[0-9a-f-]{36}$/);
