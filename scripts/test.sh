@@ -13,10 +13,20 @@ export CANDLE_NUM_THREADS=1 RAYON_NUM_THREADS=1
 export ARENA_WORKER_MODEL_PATH="$PWD/.local/models/SmolLM2-135M-Instruct.Q4_1.gguf"
 
 pids=()
+# The databases the tests created (one per test, one for the browser test) are dropped at the end,
+# pass or fail.
+drop_test_databases() {
+  psql "$DATABASE_URL" -Atc "select datname from pg_database
+      where datname like 'arena\_test\_%' or datname like 'arena\_e2e\_%'" 2>/dev/null |
+    while read -r db; do
+      psql "$DATABASE_URL" -qc "drop database if exists \"$db\" with (force)" >/dev/null 2>&1 || true
+    done
+}
 cleanup() {
   trap - INT TERM EXIT
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
   wait 2>/dev/null || true
+  drop_test_databases
   stop_private_database
 }
 trap cleanup INT TERM EXIT
