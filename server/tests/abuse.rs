@@ -78,13 +78,9 @@ async fn a_flood_of_battles_gets_429_with_retry_after_and_creates_no_voters() {
 
 #[tokio::test]
 async fn a_spoofed_forwarded_for_is_ignored_unless_the_proxy_is_trusted() {
-    let (app, _fake) = app_with(Mode::Normal, |s| {
-        s.limits.vote = rate(3, 3);
-    })
-    .await;
-    let client = cookieless();
-    let vote = |xff: String| {
-        client
+    // A vote on an unknown battle (404 once admitted) from `xff` as the forwarded client.
+    async fn vote_as(app: &TestApp, xff: String) -> u16 {
+        cookieless()
             .post(format!(
                 "{}/api/v1/battles/{}/vote",
                 app.url,
@@ -93,16 +89,18 @@ async fn a_spoofed_forwarded_for_is_ignored_unless_the_proxy_is_trusted() {
             .header("X-Forwarded-For", xff)
             .json(&serde_json::json!({"winner": "tie"}))
             .send()
-    };
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    }
+    let (app, _fake) = app_with(Mode::Normal, |s| {
+        s.limits.vote = rate(3, 3);
+    })
+    .await;
     let mut statuses = Vec::new();
     for i in 0..6 {
-        statuses.push(
-            vote(format!("198.51.100.{i}"))
-                .await
-                .unwrap()
-                .status()
-                .as_u16(),
-        );
+        statuses.push(vote_as(&app, format!("198.51.100.{i}")).await);
     }
     assert_eq!(
         statuses,
@@ -117,33 +115,12 @@ async fn a_spoofed_forwarded_for_is_ignored_unless_the_proxy_is_trusted() {
     })
     .await;
     for i in 0..6 {
-        let r = client
-            .post(format!(
-                "{}/api/v1/battles/{}/vote",
-                app.url,
-                uuid::Uuid::new_v4()
-            ))
-            .header("X-Forwarded-For", format!("198.51.100.{i}"))
-            .json(&serde_json::json!({"winner": "tie"}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 404);
+        assert_eq!(vote_as(&app, format!("198.51.100.{i}")).await, 404);
     }
     // …and a client-written hop left of the proxy's does not buy a new budget.
     for i in 0..6 {
-        let r = client
-            .post(format!(
-                "{}/api/v1/battles/{}/vote",
-                app.url,
-                uuid::Uuid::new_v4()
-            ))
-            .header("X-Forwarded-For", format!("6.6.6.{i}, 203.0.113.50"))
-            .json(&serde_json::json!({"winner": "tie"}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), if i < 3 { 404 } else { 429 }, "hop {i}");
+        let status = vote_as(&app, format!("6.6.6.{i}, 203.0.113.50")).await;
+        assert_eq!(status, if i < 3 { 404 } else { 429 }, "hop {i}");
     }
 }
 
