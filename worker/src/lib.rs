@@ -171,7 +171,7 @@ impl Worker {
     }
 
     pub async fn run(self) -> std::io::Result<()> {
-        axum::serve(self.listener, api::router(self.shared)).await
+        axum::serve(no_delay(self.listener), api::router(self.shared)).await
     }
 
     /// Serves until `shutdown` resolves.
@@ -179,10 +179,19 @@ impl Worker {
         self,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        axum::serve(self.listener, api::router(self.shared))
+        axum::serve(no_delay(self.listener), api::router(self.shared))
             .with_graceful_shutdown(shutdown)
             .await
     }
+}
+
+/// Tokens are small writes: without TCP_NODELAY, Nagle's algorithm holds one back until the
+/// previous is acknowledged, and a delayed ACK makes that up to 40 ms.
+fn no_delay(listener: TcpListener) -> impl axum::serve::Listener<Addr = SocketAddr> {
+    use axum::serve::ListenerExt;
+    listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    })
 }
 
 /// candle sizes its CPU thread pools from `CANDLE_NUM_THREADS` / `RAYON_NUM_THREADS` (read once,
