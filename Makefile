@@ -1,5 +1,5 @@
 # The two commands (see README.md). Both install what is missing first.
-.PHONY: run test bench
+.PHONY: run test bench chaos
 
 run:
 	bash scripts/run.sh
@@ -9,3 +9,6 @@ test:
 
 bench:
 	bash scripts/bench.sh
+
+chaos:
+	bash scripts/chaos.sh

@@ -4,6 +4,9 @@
 #   1. the hydrate bundle: crate `frontend` for wasm32, then wasm-bindgen → target/site/pkg/arena.js
 #      and arena_bg.wasm (wasm-opt -Oz in release, binaryen from npm: Debian's is too old);
 #   2. style/main.css → target/site/pkg/arena.css, public/ → target/site/;
+#   2b. content-hashed names: arena.HASH.js, arena.HASH_bg.wasm, arena.HASH.css, and the name
+#      `arena.HASH` in pkg/output-name, which the server reads at start-up (it serves these
+#      files as immutable for a year; a new build has new names);
 #   3. the server binary (crate `server`, ssr), built without LEPTOS_OUTPUT_NAME so that its
 #      hydration script asks for arena_bg.wasm, the name wasm-bindgen gives.
 # Usage: scripts/build-site.sh [--release] [--no-server]
@@ -40,11 +43,16 @@ if [ "$release" = 1 ]; then
     "$pkg.tmp/arena_bg.wasm" -o "$pkg.tmp/arena_bg.wasm"
 fi
 cp style/main.css "$pkg.tmp/arena.css"
+hash=$(cat "$pkg.tmp/arena.js" "$pkg.tmp/arena_bg.wasm" "$pkg.tmp/arena.css" | sha256sum | cut -c1-16)
+mv "$pkg.tmp/arena.js" "$pkg.tmp/arena.$hash.js"
+mv "$pkg.tmp/arena_bg.wasm" "$pkg.tmp/arena.${hash}_bg.wasm"
+mv "$pkg.tmp/arena.css" "$pkg.tmp/arena.$hash.css"
+echo "arena.$hash" > "$pkg.tmp/output-name"
 mkdir -p "$site"
 if [ -d public ]; then cp -R public/. "$site/"; fi
 rm -rf "$pkg"
 mv "$pkg.tmp" "$pkg"
-echo "[site] $pkg: $(du -sh "$pkg" | cut -f1) ($(stat -c %s "$pkg/arena_bg.wasm") bytes of wasm)"
+echo "[site] $pkg: $(du -sh "$pkg" | cut -f1) ($(stat -c %s "$pkg/arena.${hash}_bg.wasm") bytes of wasm, names arena.$hash.*)"
 
 if [ "$server" = 0 ]; then
   exit 0

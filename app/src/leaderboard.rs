@@ -7,9 +7,25 @@ use arena_domain::api::{LeaderboardFilter, LeaderboardView};
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
+/// Heatmaps show this many of the best-ranked models unless asked for more (`?heatmaps=`): at
+/// arena scale (129 models) two full matrices were 5.5 MB of SVG; the JSON API has them whole.
+pub const HEATMAP_TOP: usize = 20;
+
+/// `?heatmaps=all` or a number of models (20 when absent or unreadable).
+fn heatmap_size(raw: Option<&str>) -> usize {
+    match raw {
+        Some("all") => usize::MAX,
+        Some(n) => n.parse().ok().filter(|n| *n > 0).unwrap_or(HEATMAP_TOP),
+        None => HEATMAP_TOP,
+    }
+}
+
 /// A stable path (`/api/pages/leaderboard`): tests and caches can name it.
 #[server(prefix = "/api/pages", endpoint = "leaderboard")]
-pub async fn get_leaderboard(filter: LeaderboardFilter) -> Result<LeaderboardView, PageError> {
+pub async fn get_leaderboard(
+    filter: LeaderboardFilter,
+    heatmaps: Option<String>,
+) -> Result<LeaderboardView, PageError> {
     use arena_core::limits::{Action, ClientAddr};
     let arena = use_context::<arena_core::Arena>().ok_or(PageError::Internal)?;
     let address = use_context::<http::request::Parts>()
@@ -18,7 +34,8 @@ pub async fn get_leaderboard(filter: LeaderboardFilter) -> Result<LeaderboardVie
         Some(ClientAddr(address)) => arena.limits.check_address(Action::Leaderboard, address),
         None => Ok(()),
     };
-    Ok(arena.leaderboard(filter, admit).await?)
+    let view = arena.leaderboard(filter, admit).await?;
+    Ok(view.with_matrices_of_top(heatmap_size(heatmaps.as_deref())))
 }
 
 #[component]
@@ -38,7 +55,11 @@ pub fn LeaderboardPage() -> impl IntoView {
             }
         })
     };
-    let board = Resource::new(filter, get_leaderboard);
+    let heatmaps = move || query.with(|q| q.get("heatmaps").filter(|s| !s.trim().is_empty()));
+    let board = Resource::new(
+        move || (filter(), heatmaps()),
+        |(filter, heatmaps)| get_leaderboard(filter, heatmaps),
+    );
     let current = move |k: &'static str| query.with(|q| q.get(k).unwrap_or_default());
     // Options of a GET form that keep the submitted choice selected.
     let options = move |name: &'static str, choices: &'static [(&'static str, &'static str)]| {
@@ -68,6 +89,11 @@ pub fn LeaderboardPage() -> impl IntoView {
                 <label>"Ties "
                     <select name="ties">
                         {options("ties", &[("half", "Half a win each"), ("davidson", "Davidson model")])}
+                    </select>
+                </label>
+                <label>"Heatmaps "
+                    <select name="heatmaps">
+                        {options("heatmaps", &[("", "Top 20"), ("50", "Top 50"), ("all", "All models")])}
                     </select>
                 </label>
                 <button type="submit">"Apply"</button>
@@ -153,6 +179,11 @@ fn Board(view: LeaderboardView) -> impl IntoView {
         <h2>"95% confidence intervals"</h2>
         <div inner_html=ci_plot(&view)></div>
         <h2>"Win rate (row against column)"</h2>
+        {(view.battles.len() < view.entries.len()).then(|| view! {
+            <p class="hint">
+                {format!("The {} best-ranked of {} models; choose more under Heatmaps.", view.battles.len(), view.entries.len())}
+            </p>
+        })}
         <div inner_html=heatmap(&view, true)></div>
         <h2>"Battles"</h2>
         <div inner_html=heatmap(&view, false)></div>
@@ -222,9 +253,10 @@ pub fn ci_plot(view: &LeaderboardView) -> String {
     svg
 }
 
-/// A heatmap of win rates (`rates`) or battle counts between every pair of models.
+/// A heatmap of win rates (`rates`) or battle counts between every pair of the models the
+/// matrices cover (the first entries).
 pub fn heatmap(view: &LeaderboardView, rates: bool) -> String {
-    let n = view.entries.len();
+    let n = view.battles.len().min(view.entries.len());
     if n == 0 {
         return String::new();
     }
@@ -243,7 +275,7 @@ pub fn heatmap(view: &LeaderboardView, rates: bool) -> String {
         left + size(n) + 10.0,
         top + size(n) + 10.0
     );
-    for (i, e) in view.entries.iter().enumerate() {
+    for (i, e) in view.entries.iter().take(n).enumerate() {
         let name = escape(&e.display_name);
         svg += &format!(
             "<text x=\"{}\" y=\"{}\" text-anchor=\"end\" font-size=\"11\">{name}</text>",

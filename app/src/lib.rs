@@ -11,7 +11,7 @@ pub mod error;
 mod leaderboard;
 
 use leptos::prelude::*;
-use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
+use leptos_meta::{MetaTags, Title, provide_meta_context};
 use leptos_router::StaticSegment;
 use leptos_router::components::{A, Route, Router, Routes};
 
@@ -24,12 +24,16 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     {
         response.insert_header(http::header::CONTENT_SECURITY_POLICY, value);
     }
+    let stylesheet = format!("/{}/{}.css", options.site_pkg_dir, options.output_name);
     view! {
         <!DOCTYPE html>
         <html lang="en">
             <head>
                 <meta charset="utf-8"/>
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                // The site's files carry a content hash in their names (output_name, see
+                // scripts/build-site.sh): the stylesheet's is the script's.
+                <link rel="stylesheet" id="leptos" href=stylesheet/>
                 <HydrationScripts options/>
                 <MetaTags/>
             </head>
@@ -59,7 +63,6 @@ pub fn security_policy(script_nonce: Option<&str>) -> String {
 pub fn App() -> impl IntoView {
     provide_meta_context();
     view! {
-        <Stylesheet id="leptos" href="/pkg/arena.css"/>
         <Title text="Arena — compare language models"/>
         <Router>
             <header class="topbar">

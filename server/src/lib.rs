@@ -1,6 +1,7 @@
 //! The arena's HTTP server as a library, so tests start the real thing on port 0.
 
 pub mod api;
+pub mod assets;
 pub mod client;
 pub mod health;
 pub mod security;
@@ -66,7 +67,7 @@ impl Application {
             source,
         })?;
         let leptos_options = LeptosOptions::builder()
-            .output_name("arena")
+            .output_name(assets::output_name(&settings.server.site_root))
             .site_root(settings.server.site_root.to_string_lossy().to_string())
             .site_pkg_dir("pkg")
             .site_addr(addr)
@@ -213,6 +214,7 @@ pub fn router(state: AppState) -> Router {
             state.guard.clone(),
             security::guard,
         ))
+        .layer(axum::middleware::from_fn(assets::cache_headers))
         .layer(axum::extract::DefaultBodyLimit::max(64 * 1024))
         // br or gzip at the fastest level for pages, JSON, scripts, styles and wasm; never for
         // event streams (each event must leave at once), images or tiny bodies.

@@ -185,6 +185,46 @@ pub struct LeaderboardView {
     pub tie_parameter: Option<f64>,
 }
 
+impl LeaderboardView {
+    /// The pairwise matrices cut to the first `n` entries (the best ranked): the page draws
+    /// those; the JSON API keeps them whole.
+    pub fn with_matrices_of_top(mut self, n: usize) -> Self {
+        self.battles.truncate(n);
+        self.battles.iter_mut().for_each(|row| row.truncate(n));
+        self.win_rate.truncate(n);
+        self.win_rate.iter_mut().for_each(|row| row.truncate(n));
+        self
+    }
+}
+
+#[cfg(test)]
+mod view_tests {
+    use super::*;
+
+    #[test]
+    fn matrices_are_cut_to_the_top_entries() {
+        let n = 4;
+        let view = LeaderboardView {
+            run_id: 1,
+            method: String::new(),
+            max_vote_id: 0,
+            vote_count: 0,
+            computed_at: String::new(),
+            filter: LeaderboardFilter::default(),
+            entries: Vec::new(),
+            warnings: Vec::new(),
+            battles: (0..n).map(|i| (0..n).map(|j| (10 * i + j) as u64).collect()).collect(),
+            win_rate: (0..n).map(|i| (0..n).map(|j| Some((i * j) as f64)).collect()).collect(),
+            params: serde_json::Value::Null,
+            tie_parameter: None,
+        };
+        let cut = view.clone().with_matrices_of_top(2);
+        assert_eq!(cut.battles, vec![vec![0, 1], vec![10, 11]]);
+        assert_eq!(cut.win_rate, vec![vec![Some(0.0), Some(0.0)], vec![Some(0.0), Some(1.0)]]);
+        assert_eq!(view.clone().with_matrices_of_top(10).battles, view.battles);
+    }
+}
+
 /// `GET /api/v1/leaderboard/runs/{id}/reproduce`: a recorded run refitted from the votes
 /// themselves (those it saw: counted, id up to its `max_vote_id`, same filter and parameters).
 #[derive(Debug, Clone, Serialize, Deserialize)]
