@@ -37,6 +37,18 @@ struct Tally {
     vote_retries: AtomicUsize,
     acknowledged: AtomicUsize,
     refused: AtomicUsize,
+    /// The answers of the votes refused for good.
+    refusals: std::sync::Mutex<Vec<String>>,
+}
+
+impl Tally {
+    fn refuse(&self, status: u16, body: String) {
+        self.refused.fetch_add(1, Ordering::Relaxed);
+        self.refusals
+            .lock()
+            .expect("refusals")
+            .push(format!("{status} {body}"));
+    }
 }
 
 /// One acknowledged vote.
@@ -113,7 +125,7 @@ async fn volunteer(
         let key = uuid::Uuid::new_v4().to_string();
         for attempt in 0.. {
             match voter.vote(&urls[server], &battle, winner, &key).await {
-                Ok(200) => {
+                Ok((200, _)) => {
                     tally.acknowledged.fetch_add(1, Ordering::Relaxed);
                     acks.push(Ack {
                         battle: battle.clone(),
@@ -123,17 +135,17 @@ async fn volunteer(
                 }
                 // A cut connection, a restarting database or process: ask again (a conflict, a
                 // few times: the answers' final rows may still be committing).
-                Ok(409) if attempt >= 50 => {
-                    tally.refused.fetch_add(1, Ordering::Relaxed);
+                Ok((status @ 409, body)) if attempt >= 50 => {
+                    tally.refuse(status, body);
                     break;
                 }
-                Ok(409) | Ok(429) | Ok(500..) | Err(_) => {
+                Ok((409 | 429 | 500.., _)) | Err(_) => {
                     tally.vote_retries.fetch_add(1, Ordering::Relaxed);
                     server = (server + 1) % urls.len();
                     tokio::time::sleep(Duration::from_millis(100)).await;
                 }
-                Ok(_) => {
-                    tally.refused.fetch_add(1, Ordering::Relaxed);
+                Ok((status, body)) => {
+                    tally.refuse(status, body);
                     break;
                 }
             }
@@ -221,6 +233,9 @@ async fn audit(args: &ChaosArgs, tally: &Tally, acks: &[Ack]) -> Result<(), Erro
         get(&tally.vote_retries),
         get(&tally.refused)
     );
+    for refusal in tally.refusals.lock().expect("refusals").iter().take(5) {
+        println!("refused: {refusal}");
+    }
     if acks.is_empty() {
         return Err("no vote was acknowledged: the load did not run".into());
     }

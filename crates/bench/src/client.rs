@@ -115,14 +115,14 @@ impl Voter {
         })
     }
 
-    /// Casts a vote; the HTTP status (200 is an acknowledgement).
+    /// Casts a vote; the HTTP status (200 is an acknowledgement) and the body.
     pub async fn vote(
         &self,
         base: &str,
         battle: &str,
         winner: &str,
         idempotency_key: &str,
-    ) -> Result<u16, Error> {
+    ) -> Result<(u16, String), Error> {
         let response = self
             .with_cookie(
                 self.http
@@ -133,7 +133,8 @@ impl Voter {
             .timeout(Duration::from_secs(10))
             .send()
             .await?;
-        Ok(response.status().as_u16())
+        let status = response.status().as_u16();
+        Ok((status, response.text().await?))
     }
 }
 
