@@ -6,16 +6,21 @@
 #   3. 1,000 concurrent streaming battles: the server's RSS idle, at peak and after;
 #   4. the built-in CPU worker's and the rating engine's own benchmarks (skipped when quick).
 # A scripted OpenAI-compatible worker (`arena-bench worker`) answers instead of a model.
+# BENCH_PHASES="votes ttft streams sustained models" (default: all) picks phases.
 # BENCH_QUICK=1: a short version on the debug build (seconds of load; CI runs it so the harness
 # cannot rot). Figures come from full runs and are recorded in docs/scale.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/db.sh
 quick=${BENCH_QUICK:-0}
+phases=${BENCH_PHASES:-votes ttft streams sustained models}
+want() { [[ " $phases " == *" $1 "* ]]; }
 if [ "$quick" = 1 ]; then
   profile=debug prepare=200 clones=80 wrk_secs=3 ttft_samples=30 streams=100 stream_tokens=20
+  sustained=300 phases=${BENCH_PHASES:-votes ttft streams sustained}
 else
   profile=release prepare=2000 clones=60 wrk_secs=20 ttft_samples=300 streams=1000 stream_tokens=100
+  sustained=10000
 fi
 command -v wrk >/dev/null || {
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
@@ -87,6 +92,8 @@ fast_worker=$(free_port)
 start_worker "$fast_worker" --tokens 8
 fresh_db arena_bench
 start_server votes arena_bench "$fast_worker"
+votes_url=$server_url votes_pid=$server_pid
+if want votes; then
 "$bin/arena-bench" prepare --url "$server_url" --battles "$prepare" --out "$out/prepared.txt"
 # More battles to vote on than the load can use: clones of the prepared ones (same voters,
 # models and answers), half for the HTTP load, half for pgbench.
@@ -145,20 +152,30 @@ pg_lat=$(sed -n 's/^latency average = \([0-9.]*\) ms/\1/p' <<<"$pg_out")
 [ "$(field failed)" = 0 ] || { echo "[bench] some votes failed; see $out/votes.log" >&2; exit 1; }
 [ "$(field requests)" -lt "$prepared" ] ||
   { echo "[bench] the load used up its battles: prepare more (clones=)" >&2; exit 1; }
+fi
 
 # --- 2. Time to first token -----------------------------------------------------------------------
-"$bin/arena-bench" ttft --arena "$server_url" --worker "http://127.0.0.1:$fast_worker" \
-  --samples "$ttft_samples" | tee "$out/ttft.md"
+if want ttft; then
+  "$bin/arena-bench" ttft --arena "$votes_url" --worker "http://127.0.0.1:$fast_worker" \
+    --samples "$ttft_samples" | tee "$out/ttft.md"
+fi
 
-# --- 3. Many concurrent streaming battles -----------------------------------------------------
-slow_worker=$(free_port)
-start_worker "$slow_worker" --tokens "$stream_tokens" --token-delay-ms 30
-fresh_db arena_bench_streams
-start_server streams arena_bench_streams "$slow_worker"
-"$bin/arena-bench" streams --url "$server_url" --battles "$streams" --concurrency "$streams" \
-  --pid "$server_pid" --settle-secs $([ "$quick" = 1 ] && echo 2 || echo 10) | tee "$out/streams.md"
+# --- 3. Many concurrent streaming battles, then a long run of battles -------------------------------
+settle=$([ "$quick" = 1 ] && echo 2 || echo 10)
+if want streams; then
+  slow_worker=$(free_port)
+  start_worker "$slow_worker" --tokens "$stream_tokens" --token-delay-ms 30
+  fresh_db arena_bench_streams
+  start_server streams arena_bench_streams "$slow_worker"
+  "$bin/arena-bench" streams --url "$server_url" --battles "$streams" --concurrency "$streams" \
+    --pid "$server_pid" --settle-secs "$settle" | tee "$out/streams.md"
+fi
+if want sustained; then
+  "$bin/arena-bench" streams --url "$votes_url" --battles "$sustained" --concurrency 16 \
+    --pid "$votes_pid" --settle-secs "$settle" | tee "$out/sustained.md"
+fi
 
-if [ "$quick" = 0 ]; then
+if want models; then
   # --- 4. The built-in worker and the rating engine -------------------------------------------
   bash scripts/fetch-model.sh
   cargo run --release -p arena-worker --bin worker-bench

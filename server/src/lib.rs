@@ -134,6 +134,7 @@ impl Application {
             tracing::info!("shutting down: no new connections");
             let _ = stopped_tx.send(());
         };
+        let trimmer = tokio::spawn(release_free_memory_periodically());
         let served = tokio::spawn(transport::serve(
             self.listener,
             self.router,
@@ -164,7 +165,20 @@ impl Application {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         arena.stop_background().await;
+        trimmer.abort();
         result
+    }
+}
+
+/// Every 10 s, the heap's free pages go back to the system, so that memory falls back near
+/// its idle size after a burst of load (glibc keeps it otherwise; see crates/trim). The call
+/// takes a few milliseconds under glibc's lock, on a blocking thread.
+async fn release_free_memory_periodically() {
+    let mut tick = tokio::time::interval(Duration::from_secs(10));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let _ = tokio::task::spawn_blocking(arena_trim::release_free_memory).await;
     }
 }
 

@@ -307,7 +307,9 @@ async fn responses_are_compressed_but_event_streams_are_not() {
 #[tokio::test]
 async fn the_page_draws_heatmaps_of_the_top_20_unless_asked_for_more() {
     let (_fake, url) = spawn_fake(Mode::Normal).await;
-    let models = (0..25).map(|i| model(&format!("model-{i:02}"), &url, 16)).collect();
+    let models = (0..25)
+        .map(|i| model(&format!("model-{i:02}"), &url, 16))
+        .collect();
     let app = TestApp::spawn(models).await;
     let client = app.client();
     let page = |query: &'static str| {
@@ -321,7 +323,10 @@ async fn the_page_draws_heatmaps_of_the_top_20_unless_asked_for_more() {
     let all = page("?heatmaps=all").await;
     assert_eq!(all.matches("<rect").count(), 2 * 25 * 25);
     assert!(!all.contains("best-ranked of"));
-    assert_eq!(page("?heatmaps=5").await.matches("<rect").count(), 2 * 5 * 5);
+    assert_eq!(
+        page("?heatmaps=5").await.matches("<rect").count(),
+        2 * 5 * 5
+    );
     // The JSON API keeps the whole matrices.
     let (status, json) = app.get_json(&client, "/api/v1/leaderboard").await;
     assert_eq!(status, 200);
@@ -336,30 +341,60 @@ async fn content_hashed_site_files_are_cached_for_a_year_and_the_page_links_them
     std::fs::create_dir_all(&pkg).unwrap();
     let name = "arena.0123456789abcdef";
     std::fs::write(pkg.join("output-name"), format!("{name}\n")).unwrap();
-    std::fs::write(pkg.join(format!("{name}.js")), "export default function(){}").unwrap();
+    std::fs::write(
+        pkg.join(format!("{name}.js")),
+        "export default function(){}",
+    )
+    .unwrap();
     std::fs::write(pkg.join(format!("{name}_bg.wasm")), b"\0asm").unwrap();
     std::fs::write(pkg.join(format!("{name}.css")), "body{}").unwrap();
     std::fs::write(pkg.join("unhashed.txt"), "x").unwrap();
     let (_fake, url) = spawn_fake(Mode::Normal).await;
     let site_root = site.clone();
-    let app = TestApp::spawn_with(vec![model("alpha", &url, 16), model("beta", &url, 16)], |s| {
-        s.server.site_root = site_root;
-    })
+    let app = TestApp::spawn_with(
+        vec![model("alpha", &url, 16), model("beta", &url, 16)],
+        |s| {
+            s.server.site_root = site_root;
+        },
+    )
     .await;
     let client = app.client();
     let page = client.get(format!("{}/", app.url)).send().await.unwrap();
-    assert!(!page.headers().contains_key("cache-control") || page.headers()["cache-control"] != "public, max-age=31536000, immutable");
+    assert!(
+        !page.headers().contains_key("cache-control")
+            || page.headers()["cache-control"] != "public, max-age=31536000, immutable"
+    );
     let html = page.text().await.unwrap();
-    for linked in [format!("/pkg/{name}.js"), format!("/pkg/{name}_bg.wasm"), format!("/pkg/{name}.css")] {
+    for linked in [
+        format!("/pkg/{name}.js"),
+        format!("/pkg/{name}_bg.wasm"),
+        format!("/pkg/{name}.css"),
+    ] {
         assert!(html.contains(&linked), "the page links {linked}");
-        let r = client.get(format!("{}{linked}", app.url)).send().await.unwrap();
+        let r = client
+            .get(format!("{}{linked}", app.url))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), 200, "{linked}");
-        assert_eq!(r.headers()["cache-control"], "public, max-age=31536000, immutable", "{linked}");
+        assert_eq!(
+            r.headers()["cache-control"],
+            "public, max-age=31536000, immutable",
+            "{linked}"
+        );
     }
-    let r = client.get(format!("{}/pkg/unhashed.txt", app.url)).send().await.unwrap();
+    let r = client
+        .get(format!("{}/pkg/unhashed.txt", app.url))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
     assert_eq!(r.headers()["cache-control"], "no-cache");
-    let r = client.get(format!("{}/pkg/arena.0123456789abcdef.missing.js", app.url)).send().await.unwrap();
+    let r = client
+        .get(format!("{}/pkg/arena.0123456789abcdef.missing.js", app.url))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 404);
     assert!(!r.headers().contains_key("cache-control"));
     std::fs::remove_dir_all(&site).unwrap();

@@ -234,6 +234,8 @@ pub async fn streams(args: StreamsArgs) -> Result<(), Error> {
     let at_end = rss_mib(args.pid).unwrap_or(f64::NAN);
     sampling.store(0, Ordering::Relaxed);
     let peak = sampler.await?;
+    // The load is over: its connections close, as browsers' would.
+    drop(http);
     tokio::time::sleep(Duration::from_secs(args.settle_secs)).await;
     let settled = rss_mib(args.pid).unwrap_or(f64::NAN);
     println!(

@@ -68,7 +68,10 @@ impl LiveTurn {
         grace: Duration,
         forward: Option<tokio::sync::mpsc::UnboundedSender<Forwarded>>,
     ) -> Arc<Self> {
-        let (tx, _) = broadcast::channel(1024);
+        // Each slot is allocated up front (about 72 bytes): 1024 of them were 73 KiB per live turn,
+        // most of the memory of 1,000 concurrent battles. A viewer 256 events (tokens) behind is
+        // lagging for real and reconnects.
+        let (tx, _) = broadcast::channel(256);
         Arc::new(Self {
             turn_id,
             cancel: CancellationToken::new(),

@@ -213,14 +213,21 @@ mod view_tests {
             filter: LeaderboardFilter::default(),
             entries: Vec::new(),
             warnings: Vec::new(),
-            battles: (0..n).map(|i| (0..n).map(|j| (10 * i + j) as u64).collect()).collect(),
-            win_rate: (0..n).map(|i| (0..n).map(|j| Some((i * j) as f64)).collect()).collect(),
+            battles: (0..n)
+                .map(|i| (0..n).map(|j| (10 * i + j) as u64).collect())
+                .collect(),
+            win_rate: (0..n)
+                .map(|i| (0..n).map(|j| Some((i * j) as f64)).collect())
+                .collect(),
             params: serde_json::Value::Null,
             tie_parameter: None,
         };
         let cut = view.clone().with_matrices_of_top(2);
         assert_eq!(cut.battles, vec![vec![0, 1], vec![10, 11]]);
-        assert_eq!(cut.win_rate, vec![vec![Some(0.0), Some(0.0)], vec![Some(0.0), Some(1.0)]]);
+        assert_eq!(
+            cut.win_rate,
+            vec![vec![Some(0.0), Some(0.0)], vec![Some(0.0), Some(1.0)]]
+        );
         assert_eq!(view.clone().with_matrices_of_top(10).battles, view.battles);
     }
 }
