@@ -91,4 +91,12 @@ for _ in $(seq 1 120); do
 done
 mkdir -p docs
 (cd end2end && ARENA_URL="http://127.0.0.1:$app_port" npx playwright test)
+
+# The harnesses of make bench and make chaos, short, on the binaries cargo test built: they must
+# not rot. Their figures are printed, never asserted (the full runs' figures are in docs/scale.md);
+# chaos fails on a lost, changed or duplicated vote or counts that differ from the votes.
+step "make bench, short"
+ARENA_PREBUILT=1 BENCH_QUICK=1 bash scripts/bench.sh
+step "make chaos, short"
+ARENA_PREBUILT=1 CHAOS_QUICK=1 bash scripts/chaos.sh
 step "all tests passed"

@@ -9,7 +9,7 @@ use arena_inference::{ChatEvent, ChatMessage, ChatRequest, FinishReason, Role};
 use futures::StreamExt;
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 impl Arena {
     /// Spawns the generation of both answers of a turn.
@@ -95,21 +95,43 @@ impl Arena {
         } else {
             Vec::new()
         };
-        if let Err(e) = self
-            .persist_answer(
-                answer_id,
-                live.turn_id,
-                &record,
-                &result,
-                &leaks,
-                both_finished.then_some(turn_status),
-            )
-            .await
-        {
-            tracing::error!(error = %e, "could not record the answer");
+        // The database may be restarting: retry for about 30 s before giving up, since a
+        // viewer told "done" of an answer that is not recorded could never vote on it.
+        let mut delay = Duration::from_millis(100);
+        let mut recorded = false;
+        for attempt in 1..=20 {
+            match self
+                .persist_answer(
+                    answer_id,
+                    live.turn_id,
+                    &record,
+                    &result,
+                    &leaks,
+                    both_finished.then_some(turn_status),
+                )
+                .await
+            {
+                Ok(()) => {
+                    recorded = true;
+                    break;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, attempt, "could not record the answer; retrying");
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(Duration::from_secs(2));
+                }
+            }
         }
         drop(outcomes);
-        live.publish(final_event);
+        if recorded {
+            live.publish(final_event);
+        } else {
+            tracing::error!("gave up recording the answer");
+            live.publish(StreamEvent::Error {
+                side,
+                message: "the answer could not be recorded; start a new battle".to_owned(),
+            });
+        }
     }
 
     async fn run_stream(
