@@ -93,6 +93,19 @@ impl From<ArenaError> for ApiError {
             ArenaError::Unavailable(message) => {
                 Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message)
             }
+            ArenaError::Busy {
+                message,
+                retry_after,
+            } => Self {
+                retry_after: Some(retry_after.as_secs().max(1)),
+                ..Self::new(StatusCode::SERVICE_UNAVAILABLE, "busy", message)
+            },
+            ArenaError::Unauthorized { code, message } => {
+                Self::new(StatusCode::UNAUTHORIZED, code, message)
+            }
+            ArenaError::Forbidden { code, message } => {
+                Self::new(StatusCode::FORBIDDEN, code, message)
+            }
             other => Self::internal(other),
         }
     }

@@ -1,5 +1,6 @@
 //! The arena's HTTP server as a library, so tests start the real thing on port 0.
 
+pub mod account;
 pub mod api;
 pub mod assets;
 pub mod client;
@@ -214,8 +215,12 @@ pub fn router(state: AppState) -> Router {
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell));
     Router::new()
         .merge(health::router())
-        .nest("/api/v1", api::router())
+        .nest("/api/v1", api::router().merge(account::router()))
         .merge(pages)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            account::attach_account,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             session::attach_voter,

@@ -22,7 +22,7 @@ async fn start(mode: &str) -> Worker {
         .local_addr()
         .unwrap()
         .port();
-    let child = Command::new(env!("CARGO_BIN_EXE_arena-bench"))
+    let mut child = Command::new(env!("CARGO_BIN_EXE_arena-bench"))
         .args([
             "worker",
             "--listen",
@@ -41,6 +41,8 @@ async fn start(mode: &str) -> Worker {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    let _ = child.kill();
+    let _ = child.wait();
     panic!("the scripted worker did not start");
 }
 

@@ -35,6 +35,7 @@ pub struct Settings {
     pub arena: ArenaSettings,
     pub limits: crate::limits::LimitSettings,
     pub leaderboard: LeaderboardSettings,
+    pub accounts: crate::accounts::AccountSettings,
     #[serde(default)]
     pub models: Vec<ModelSeed>,
 }

@@ -29,6 +29,18 @@ pub enum ArenaError {
     /// No healthy worker can serve (503).
     #[error("{0}")]
     Unavailable(String),
+    /// Overloaded for a moment (503 + Retry-After), e.g. password hashing.
+    #[error("{message}")]
+    Busy {
+        message: String,
+        retry_after: Duration,
+    },
+    /// Not signed in, or the credentials are wrong (401).
+    #[error("{message}")]
+    Unauthorized { code: &'static str, message: String },
+    /// Signed in, but the role does not allow it (403).
+    #[error("{message}")]
+    Forbidden { code: &'static str, message: String },
     #[error("database: {0}")]
     Database(sqlx::Error),
     #[error("internal: {0}")]
@@ -83,6 +95,11 @@ pub const UNIQUE_CONSTRAINTS: &[(&str, &str, &str)] = &[
         "this session already exists; retry the request",
     ),
     (
+        "account_session_token_hash_key",
+        "session_conflict",
+        "this session already exists; retry the request",
+    ),
+    (
         "pair_count_pkey",
         "concurrent_update",
         "the counts changed at the same moment; retry the request",
@@ -111,6 +128,7 @@ pub const GENERATED_KEYS: &[&str] = &[
     "answer_pkey",
     "vote_pkey",
     "server_instance_pkey",
+    "account_session_pkey",
     "_sqlx_migrations_pkey",
 ];
 

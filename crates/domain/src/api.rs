@@ -244,3 +244,43 @@ pub struct ReproducedRun {
     pub recorded: Vec<LeaderboardEntry>,
     pub recomputed: Vec<LeaderboardEntry>,
 }
+
+/// `POST /api/v1/account/signup` and `/signin`.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Credentials {
+    pub username: String,
+    pub password: String,
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credentials")
+            .field("username", &self.username)
+            .field("password", &"***")
+            .finish()
+    }
+}
+
+/// `POST /api/v1/account/password`.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChangePassword {
+    pub current_password: String,
+    pub new_password: String,
+}
+
+/// `GET /api/v1/account`: who is signed in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountView {
+    pub username: String,
+    /// `volunteer`, `researcher` or `admin`.
+    pub role: String,
+}
+
+/// `PUT /api/v1/admin/users/{username}/role` (admins only).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SetRole {
+    pub role: String,
+}

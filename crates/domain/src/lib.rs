@@ -3,6 +3,7 @@
 //! Everything here is pure (no I/O, no async) and compiles for wasm too: the browser and the
 //! server parse and print the same types, so the JSON API and the UI cannot drift apart.
 
+pub mod account;
 pub mod api;
 pub mod identity;
 pub mod markdown;

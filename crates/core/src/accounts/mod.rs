@@ -1,0 +1,487 @@
+//! Accounts and their sessions.
+//!
+//! - A session id is 256 random bits. The browser keeps it in an HttpOnly cookie, and the
+//!   database keeps only its SHA-256 (`account_session.token_hash`).
+//! - Sessions end on sign-out, after an idle time and after an absolute time; both are shorter
+//!   for admins.
+//! - A change of the account's role rotates the session: the next request gets a new id.
+//! - Signing up or in links the browser's anonymous voter to the account, so the votes cast
+//!   before stay the account's. The voter's own session token is rotated at the same time.
+//! - Unknown usernames and wrong passwords get the same answer after the same work: the
+//!   password is checked against a dummy hash.
+//! - Failed sign-ins are throttled per account and per client address, independently.
+
+pub mod password;
+pub mod throttle;
+
+use crate::error::{ArenaError, ArenaResult};
+use crate::voters::{self, VoterId};
+use arena_domain::account::{Password, Role, Username};
+use password::{HashError, Hasher};
+use serde::Deserialize;
+use sqlx::PgPool;
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use throttle::FailureThrottle;
+use uuid::Uuid;
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct AccountSettings {
+    /// A session unused for this long ends (volunteers and researchers).
+    pub session_idle_minutes: u64,
+    /// A session ends this long after sign-in, used or not.
+    pub session_absolute_hours: u64,
+    pub admin_session_idle_minutes: u64,
+    pub admin_session_absolute_hours: u64,
+    /// Password hashes computed at once; a request waits at most `hash_queue_ms` for a turn.
+    pub hash_concurrency: usize,
+    pub hash_queue_ms: u64,
+    /// Failed sign-ins allowed per account, and per client address, within the window.
+    pub failed_signins_per_account: usize,
+    pub failed_signins_per_address: usize,
+    pub failed_signin_window_secs: u64,
+}
+
+impl AccountSettings {
+    fn timeouts(&self, role: Role) -> (Duration, Duration) {
+        let (idle, absolute) = if role == Role::Admin {
+            (
+                self.admin_session_idle_minutes,
+                self.admin_session_absolute_hours,
+            )
+        } else {
+            (self.session_idle_minutes, self.session_absolute_hours)
+        };
+        (
+            Duration::from_secs(idle * 60),
+            Duration::from_secs(absolute * 3600),
+        )
+    }
+}
+
+/// A signed-in account, as a request sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Account {
+    pub user_id: Uuid,
+    pub username: String,
+    pub role: Role,
+    pub session_id: Uuid,
+}
+
+/// The outcome of signing up or in: the new session's id and the browser's voter token (both
+/// go into cookies).
+#[derive(Debug, Clone)]
+pub struct SignedIn {
+    pub account: Account,
+    pub session_token: String,
+    pub voter: VoterId,
+    pub voter_token: String,
+}
+
+/// A session cookie resolved: the account, and a new session id when it was rotated.
+#[derive(Debug, Clone)]
+pub struct Resolved {
+    pub account: Account,
+    pub rotated_token: Option<String>,
+}
+
+#[derive(Clone)]
+pub struct Accounts {
+    pool: PgPool,
+    hasher: Hasher,
+    by_account: Arc<FailureThrottle<String>>,
+    by_address: Arc<FailureThrottle<IpAddr>>,
+    settings: Arc<AccountSettings>,
+}
+
+const BAD_CREDENTIALS: &str = "unknown username or wrong password";
+
+fn hash_error(e: HashError) -> ArenaError {
+    match e {
+        HashError::Busy => ArenaError::Busy {
+            message: e.to_string(),
+            retry_after: Duration::from_secs(1),
+        },
+        HashError::Failed(m) => ArenaError::Internal(m),
+    }
+}
+
+fn input(e: arena_domain::account::AccountInputError) -> ArenaError {
+    ArenaError::invalid("invalid_account_input", e.to_string())
+}
+
+fn unauthorized(message: &str) -> ArenaError {
+    ArenaError::Unauthorized {
+        code: "unauthorized",
+        message: message.to_owned(),
+    }
+}
+
+impl Accounts {
+    pub fn new(pool: PgPool, settings: AccountSettings) -> Self {
+        let window = Duration::from_secs(settings.failed_signin_window_secs);
+        Self {
+            hasher: Hasher::new(
+                settings.hash_concurrency,
+                Duration::from_millis(settings.hash_queue_ms),
+            ),
+            by_account: Arc::new(FailureThrottle::new(
+                settings.failed_signins_per_account,
+                window,
+            )),
+            by_address: Arc::new(FailureThrottle::new(
+                settings.failed_signins_per_address,
+                window,
+            )),
+            pool,
+            settings: Arc::new(settings),
+        }
+    }
+
+    /// Creates an account (role volunteer) and signs it in on this browser.
+    pub async fn sign_up(
+        &self,
+        username: &str,
+        password: &str,
+        voter: Option<VoterId>,
+    ) -> ArenaResult<SignedIn> {
+        let username = Username::parse(username).map_err(input)?;
+        let password = Password::parse(password).map_err(input)?;
+        let hash = self
+            .hasher
+            .hash(password.expose())
+            .await
+            .map_err(hash_error)?;
+        let id = Uuid::now_v7();
+        sqlx::query("insert into app_user (id, username, password_hash, role) values ($1, $2, $3, 'volunteer')")
+            .bind(id)
+            .bind(username.as_str())
+            .bind(&hash)
+            .execute(&self.pool)
+            .await?;
+        self.start_session(id, username.as_str(), Role::Volunteer, voter)
+            .await
+    }
+
+    /// Creates an admin account, or makes an existing account admin with this password (the
+    /// command line's `server admin create`).
+    pub async fn create_admin(&self, username: &str, password: &str) -> ArenaResult<Username> {
+        let username = Username::parse(username).map_err(input)?;
+        let password = Password::parse(password).map_err(input)?;
+        let hash = self
+            .hasher
+            .hash(password.expose())
+            .await
+            .map_err(hash_error)?;
+        sqlx::query(
+            "insert into app_user (id, username, password_hash, role) values ($1, $2, $3, 'admin')
+             on conflict (username) do update set password_hash = excluded.password_hash,
+                 role = 'admin', updated_at = now()",
+        )
+        .bind(Uuid::now_v7())
+        .bind(username.as_str())
+        .bind(&hash)
+        .execute(&self.pool)
+        .await?;
+        Ok(username)
+    }
+
+    pub async fn sign_in(
+        &self,
+        username: &str,
+        password: &str,
+        address: IpAddr,
+        voter: Option<VoterId>,
+    ) -> ArenaResult<SignedIn> {
+        // A malformed username or password cannot match: same answer as a wrong one.
+        let parsed = Username::parse(username).ok();
+        let key = parsed
+            .as_ref()
+            .map_or_else(|| username.to_owned(), |u| u.as_str().to_owned());
+        let now = Instant::now();
+        let throttled = self
+            .by_address
+            .check(&address, now)
+            .and_then(|()| self.by_account.check(&key, now));
+        if let Err(wait) = throttled {
+            return Err(ArenaError::rate_limited(
+                "too_many_failed_signins",
+                format!(
+                    "too many failed sign-ins; try again in {} s",
+                    wait.as_secs().max(1)
+                ),
+                wait.max(Duration::from_secs(1)),
+            ));
+        }
+        let row: Option<(Uuid, String, String, String)> =
+            match &parsed {
+                Some(u) => sqlx::query_as(
+                    "select id, username, password_hash, role from app_user where username = $1",
+                )
+                .bind(u.as_str())
+                .fetch_optional(&self.pool)
+                .await?,
+                None => None,
+            };
+        let verified = self
+            .hasher
+            .verify(password, row.as_ref().map(|r| r.2.as_str()))
+            .await
+            .map_err(hash_error)?;
+        let Some((id, name, _, role)) = row.filter(|_| verified.matches) else {
+            self.by_address.fail(&address, now);
+            self.by_account.fail(&key, now);
+            return Err(unauthorized(BAD_CREDENTIALS));
+        };
+        if let Some(new_hash) = verified.rehash {
+            sqlx::query("update app_user set password_hash = $2, updated_at = now() where id = $1")
+                .bind(id)
+                .bind(new_hash)
+                .execute(&self.pool)
+                .await?;
+        }
+        let role: Role = role
+            .parse()
+            .map_err(|_| ArenaError::Internal(format!("user {id} has an unknown role")))?;
+        self.start_session(id, &name, role, voter).await
+    }
+
+    /// A new session for the user, and the browser's voter linked to it (a voter that belongs
+    /// to another account is left alone: this browser gets a new voter).
+    async fn start_session(
+        &self,
+        user_id: Uuid,
+        username: &str,
+        role: Role,
+        voter: Option<VoterId>,
+    ) -> ArenaResult<SignedIn> {
+        let session_token = voters::new_session_token();
+        let voter_token = voters::new_session_token();
+        let session_id = Uuid::now_v7();
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "insert into account_session (id, token_hash, user_id, role) values ($1, $2, $3, $4)",
+        )
+        .bind(session_id)
+        .bind(voters::hash_token(&session_token))
+        .bind(user_id)
+        .bind(role.as_str())
+        .execute(&mut *tx)
+        .await?;
+        // The anonymous voter becomes the account's, under a new token (the old cookie stops
+        // working): votes cast before signing in stay with the account.
+        let linked: Option<Uuid> = match voter {
+            Some(v) => {
+                sqlx::query_scalar(
+                    "update voter set user_id = $2, session_hash = $3
+                     where id = $1 and (user_id is null or user_id = $2) returning id",
+                )
+                .bind(v.0)
+                .bind(user_id)
+                .bind(voters::hash_token(&voter_token))
+                .fetch_optional(&mut *tx)
+                .await?
+            }
+            None => None,
+        };
+        let voter = match linked {
+            Some(id) => VoterId(id),
+            None => {
+                let id = Uuid::now_v7();
+                sqlx::query("insert into voter (id, session_hash, user_id) values ($1, $2, $3)")
+                    .bind(id)
+                    .bind(voters::hash_token(&voter_token))
+                    .bind(user_id)
+                    .execute(&mut *tx)
+                    .await?;
+                VoterId(id)
+            }
+        };
+        tx.commit().await?;
+        tracing::info!(user.id = %user_id, role = %role, "signed in");
+        Ok(SignedIn {
+            account: Account {
+                user_id,
+                username: username.to_owned(),
+                role,
+                session_id,
+            },
+            session_token,
+            voter,
+            voter_token,
+        })
+    }
+
+    /// The account of a session cookie, if the session is live. A session whose account
+    /// changed role since it was issued is replaced by a new one (`rotated_token`).
+    pub async fn resolve(&self, token: &str) -> ArenaResult<Option<Resolved>> {
+        if !voters::is_well_formed_token(token) {
+            return Ok(None);
+        }
+        let row: Option<(Uuid, Uuid, String, String, String, f64, f64)> = sqlx::query_as(
+            "select s.id, u.id, u.username, u.role, s.role,
+                    extract(epoch from now() - s.last_seen_at)::float8,
+                    extract(epoch from now() - s.created_at)::float8
+             from account_session s join app_user u on u.id = s.user_id
+             where s.token_hash = $1 and s.ended_at is null",
+        )
+        .bind(voters::hash_token(token))
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some((session_id, user_id, username, role, issued_role, idle, age)) = row else {
+            return Ok(None);
+        };
+        let role: Role = role
+            .parse()
+            .map_err(|_| ArenaError::Internal(format!("user {user_id} has an unknown role")))?;
+        let (max_idle, max_age) = self.settings.timeouts(role);
+        if idle > max_idle.as_secs_f64() || age > max_age.as_secs_f64() {
+            self.end(session_id).await?;
+            return Ok(None);
+        }
+        if issued_role != role.as_str() {
+            // Rotated: the old id ends, a new one carries the new role.
+            let token = voters::new_session_token();
+            let new_id = Uuid::now_v7();
+            let mut tx = self.pool.begin().await?;
+            let ended = sqlx::query(
+                "update account_session set ended_at = now() where id = $1 and ended_at is null",
+            )
+            .bind(session_id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if ended == 0 {
+                return Ok(None);
+            }
+            sqlx::query(
+                "insert into account_session (id, token_hash, user_id, role, created_at)
+                 select $1, $2, user_id, $3, created_at from account_session where id = $4",
+            )
+            .bind(new_id)
+            .bind(voters::hash_token(&token))
+            .bind(role.as_str())
+            .bind(session_id)
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            return Ok(Some(Resolved {
+                account: Account {
+                    user_id,
+                    username,
+                    role,
+                    session_id: new_id,
+                },
+                rotated_token: Some(token),
+            }));
+        }
+        if idle > 60.0 {
+            sqlx::query("update account_session set last_seen_at = now() where id = $1")
+                .bind(session_id)
+                .execute(&self.pool)
+                .await?;
+        }
+        Ok(Some(Resolved {
+            account: Account {
+                user_id,
+                username,
+                role,
+                session_id,
+            },
+            rotated_token: None,
+        }))
+    }
+
+    /// Ends a session on the server (sign-out, expiry).
+    pub async fn end(&self, session_id: Uuid) -> ArenaResult<()> {
+        sqlx::query(
+            "update account_session set ended_at = now() where id = $1 and ended_at is null",
+        )
+        .bind(session_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Changes the password (the current one must be right); every other session of the
+    /// account ends.
+    pub async fn change_password(
+        &self,
+        account: &Account,
+        current: &str,
+        new: &str,
+        address: IpAddr,
+    ) -> ArenaResult<()> {
+        let new = Password::parse(new).map_err(input)?;
+        let now = Instant::now();
+        if let Err(wait) = self.by_account.check(&account.username, now) {
+            return Err(ArenaError::rate_limited(
+                "too_many_failed_signins",
+                "too many wrong passwords; try again later",
+                wait.max(Duration::from_secs(1)),
+            ));
+        }
+        let stored: String = sqlx::query_scalar("select password_hash from app_user where id = $1")
+            .bind(account.user_id)
+            .fetch_one(&self.pool)
+            .await?;
+        let verified = self
+            .hasher
+            .verify(current, Some(&stored))
+            .await
+            .map_err(hash_error)?;
+        if !verified.matches {
+            self.by_account.fail(&account.username, now);
+            self.by_address.fail(&address, now);
+            return Err(unauthorized("the current password is wrong"));
+        }
+        let hash = self.hasher.hash(new.expose()).await.map_err(hash_error)?;
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("update app_user set password_hash = $2, updated_at = now() where id = $1")
+            .bind(account.user_id)
+            .bind(hash)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "update account_session set ended_at = now()
+             where user_id = $1 and id <> $2 and ended_at is null",
+        )
+        .bind(account.user_id)
+        .bind(account.session_id)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Grants a role (admins only; the caller checks). The account's sessions rotate at their
+    /// next request.
+    pub async fn set_role(&self, username: &str, role: &str) -> ArenaResult<()> {
+        let username = Username::parse(username).map_err(input)?;
+        let role: Role = role.parse().map_err(input)?;
+        let changed =
+            sqlx::query("update app_user set role = $2, updated_at = now() where username = $1")
+                .bind(username.as_str())
+                .bind(role.as_str())
+                .execute(&self.pool)
+                .await?
+                .rows_affected();
+        if changed == 0 {
+            return Err(ArenaError::NotFound { what: "account" });
+        }
+        Ok(())
+    }
+}
+
+/// The request's account must hold at least `role` (admin ≥ researcher ≥ volunteer).
+pub fn require(account: Option<&Account>, role: Role) -> ArenaResult<&Account> {
+    let account = account.ok_or_else(|| unauthorized("sign in first"))?;
+    if account.role < role {
+        return Err(ArenaError::Forbidden {
+            code: "forbidden",
+            message: format!("this needs the {role} role"),
+        });
+    }
+    Ok(account)
+}

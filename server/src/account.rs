@@ -1,0 +1,187 @@
+//! Accounts over HTTP: sign up, sign in, sign out, change password, who am I, and the admins'
+//! role changes. The session cookie (`arena_account`, `__Host-arena_account` over https) holds an
+//! opaque id; every request's account is resolved once here, from the server-side session.
+
+use crate::AppState;
+use crate::api::{ApiError, ApiJson};
+use crate::client::ClientAddr;
+use crate::session::Session;
+use arena_core::Arena;
+use arena_core::accounts::{self, Account, SignedIn};
+use arena_domain::account::Role;
+use arena_domain::api::{AccountView, ChangePassword, Credentials, SetRole};
+use axum::extract::{Path, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use axum::{Extension, Json, Router};
+use axum_extra::extract::cookie::CookieJar;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/account", get(me))
+        .route("/account/signup", post(sign_up))
+        .route("/account/signin", post(sign_in))
+        .route("/account/signout", post(sign_out))
+        .route("/account/password", post(change_password))
+        .route("/admin/users/{username}/role", put(set_role))
+}
+
+/// The request's account, if it is signed in (resolved by [`attach_account`]).
+#[derive(Debug, Clone, Default)]
+pub struct SignedInAs(pub Option<Account>);
+
+fn cookie_name(state: &AppState) -> &'static str {
+    if state.cookies.secure {
+        "__Host-arena_account"
+    } else {
+        "arena_account"
+    }
+}
+
+fn cookie(state: &AppState, name: &str, value: &str, max_age: Option<u64>) -> HeaderValue {
+    let secure = if state.cookies.secure { "; Secure" } else { "" };
+    let age = max_age.map_or_else(String::new, |s| format!("; Max-Age={s}"));
+    HeaderValue::from_str(&format!(
+        "{name}={value}; Path=/; HttpOnly; SameSite=Lax{age}{secure}"
+    ))
+    .expect("cookie values are hex")
+}
+
+pub async fn attach_account(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let mut rotated = None;
+    let account = match jar.get(cookie_name(&state)) {
+        Some(c) => match state.arena.accounts.resolve(c.value()).await {
+            Ok(Some(resolved)) => {
+                rotated = resolved.rotated_token;
+                Some(resolved.account)
+            }
+            Ok(None) => None,
+            Err(e) => return ApiError::from(e).into_response(),
+        },
+        None => None,
+    };
+    request.extensions_mut().insert(SignedInAs(account));
+    let mut response = next.run(request).await;
+    if let Some(token) = rotated {
+        response.headers_mut().append(
+            header::SET_COOKIE,
+            cookie(&state, cookie_name(&state), &token, None),
+        );
+    }
+    response
+}
+
+fn view(account: &Account) -> AccountView {
+    AccountView {
+        username: account.username.clone(),
+        role: account.role.as_str().to_owned(),
+    }
+}
+
+/// The answer to a sign-up or sign-in: the account, and both cookies (the session's and the
+/// browser's voter, rotated).
+fn signed_in(state: &AppState, status: StatusCode, done: SignedIn) -> Response {
+    let mut response = (status, Json(view(&done.account))).into_response();
+    let headers = response.headers_mut();
+    headers.append(
+        header::SET_COOKIE,
+        cookie(state, cookie_name(state), &done.session_token, None),
+    );
+    headers.append(
+        header::SET_COOKIE,
+        cookie(
+            state,
+            state.cookies.name(),
+            &done.voter_token,
+            Some(31_536_000),
+        ),
+    );
+    response
+}
+
+async fn me(Extension(SignedInAs(account)): Extension<SignedInAs>) -> Result<Response, ApiError> {
+    let account = accounts::require(account.as_ref(), Role::Volunteer)?;
+    Ok(Json(view(account)).into_response())
+}
+
+async fn sign_up(
+    State(state): State<AppState>,
+    session: Session,
+    ApiJson(body): ApiJson<Credentials>,
+) -> Result<Response, ApiError> {
+    let done = state
+        .arena
+        .accounts
+        .sign_up(&body.username, &body.password, session.voter())
+        .await?;
+    Ok(signed_in(&state, StatusCode::CREATED, done))
+}
+
+async fn sign_in(
+    State(state): State<AppState>,
+    Extension(ClientAddr(address)): Extension<ClientAddr>,
+    session: Session,
+    ApiJson(body): ApiJson<Credentials>,
+) -> Result<Response, ApiError> {
+    let done = state
+        .arena
+        .accounts
+        .sign_in(&body.username, &body.password, address, session.voter())
+        .await?;
+    Ok(signed_in(&state, StatusCode::OK, done))
+}
+
+/// Ends the session on the server and forgets both cookies: the browser is a new anonymous
+/// voter from its next write.
+async fn sign_out(
+    State(state): State<AppState>,
+    Extension(SignedInAs(account)): Extension<SignedInAs>,
+) -> Result<Response, ApiError> {
+    if let Some(account) = &account {
+        state.arena.accounts.end(account.session_id).await?;
+    }
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    let headers = response.headers_mut();
+    headers.append(
+        header::SET_COOKIE,
+        cookie(&state, cookie_name(&state), "", Some(0)),
+    );
+    headers.append(
+        header::SET_COOKIE,
+        cookie(&state, state.cookies.name(), "", Some(0)),
+    );
+    Ok(response)
+}
+
+async fn change_password(
+    State(arena): State<Arena>,
+    Extension(ClientAddr(address)): Extension<ClientAddr>,
+    Extension(SignedInAs(account)): Extension<SignedInAs>,
+    ApiJson(body): ApiJson<ChangePassword>,
+) -> Result<Response, ApiError> {
+    let account = accounts::require(account.as_ref(), Role::Volunteer)?;
+    arena
+        .accounts
+        .change_password(account, &body.current_password, &body.new_password, address)
+        .await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn set_role(
+    State(arena): State<Arena>,
+    Extension(SignedInAs(account)): Extension<SignedInAs>,
+    Path(username): Path<String>,
+    _headers: HeaderMap,
+    ApiJson(body): ApiJson<SetRole>,
+) -> Result<Response, ApiError> {
+    accounts::require(account.as_ref(), Role::Admin)?;
+    arena.accounts.set_role(&username, &body.role).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
