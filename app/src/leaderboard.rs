@@ -9,9 +9,11 @@ use leptos_router::hooks::use_query_map;
 
 /// Heatmaps show this many of the best-ranked models unless asked for more (`?heatmaps=`): at
 /// arena scale (129 models) two full matrices were 5.5 MB of SVG; the JSON API has them whole.
-pub const HEATMAP_TOP: usize = 20;
+#[cfg(feature = "ssr")]
+const HEATMAP_TOP: usize = 20;
 
 /// `?heatmaps=all` or a number of models (20 when absent or unreadable).
+#[cfg(feature = "ssr")]
 fn heatmap_size(raw: Option<&str>) -> usize {
     match raw {
         Some("all") => usize::MAX,
