@@ -19,7 +19,10 @@ else
   profile=release kills=10 restarts=5 pause=5
 fi
 ulimit -n "$(ulimit -Hn)"
-if [ "$profile" = release ]; then
+# ARENA_PREBUILT=1: use the binaries already in target/ (make test's, built by cargo test).
+if [ "${ARENA_PREBUILT:-0}" = 1 ]; then
+  :
+elif [ "$profile" = release ]; then
   cargo build --release -p server -p arena-bench
 else
   cargo build -p server -p arena-bench
