@@ -40,6 +40,9 @@ bin="target/$profile"
 out=target/bench
 mkdir -p "$out"
 base_url="${DATABASE_URL%/*}"
+# Databases of this run only (two runs on one Postgres must not drop each other's).
+votes_db="arena_bench_$$"
+streams_db="arena_bench_streams_$$"
 
 pids=()
 cleanup() {
@@ -93,14 +96,14 @@ echo "[bench] $profile build; quick=$quick; results also in $out/"
 # --- 1. Vote ingest: the HTTP API against pgbench on the same statements ------------------------
 fast_worker=$(free_port)
 start_worker "$fast_worker" --tokens 8
-fresh_db arena_bench
-start_server votes arena_bench "$fast_worker"
+fresh_db "$votes_db"
+start_server votes "$votes_db" "$fast_worker"
 votes_url=$server_url votes_pid=$server_pid
 if want votes; then
 "$bin/arena-bench" prepare --url "$server_url" --battles "$prepare" --out "$out/prepared.txt"
 # More battles to vote on than the load can use: clones of the prepared ones (same voters,
 # models and answers), half for the HTTP load, half for pgbench.
-psql "$base_url/arena_bench" -q -v ON_ERROR_STOP=1 >/dev/null <<SQL
+psql "$base_url/$votes_db" -q -v ON_ERROR_STOP=1 >/dev/null <<SQL
 create table bench_prepared (battle_id uuid, token text);
 \copy bench_prepared from '$out/prepared.txt' with (delimiter ' ')
 create table bench_map as
@@ -131,9 +134,9 @@ wrk_out=$(wrk -t 2 -c 16 -d "${wrk_secs}s" --timeout 10s -s scripts/bench/votes.
   "$server_url" -- "$out/battles.txt" 2 | tee "$out/wrk.txt" | grep '^WRK')
 prepared=$(wc -l < "$out/battles.txt")
 pg_out=$("$(pg_bin)/pgbench" -n -M prepared -c 8 -j 2 -t $((prepared * 9 / 80)) -f scripts/bench/vote.sql \
-  "$base_url/arena_bench" 2>&1 | tee "$out/pgbench.txt")
-acked=$(psql "$base_url/arena_bench" -Atc "select count(*) from vote where idempotency_key like 'bench-%'")
-counts_ok=$(psql "$base_url/arena_bench" -Atc "select (select count(*) from vote where counted)
+  "$base_url/$votes_db" 2>&1 | tee "$out/pgbench.txt")
+acked=$(psql "$base_url/$votes_db" -Atc "select count(*) from vote where idempotency_key like 'bench-%'")
+counts_ok=$(psql "$base_url/$votes_db" -Atc "select (select count(*) from vote where counted)
   = (select coalesce(sum(wins_a + wins_b + ties + both_bad), 0) from pair_count)")
 field() { sed -n "s/.*$1=\([0-9.]*\).*/\1/p" <<<"$wrk_out"; }
 tps=$(sed -n 's/^tps = \([0-9.]*\).*/\1/p' <<<"$pg_out" | head -n 1)
@@ -168,8 +171,8 @@ settle=$([ "$quick" = 1 ] && echo 2 || echo 10)
 if want streams; then
   slow_worker=$(free_port)
   start_worker "$slow_worker" --tokens "$stream_tokens" --token-delay-ms 30
-  fresh_db arena_bench_streams
-  start_server streams arena_bench_streams "$slow_worker"
+  fresh_db "$streams_db"
+  start_server streams "$streams_db" "$slow_worker"
   "$bin/arena-bench" streams --url "$server_url" --battles "$streams" --concurrency "$streams" \
     --pid "$server_pid" --settle-secs "$settle" | tee "$out/streams.md"
 fi
@@ -184,7 +187,7 @@ if want models; then
   cargo run --release -p arena-worker --bin worker-bench
   cargo run --release -p arena-ratings --bin arena-ratings -- bench
 fi
-for db in arena_bench arena_bench_streams; do
+for db in "$votes_db" "$streams_db"; do
   psql "$DATABASE_URL" -qc "drop database if exists $db with (force)" >/dev/null 2>&1 || true
 done
 echo "[bench] done"

@@ -19,6 +19,14 @@ pub enum PageError {
     RateLimited { message: String, retry_after: u64 },
     #[error("{0}")]
     Unavailable(String),
+    /// Overloaded for a moment (password hashing): 503 with Retry-After.
+    #[error("{message}")]
+    Busy { message: String, retry_after: u64 },
+    /// Not signed in, or wrong credentials.
+    #[error("{0}")]
+    Unauthorized(String),
+    #[error("{0}")]
+    Forbidden(String),
     #[error("something went wrong on our side; it has been logged")]
     Internal,
 }
@@ -33,6 +41,9 @@ impl PageError {
             PageError::NotFound(_) => StatusCode::NOT_FOUND,
             PageError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             PageError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            PageError::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            PageError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            PageError::Forbidden(_) => StatusCode::FORBIDDEN,
             PageError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -44,7 +55,9 @@ impl PageError {
     pub fn respond(self) -> Self {
         if let Some(response) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
             response.set_status(self.status());
-            if let PageError::RateLimited { retry_after, .. } = &self {
+            if let PageError::RateLimited { retry_after, .. }
+            | PageError::Busy { retry_after, .. } = &self
+            {
                 response.insert_header(http::header::RETRY_AFTER, (*retry_after).into());
             }
         }
@@ -69,6 +82,15 @@ impl From<arena_core::ArenaError> for PageError {
                 retry_after: retry_after.as_secs().max(1),
             },
             ArenaError::Unavailable(message) => PageError::Unavailable(message),
+            ArenaError::Busy {
+                message,
+                retry_after,
+            } => PageError::Busy {
+                message,
+                retry_after: retry_after.as_secs().max(1),
+            },
+            ArenaError::Unauthorized { message, .. } => PageError::Unauthorized(message),
+            ArenaError::Forbidden { message, .. } => PageError::Forbidden(message),
             other => {
                 tracing::error!(error = %other, "server function failed");
                 PageError::Internal

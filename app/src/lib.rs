@@ -2,6 +2,7 @@
 // The battle page's nested view types are deep: an unoptimised wasm build needs more room.
 #![recursion_limit = "512"]
 
+mod account;
 // The page's state machine is driven only by browser code.
 #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
 mod battle;
@@ -70,12 +71,16 @@ pub fn App() -> impl IntoView {
                 <nav>
                     <A href="/">"Battle"</A>
                     <A href="/leaderboard">"Leaderboard"</A>
+                    <account::AccountCorner/>
                 </nav>
             </header>
             <main>
                 <Routes fallback=|| view! { <p class="notice">"Page not found."</p> }>
                     <Route path=StaticSegment("") view=battle::BattlePage/>
                     <Route path=StaticSegment("leaderboard") view=leaderboard::LeaderboardPage/>
+                    <Route path=StaticSegment("signin") view=account::SignInPage/>
+                    <Route path=StaticSegment("signup") view=account::SignUpPage/>
+                    <Route path=StaticSegment("account") view=account::AccountPage/>
                 </Routes>
             </main>
         </Router>

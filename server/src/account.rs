@@ -7,7 +7,7 @@ use crate::api::{ApiError, ApiJson};
 use crate::client::ClientAddr;
 use crate::session::Session;
 use arena_core::Arena;
-use arena_core::accounts::{self, Account, SignedIn};
+use arena_core::accounts::{self, Account, SignedIn, cookie};
 use arena_domain::account::Role;
 use arena_domain::api::{AccountView, ChangePassword, Credentials, SetRole};
 use axum::extract::{Path, Request, State};
@@ -32,21 +32,8 @@ pub fn router() -> Router<AppState> {
 #[derive(Debug, Clone, Default)]
 pub struct SignedInAs(pub Option<Account>);
 
-fn cookie_name(state: &AppState) -> &'static str {
-    if state.cookies.secure {
-        "__Host-arena_account"
-    } else {
-        "arena_account"
-    }
-}
-
-fn cookie(state: &AppState, name: &str, value: &str, max_age: Option<u64>) -> HeaderValue {
-    let secure = if state.cookies.secure { "; Secure" } else { "" };
-    let age = max_age.map_or_else(String::new, |s| format!("; Max-Age={s}"));
-    HeaderValue::from_str(&format!(
-        "{name}={value}; Path=/; HttpOnly; SameSite=Lax{age}{secure}"
-    ))
-    .expect("cookie values are hex")
+fn header(value: String) -> HeaderValue {
+    HeaderValue::from_str(&value).expect("cookie values are hex")
 }
 
 pub async fn attach_account(
@@ -56,7 +43,8 @@ pub async fn attach_account(
     next: Next,
 ) -> Response {
     let mut rotated = None;
-    let account = match jar.get(cookie_name(&state)) {
+    let secure = state.arena.secure_cookies;
+    let account = match jar.get(cookie::account_name(secure)) {
         Some(c) => match state.arena.accounts.resolve(c.value()).await {
             Ok(Some(resolved)) => {
                 rotated = resolved.rotated_token;
@@ -67,48 +55,61 @@ pub async fn attach_account(
         },
         None => None,
     };
+    // The pages' server functions read the account as such.
+    if let Some(account) = &account {
+        request.extensions_mut().insert(account.clone());
+    }
     request.extensions_mut().insert(SignedInAs(account));
     let mut response = next.run(request).await;
     if let Some(token) = rotated {
-        response.headers_mut().append(
-            header::SET_COOKIE,
-            cookie(&state, cookie_name(&state), &token, None),
-        );
+        response
+            .headers_mut()
+            .append(header::SET_COOKIE, header(cookie::account(secure, &token)));
     }
     response
 }
 
-fn view(account: &Account) -> AccountView {
+fn view(account: &Account, votes: i64) -> AccountView {
     AccountView {
         username: account.username.clone(),
         role: account.role.as_str().to_owned(),
+        votes,
     }
 }
 
 /// The answer to a sign-up or sign-in: the account, and both cookies (the session's and the
 /// browser's voter, rotated).
-fn signed_in(state: &AppState, status: StatusCode, done: SignedIn) -> Response {
-    let mut response = (status, Json(view(&done.account))).into_response();
+async fn signed_in(
+    state: &AppState,
+    status: StatusCode,
+    done: SignedIn,
+) -> Result<Response, ApiError> {
+    let votes = state
+        .arena
+        .accounts
+        .vote_count(done.account.user_id)
+        .await?;
+    let secure = state.arena.secure_cookies;
+    let mut response = (status, Json(view(&done.account, votes))).into_response();
     let headers = response.headers_mut();
     headers.append(
         header::SET_COOKIE,
-        cookie(state, cookie_name(state), &done.session_token, None),
+        header(cookie::account(secure, &done.session_token)),
     );
     headers.append(
         header::SET_COOKIE,
-        cookie(
-            state,
-            state.cookies.name(),
-            &done.voter_token,
-            Some(31_536_000),
-        ),
+        header(cookie::voter(secure, &done.voter_token)),
     );
-    response
+    Ok(response)
 }
 
-async fn me(Extension(SignedInAs(account)): Extension<SignedInAs>) -> Result<Response, ApiError> {
+async fn me(
+    State(arena): State<Arena>,
+    Extension(SignedInAs(account)): Extension<SignedInAs>,
+) -> Result<Response, ApiError> {
     let account = accounts::require(account.as_ref(), Role::Volunteer)?;
-    Ok(Json(view(account)).into_response())
+    let votes = arena.accounts.vote_count(account.user_id).await?;
+    Ok(Json(view(account, votes)).into_response())
 }
 
 async fn sign_up(
@@ -121,7 +122,7 @@ async fn sign_up(
         .accounts
         .sign_up(&body.username, &body.password, session.voter())
         .await?;
-    Ok(signed_in(&state, StatusCode::CREATED, done))
+    signed_in(&state, StatusCode::CREATED, done).await
 }
 
 async fn sign_in(
@@ -135,7 +136,7 @@ async fn sign_in(
         .accounts
         .sign_in(&body.username, &body.password, address, session.voter())
         .await?;
-    Ok(signed_in(&state, StatusCode::OK, done))
+    signed_in(&state, StatusCode::OK, done).await
 }
 
 /// Ends the session on the server and forgets both cookies: the browser is a new anonymous
@@ -147,16 +148,11 @@ async fn sign_out(
     if let Some(account) = &account {
         state.arena.accounts.end(account.session_id).await?;
     }
+    let secure = state.arena.secure_cookies;
     let mut response = StatusCode::NO_CONTENT.into_response();
     let headers = response.headers_mut();
-    headers.append(
-        header::SET_COOKIE,
-        cookie(&state, cookie_name(&state), "", Some(0)),
-    );
-    headers.append(
-        header::SET_COOKIE,
-        cookie(&state, state.cookies.name(), "", Some(0)),
-    );
+    headers.append(header::SET_COOKIE, header(cookie::clear_account(secure)));
+    headers.append(header::SET_COOKIE, header(cookie::clear_voter(secure)));
     Ok(response)
 }
 

@@ -21,11 +21,7 @@ pub struct CookieSettings {
 impl CookieSettings {
     /// `__Host-` cookies must be Secure; on plain http (local runs) a plain name is used.
     pub fn name(&self) -> &'static str {
-        if self.secure {
-            "__Host-arena_session"
-        } else {
-            "arena_session"
-        }
+        arena_core::accounts::cookie::voter_name(self.secure)
     }
 }
 
@@ -99,9 +95,7 @@ pub async fn attach_voter(
     let mut response = next.run(request).await;
     let created = session.created.lock().expect("session lock").take();
     if let Some((_, token)) = created {
-        let secure = if state.cookies.secure { "; Secure" } else { "" };
-        let cookie =
-            format!("{name}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age=31536000{secure}");
+        let cookie = arena_core::accounts::cookie::voter(state.cookies.secure, &token);
         if let Ok(value) = HeaderValue::from_str(&cookie) {
             response.headers_mut().append(header::SET_COOKIE, value);
         }

@@ -144,7 +144,7 @@ async fn signing_up_keeps_the_votes_cast_anonymously_and_rotates_the_voter_cooki
     assert_ne!(new, old, "the voter's token is rotated");
     assert_eq!(
         r.json::<serde_json::Value>().await.unwrap(),
-        json!({"username": "ane", "role": "volunteer"})
+        json!({"username": "ane", "role": "volunteer", "votes": 1})
     );
     // The same voter row, now the account's, with its vote.
     let (voter, votes): (String, i64) = sqlx::query_as(
@@ -181,7 +181,10 @@ async fn signing_up_keeps_the_votes_cast_anonymously_and_rotates_the_voter_cooki
     );
     assert_eq!(
         me(&app, &account).await,
-        (200, json!({"username": "ane", "role": "volunteer"}))
+        (
+            200,
+            json!({"username": "ane", "role": "volunteer", "votes": 1})
+        )
     );
     assert_eq!(
         me(&app, &new).await.0,
@@ -196,7 +199,10 @@ async fn signing_out_ends_the_session_on_the_server() {
     let cookies = sign_up(&app, "jon", "correct horse battery").await;
     assert_eq!(
         me(&app, &cookies).await,
-        (200, json!({"username": "jon", "role": "volunteer"}))
+        (
+            200,
+            json!({"username": "jon", "role": "volunteer", "votes": 0})
+        )
     );
     let r = post(
         &bare(),

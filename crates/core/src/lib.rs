@@ -35,6 +35,8 @@ pub struct Arena {
     pub remote: remote::RemoteTurns,
     pub limits: Limits,
     pub accounts: accounts::Accounts,
+    /// Cookies get `Secure` and the `__Host-` prefix (`server.secure_cookies`).
+    pub secure_cookies: bool,
     pub settings: Arc<ArenaSettings>,
     pub leaderboard_settings: Arc<LeaderboardSettings>,
     /// This process among all that share the database (leases name it).
@@ -104,6 +106,7 @@ impl Arena {
             remote: remote::RemoteTurns::default(),
             limits: Limits::new(settings.limits.clone()),
             accounts,
+            secure_cookies: settings.server.secure_cookies,
             settings: Arc::new(settings.arena.clone()),
             leaderboard_settings: Arc::new(settings.leaderboard.clone()),
             instance,

@@ -276,6 +276,8 @@ pub struct AccountView {
     pub username: String,
     /// `volunteer`, `researcher` or `admin`.
     pub role: String,
+    /// Votes cast by the account (and in its browsers before it signed up or in).
+    pub votes: i64,
 }
 
 /// `PUT /api/v1/admin/users/{username}/role` (admins only).

@@ -11,6 +11,7 @@
 //!   password is checked against a dummy hash.
 //! - Failed sign-ins are throttled per account and per client address, independently.
 
+pub mod cookie;
 pub mod password;
 pub mod throttle;
 
@@ -453,6 +454,16 @@ impl Accounts {
         .await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    /// Votes cast by the account, from every browser it signed in on (and anonymously before).
+    pub async fn vote_count(&self, user_id: Uuid) -> ArenaResult<i64> {
+        Ok(sqlx::query_scalar(
+            "select count(*) from vote v join voter r on r.id = v.voter_id where r.user_id = $1",
+        )
+        .bind(user_id)
+        .fetch_one(&self.pool)
+        .await?)
     }
 
     /// Grants a role (admins only; the caller checks). The account's sessions rotate at their

@@ -1,0 +1,274 @@
+//! Sign-up, sign-in and the account page. Forms post to server functions, so they work before
+//! (or without) the wasm bundle; each answer sets the cookies and redirects.
+
+use crate::error::PageError;
+use arena_domain::api::AccountView;
+use leptos::prelude::*;
+use leptos_router::hooks::use_query_map;
+
+/// Only a path on this site: `next=https://evil.example` or `//evil.example` becomes `/`.
+#[cfg(feature = "ssr")]
+pub fn safe_next(next: Option<&str>) -> String {
+    match next {
+        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n.to_owned(),
+        _ => "/".to_owned(),
+    }
+}
+
+#[cfg(feature = "ssr")]
+mod server {
+    use super::*;
+    use arena_core::Arena;
+    use arena_core::accounts::{Account, SignedIn, cookie};
+    use arena_core::limits::ClientAddr;
+    use arena_core::voters::VoterId;
+
+    pub fn arena() -> Result<Arena, PageError> {
+        use_context::<Arena>().ok_or(PageError::Internal)
+    }
+
+    fn parts() -> Option<http::request::Parts> {
+        use_context::<http::request::Parts>()
+    }
+
+    pub fn address() -> std::net::IpAddr {
+        parts()
+            .and_then(|p| p.extensions.get::<ClientAddr>().copied())
+            .map_or(std::net::IpAddr::from([127, 0, 0, 1]), |ClientAddr(a)| a)
+    }
+
+    pub fn voter() -> Option<VoterId> {
+        parts().and_then(|p| p.extensions.get::<VoterId>().copied())
+    }
+
+    pub fn account() -> Option<Account> {
+        parts().and_then(|p| p.extensions.get::<Account>().cloned())
+    }
+
+    fn set_cookie(value: String) {
+        if let (Some(response), Ok(value)) = (
+            use_context::<leptos_axum::ResponseOptions>(),
+            http::HeaderValue::from_str(&value),
+        ) {
+            response.append_header(http::header::SET_COOKIE, value);
+        }
+    }
+
+    pub fn signed_in(arena: &Arena, done: &SignedIn) {
+        set_cookie(cookie::account(arena.secure_cookies, &done.session_token));
+        set_cookie(cookie::voter(arena.secure_cookies, &done.voter_token));
+    }
+
+    pub fn signed_out(arena: &Arena) {
+        set_cookie(cookie::clear_account(arena.secure_cookies));
+        set_cookie(cookie::clear_voter(arena.secure_cookies));
+    }
+}
+
+#[server(prefix = "/api/pages", endpoint = "account")]
+pub async fn current_account() -> Result<Option<AccountView>, PageError> {
+    let Some(account) = server::account() else {
+        return Ok(None);
+    };
+    let votes = server::arena()?
+        .accounts
+        .vote_count(account.user_id)
+        .await
+        .map_err(PageError::from)?;
+    Ok(Some(AccountView {
+        username: account.username,
+        role: account.role.as_str().to_owned(),
+        votes,
+    }))
+}
+
+#[server(prefix = "/api/pages", endpoint = "signup")]
+pub async fn sign_up(
+    username: String,
+    password: String,
+    next: Option<String>,
+) -> Result<(), PageError> {
+    let arena = server::arena()?;
+    let done = arena
+        .accounts
+        .sign_up(&username, &password, server::voter())
+        .await
+        .map_err(PageError::from)?;
+    server::signed_in(&arena, &done);
+    leptos_axum::redirect(&safe_next(next.as_deref()));
+    Ok(())
+}
+
+#[server(prefix = "/api/pages", endpoint = "signin")]
+pub async fn sign_in(
+    username: String,
+    password: String,
+    next: Option<String>,
+) -> Result<(), PageError> {
+    let arena = server::arena()?;
+    let done = arena
+        .accounts
+        .sign_in(&username, &password, server::address(), server::voter())
+        .await
+        .map_err(PageError::from)?;
+    server::signed_in(&arena, &done);
+    leptos_axum::redirect(&safe_next(next.as_deref()));
+    Ok(())
+}
+
+#[server(prefix = "/api/pages", endpoint = "signout")]
+pub async fn sign_out() -> Result<(), PageError> {
+    let arena = server::arena()?;
+    if let Some(account) = server::account() {
+        arena
+            .accounts
+            .end(account.session_id)
+            .await
+            .map_err(PageError::from)?;
+    }
+    server::signed_out(&arena);
+    leptos_axum::redirect("/");
+    Ok(())
+}
+
+#[server(prefix = "/api/pages", endpoint = "password")]
+pub async fn change_password(
+    current_password: String,
+    new_password: String,
+) -> Result<(), PageError> {
+    let arena = server::arena()?;
+    let account =
+        server::account().ok_or_else(|| PageError::Unauthorized("sign in first".into()))?;
+    arena
+        .accounts
+        .change_password(
+            &account,
+            &current_password,
+            &new_password,
+            server::address(),
+        )
+        .await
+        .map_err(PageError::from)?;
+    Ok(())
+}
+
+/// The form's fields: username, password, and where to go afterwards.
+fn credential_fields(password_autocomplete: &'static str) -> impl IntoView {
+    let query = use_query_map();
+    let next = move || query.with(|q| q.get("next").unwrap_or_default());
+    view! {
+        <label>"Username" <input name="username" autocomplete="username" required minlength="3" maxlength="32"/></label>
+        <label>"Password" <input type="password" name="password" autocomplete=password_autocomplete required minlength="8" maxlength="128"/></label>
+        <input type="hidden" name="next" value=next/>
+    }
+}
+
+fn failure(message: Option<String>) -> impl IntoView {
+    message.map(|m| view! { <p class="notice failure" role="alert">{m}</p> })
+}
+
+#[component]
+pub fn SignUpPage() -> impl IntoView {
+    let action = ServerAction::<SignUp>::new();
+    view! {
+        <section class="account">
+            <h1>"Create an account"</h1>
+            <p class="hint">"Your votes so far in this browser become your account's."</p>
+            <ActionForm action attr:class="account-form">
+                {credential_fields("new-password")}
+                <button type="submit" disabled=move || action.pending().get()>"Sign up"</button>
+            </ActionForm>
+            {move || failure(action.value().get().and_then(|r| r.err()).map(|e| e.to_string()))}
+            <p>"Already have one? " <a href="/signin">"Sign in"</a></p>
+        </section>
+    }
+}
+
+#[component]
+pub fn SignInPage() -> impl IntoView {
+    let action = ServerAction::<SignIn>::new();
+    view! {
+        <section class="account">
+            <h1>"Sign in"</h1>
+            <ActionForm action attr:class="account-form">
+                {credential_fields("current-password")}
+                <button type="submit" disabled=move || action.pending().get()>"Sign in"</button>
+            </ActionForm>
+            {move || failure(action.value().get().and_then(|r| r.err()).map(|e| e.to_string()))}
+            <p>"No account yet? " <a href="/signup">"Create one"</a></p>
+        </section>
+    }
+}
+
+#[component]
+pub fn AccountPage() -> impl IntoView {
+    let me = Resource::new(|| (), |_| current_account());
+    let change = ServerAction::<ChangePassword>::new();
+    let sign_out = ServerAction::<SignOut>::new();
+    view! {
+        <section class="account">
+            <h1>"Your account"</h1>
+            <Suspense fallback=|| view! { <p>"…"</p> }>
+                {move || me.get().map(|r| match r {
+                    Ok(Some(account)) => view! {
+                        <p class="who">{format!("Signed in as {} ({})", account.username, account.role)}</p>
+                        <p class="votes">{format!("Votes: {}", account.votes)}</p>
+                        <h2>"Change your password"</h2>
+                        <ActionForm action=change attr:class="account-form">
+                            <label>"Current password" <input type="password" name="current_password" autocomplete="current-password" required/></label>
+                            <label>"New password" <input type="password" name="new_password" autocomplete="new-password" required minlength="8" maxlength="128"/></label>
+                            <button type="submit">"Change password"</button>
+                        </ActionForm>
+                        {move || change.value().get().map(|r| match r {
+                            Ok(()) => view! { <p class="notice" role="status">"Password changed; your other sessions were signed out."</p> }.into_any(),
+                            Err(e) => view! { <p class="notice failure" role="alert">{e.to_string()}</p> }.into_any(),
+                        })}
+                        <ActionForm action=sign_out attr:class="signout">
+                            <button type="submit">"Sign out"</button>
+                        </ActionForm>
+                    }.into_any(),
+                    Ok(None) => view! { <p>"You are not signed in. " <a href="/signin?next=/account">"Sign in"</a></p> }.into_any(),
+                    Err(e) => view! { <p class="notice failure">{e.to_string()}</p> }.into_any(),
+                })}
+            </Suspense>
+        </section>
+    }
+}
+
+/// The top bar's account corner: the username (to the account page), or "Sign in".
+#[component]
+pub fn AccountCorner() -> impl IntoView {
+    let location = leptos_router::hooks::use_location();
+    let me = Resource::new(move || location.pathname.get(), |_| current_account());
+    view! {
+        <Transition fallback=|| ()>
+            {move || me.get().map(|r| match r {
+                Ok(Some(account)) => view! { <a href="/account" class="me">{account.username}</a> }.into_any(),
+                _ => view! { <a href="/signin" class="me">"Sign in"</a> }.into_any(),
+            })}
+        </Transition>
+    }
+}
+
+#[cfg(all(test, feature = "ssr"))]
+mod tests {
+    use super::safe_next;
+
+    #[test]
+    fn after_signing_in_only_paths_of_this_site_are_followed() {
+        assert_eq!(
+            safe_next(Some("/leaderboard?language=eu")),
+            "/leaderboard?language=eu"
+        );
+        assert_eq!(safe_next(None), "/");
+        for evil in [
+            "https://evil.example/",
+            "//evil.example/x",
+            "/\\evil.example",
+            "javascript:alert(1)",
+            "",
+        ] {
+            assert_eq!(safe_next(Some(evil)), "/", "{evil}");
+        }
+    }
+}

@@ -1,0 +1,62 @@
+import { test, expect, Page } from "@playwright/test";
+
+const answers = (page: Page) => page.locator(".turn").last().locator(".answer");
+
+async function typePrompt(page: Page, text: string, button: string) {
+  const box = page.locator("textarea[name=prompt]");
+  await expect(async () => {
+    await box.fill("");
+    await box.fill(text);
+    await expect(page.getByRole("button", { name: button })).toBeEnabled({ timeout: 1000 });
+  }).toPass({ timeout: 60_000 });
+}
+
+async function fillCredentials(page: Page, username: string, password: string) {
+  await page.waitForLoadState("networkidle");
+  await page.getByLabel("Username").fill(username);
+  await page.getByLabel("Password").fill(password);
+}
+
+test("sign up keeps the votes cast before; sign out; sign in again", async ({ page }) => {
+  // An anonymous battle and vote.
+  await page.goto("/");
+  await typePrompt(page, "Say hello.", "Start battle");
+  await page.getByRole("button", { name: "Start battle" }).click();
+  await expect(answers(page).nth(0)).toHaveAttribute("data-status", "done");
+  await expect(answers(page).nth(1)).toHaveAttribute("data-status", "done");
+  await page.locator("button.vote[data-winner=model_b]").click();
+  await expect(page.locator(".reveal")).toBeVisible();
+  const battle = new URL(page.url()).searchParams.get("battle");
+  expect(battle).toBeTruthy();
+
+  // Sign up: the vote becomes the account's.
+  const username = `e2e${Date.now()}`;
+  await page.goto("/signup");
+  await expect(page.locator(".me")).toHaveText("Sign in");
+  await fillCredentials(page, username, "correct horse battery");
+  await page.getByRole("button", { name: "Sign up" }).click();
+  await expect(page.locator(".me")).toHaveText(username);
+  const r = await page.request.get(`/api/v1/battles/${battle}`);
+  expect(r.status()).toBe(200);
+  expect((await r.json()).turns[0].winner).toBe("model_b");
+  await page.goto("/account");
+  await expect(page.locator(".who")).toContainText(`Signed in as ${username} (volunteer)`);
+  await expect(page.locator(".votes")).toHaveText("Votes: 1");
+
+  // Sign out: the session ends on the server.
+  await page.waitForLoadState("networkidle");
+  await page.getByRole("button", { name: "Sign out" }).click();
+  await expect(page.locator(".me")).toHaveText("Sign in");
+  expect((await page.request.get("/api/v1/account")).status()).toBe(401);
+
+  // Sign in: a wrong password is said plainly; the right one signs in, votes still counted.
+  await page.goto("/signin");
+  await fillCredentials(page, username, "wrong password!");
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await expect(page.locator(".notice.failure")).toContainText("unknown username or wrong password");
+  await page.getByLabel("Password").fill("correct horse battery");
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await expect(page.locator(".me")).toHaveText(username);
+  await page.goto("/account");
+  await expect(page.locator(".votes")).toHaveText("Votes: 1");
+});
