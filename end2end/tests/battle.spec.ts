@@ -23,9 +23,12 @@ test("the home page hydrates: a suggested prompt fills the box", async ({ page }
   await page.goto("/");
   const start = page.getByRole("button", { name: "Start battle" });
   await expect(start).toBeDisabled();
-  // Only a hydrated page reacts to this click.
-  await page.locator(".suggestion").first().click();
-  await expect(page.locator("textarea[name=prompt]")).toHaveValue(/photosynthesis/);
+  // Only a hydrated page reacts to this click: on a loaded machine the first click may come
+  // before hydration, so it is retried until the page reacts.
+  await expect(async () => {
+    await page.locator(".suggestion").first().click();
+    await expect(page.locator("textarea[name=prompt]")).toHaveValue(/photosynthesis/, { timeout: 1000 });
+  }).toPass({ timeout: 60_000 });
   await expect(start).toBeEnabled();
 });
 
