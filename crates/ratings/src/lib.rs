@@ -70,6 +70,7 @@ mod fit;
 mod graph;
 mod linalg;
 mod model;
+mod sandwich;
 
 pub mod baseline;
 pub mod simulate;
