@@ -1,15 +1,6 @@
 import { test, expect, Page } from "@playwright/test";
 
-const answers = (page: Page) => page.locator(".turn").last().locator(".answer");
-
-async function typePrompt(page: Page, text: string, button: string) {
-  const box = page.locator("textarea[name=prompt]");
-  await expect(async () => {
-    await box.fill("");
-    await box.fill(text);
-    await expect(page.getByRole("button", { name: button })).toBeEnabled({ timeout: 1000 });
-  }).toPass({ timeout: 60_000 });
-}
+import { typePrompt, waitForBothDone } from "./helpers";
 
 async function fillCredentials(page: Page, username: string, password: string) {
   await page.waitForLoadState("networkidle");
@@ -22,8 +13,7 @@ test("sign up keeps the votes cast before; sign out; sign in again", async ({ pa
   await page.goto("/");
   await typePrompt(page, "Say hello.", "Start battle");
   await page.getByRole("button", { name: "Start battle" }).click();
-  await expect(answers(page).nth(0)).toHaveAttribute("data-status", "done");
-  await expect(answers(page).nth(1)).toHaveAttribute("data-status", "done");
+  await waitForBothDone(page);
   await page.locator("button.vote[data-winner=model_b]").click();
   await expect(page.locator(".reveal")).toBeVisible();
   const battle = new URL(page.url()).searchParams.get("battle");

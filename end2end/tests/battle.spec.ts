@@ -1,23 +1,7 @@
 import { test, expect, Page } from "@playwright/test";
 import * as path from "path";
 
-const answers = (page: Page) => page.locator(".turn").last().locator(".answer");
-
-// Types into the prompt box once the page has hydrated (before that, typing does not reach the
-// page's state and the button stays disabled): retried until the button enables.
-async function typePrompt(page: Page, text: string, button: string) {
-  const box = page.locator("textarea[name=prompt]");
-  await expect(async () => {
-    await box.fill("");
-    await box.fill(text);
-    await expect(page.getByRole("button", { name: button })).toBeEnabled({ timeout: 1000 });
-  }).toPass({ timeout: 60_000 });
-}
-
-async function waitForBothDone(page: Page) {
-  await expect(answers(page).nth(0)).toHaveAttribute("data-status", "done");
-  await expect(answers(page).nth(1)).toHaveAttribute("data-status", "done");
-}
+import { answers, typePrompt, waitForBothDone } from "./helpers";
 
 test("the home page hydrates: a suggested prompt fills the box", async ({ page }) => {
   await page.goto("/");

@@ -11,7 +11,7 @@ use arena_core::accounts::{self, Account, SignedIn, cookie};
 use arena_domain::account::Role;
 use arena_domain::api::{AccountView, ChangePassword, Credentials, SetRole};
 use axum::extract::{Path, Request, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
@@ -42,6 +42,9 @@ pub async fn attach_account(
     mut request: Request,
     next: Next,
 ) -> Response {
+    if !crate::session::may_have_voter(request.uri().path()) {
+        return next.run(request).await;
+    }
     let mut rotated = None;
     let secure = state.arena.secure_cookies;
     let account = match jar.get(cookie::account_name(secure)) {
@@ -174,7 +177,6 @@ async fn set_role(
     State(arena): State<Arena>,
     Extension(SignedInAs(account)): Extension<SignedInAs>,
     Path(username): Path<String>,
-    _headers: HeaderMap,
     ApiJson(body): ApiJson<SetRole>,
 ) -> Result<Response, ApiError> {
     accounts::require(account.as_ref(), Role::Admin)?;

@@ -25,8 +25,9 @@ impl CookieSettings {
     }
 }
 
-/// Static files (`/pkg`, favicon) and health checks have no voter.
-fn may_have_voter(path: &str) -> bool {
+/// Static files (`/pkg`, favicon) and health checks have no voter (nor account: browsers send
+/// the cookies with every asset, and those requests need no database lookup).
+pub(crate) fn may_have_voter(path: &str) -> bool {
     !(path.starts_with("/pkg/")
         || path.starts_with("/healthz")
         || path.starts_with("/readyz")

@@ -68,6 +68,17 @@ async fn me(app: &TestApp, cookies: &str) -> (u16, serde_json::Value) {
     (r.status().as_u16(), r.json().await.unwrap_or_default())
 }
 
+/// `POST /account/signin` with these credentials.
+async fn sign_in(app: &TestApp, username: &str, password: &str) -> reqwest::Response {
+    post(
+        &bare(),
+        format!("{}/api/v1/account/signin", app.url),
+        "",
+        json!({"username": username, "password": password}),
+    )
+    .await
+}
+
 /// Signs up; the `arena_account=…; arena_session=…` cookie header of the new session.
 async fn sign_up(app: &TestApp, username: &str, password: &str) -> String {
     let r = post(
@@ -330,13 +341,7 @@ async fn sessions_expire_when_idle_and_sooner_for_admins() {
         .create_admin("root-admin", "correct horse battery")
         .await
         .unwrap();
-    let r = post(
-        &bare(),
-        format!("{}/api/v1/account/signin", app.url),
-        "",
-        json!({"username": "root-admin", "password": "correct horse battery"}),
-    )
-    .await;
+    let r = sign_in(&app, "root-admin", "correct horse battery").await;
     assert_eq!(r.status(), 200);
     let admin = format!(
         "arena_account={}",
@@ -391,13 +396,7 @@ async fn only_admins_grant_roles_and_a_new_role_rotates_the_session() {
         .create_admin("boss", "correct horse battery")
         .await
         .unwrap();
-    let r = post(
-        &bare(),
-        format!("{}/api/v1/account/signin", app.url),
-        "",
-        json!({"username": "boss", "password": "correct horse battery"}),
-    )
-    .await;
+    let r = sign_in(&app, "boss", "correct horse battery").await;
     let admin = format!(
         "arena_account={}",
         cookie_value(&set_cookies(&r), "arena_account").unwrap()
@@ -428,13 +427,7 @@ async fn only_admins_grant_roles_and_a_new_role_rotates_the_session() {
 async fn changing_the_password_needs_the_current_one_and_ends_other_sessions() {
     let (app, _fake) = app_with(|_| {}).await;
     let first = sign_up(&app, "jon", "correct horse battery").await;
-    let r = post(
-        &bare(),
-        format!("{}/api/v1/account/signin", app.url),
-        "",
-        json!({"username": "jon", "password": "correct horse battery"}),
-    )
-    .await;
+    let r = sign_in(&app, "jon", "correct horse battery").await;
     let second = format!(
         "arena_account={}",
         cookie_value(&set_cookies(&r), "arena_account").unwrap()
@@ -460,13 +453,7 @@ async fn changing_the_password_needs_the_current_one_and_ends_other_sessions() {
     assert_eq!(change("correct horse battery").await, 204);
     assert_eq!(me(&app, &first).await.0, 200, "this session stays");
     assert_eq!(me(&app, &second).await.0, 401, "the other ended");
-    let r = post(
-        &bare(),
-        format!("{}/api/v1/account/signin", app.url),
-        "",
-        json!({"username": "jon", "password": "a new secret phrase"}),
-    )
-    .await;
+    let r = sign_in(&app, "jon", "a new secret phrase").await;
     assert_eq!(r.status(), 200);
 }
 
@@ -542,13 +529,7 @@ async fn the_first_admin_comes_from_the_command_line() {
             .await
             .unwrap();
     assert!(stored.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
-    let r = post(
-        &bare(),
-        format!("{}/api/v1/account/signin", app.url),
-        "",
-        json!({"username": "boss", "password": "correct horse battery"}),
-    )
-    .await;
+    let r = sign_in(&app, "boss", "correct horse battery").await;
     assert_eq!(r.status(), 200);
     assert_eq!(
         r.json::<serde_json::Value>().await.unwrap()["role"],

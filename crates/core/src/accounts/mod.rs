@@ -140,13 +140,12 @@ impl Accounts {
         }
     }
 
-    /// Creates an account (role volunteer) and signs it in on this browser.
-    pub async fn sign_up(
+    /// A new account's username, parsed, and its password's hash.
+    async fn new_credentials(
         &self,
         username: &str,
         password: &str,
-        voter: Option<VoterId>,
-    ) -> ArenaResult<SignedIn> {
+    ) -> ArenaResult<(Username, String)> {
         let username = Username::parse(username).map_err(input)?;
         let password = Password::parse(password).map_err(input)?;
         let hash = self
@@ -154,6 +153,17 @@ impl Accounts {
             .hash(password.expose())
             .await
             .map_err(hash_error)?;
+        Ok((username, hash))
+    }
+
+    /// Creates an account (role volunteer) and signs it in on this browser.
+    pub async fn sign_up(
+        &self,
+        username: &str,
+        password: &str,
+        voter: Option<VoterId>,
+    ) -> ArenaResult<SignedIn> {
+        let (username, hash) = self.new_credentials(username, password).await?;
         let id = Uuid::now_v7();
         sqlx::query("insert into app_user (id, username, password_hash, role) values ($1, $2, $3, 'volunteer')")
             .bind(id)
@@ -168,13 +178,7 @@ impl Accounts {
     /// Creates an admin account, or makes an existing account admin with this password (the
     /// command line's `server admin create`).
     pub async fn create_admin(&self, username: &str, password: &str) -> ArenaResult<Username> {
-        let username = Username::parse(username).map_err(input)?;
-        let password = Password::parse(password).map_err(input)?;
-        let hash = self
-            .hasher
-            .hash(password.expose())
-            .await
-            .map_err(hash_error)?;
+        let (username, hash) = self.new_credentials(username, password).await?;
         sqlx::query(
             "insert into app_user (id, username, password_hash, role) values ($1, $2, $3, 'admin')
              on conflict (username) do update set password_hash = excluded.password_hash,
