@@ -38,6 +38,12 @@
 //!   batch with `prior()`, `update(&Comparisons)`, `posterior()` and
 //!   `leaderboard()`; the [`GaussianPosterior`] serialises so the server can
 //!   store it and resume.
+//! * [`active`]: the pairing policy's active sampling. For every unordered
+//!   pair, how much one more vote on it is expected to shrink the
+//!   leaderboard's uncertainty ([`active::pair_scores`]), mixed with a
+//!   uniform floor into sampling probabilities
+//!   ([`active::pair_probabilities`]); [`simulate::votes_to_target`]
+//!   measures how many votes it saves.
 //! * [`simulate()`](simulate::simulate): coverage and rank-correlation study on data
 //!   drawn from known strengths; [`simulate::synthetic_arena`] builds the
 //!   arena-sized benchmark case; [`baseline::mm_fit`] is the MM iteration the
@@ -72,6 +78,7 @@ mod linalg;
 mod model;
 mod sandwich;
 
+pub mod active;
 pub mod baseline;
 pub mod simulate;
 

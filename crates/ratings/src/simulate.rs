@@ -1,6 +1,7 @@
 //! Synthetic data with known strengths: the simulation study (rank
-//! correlation with the truth, coverage of the 95% intervals) and the
-//! arena-sized benchmark case.
+//! correlation with the truth, coverage of the 95% intervals), the
+//! votes-to-target study of the pairing policies (uniform against active
+//! sampling) and the arena-sized benchmark case.
 //!
 //! Votes are drawn so that the expected score of `a` against `b` is exactly
 //! σ(θa − θb), the quantity the half-win model estimates: a tie happens with
@@ -13,8 +14,9 @@ use rand_distr::{Binomial, Distribution, LogNormal, Normal};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use crate::active::{ActiveOptions, pair_count, pair_index, pair_probabilities};
 use crate::bootstrap::round_rng;
-use crate::fit::{ELO_PER_NATURAL_UNIT, fit};
+use crate::fit::{BASE_RATING, ELO_PER_NATURAL_UNIT, fit};
 use crate::{CiMethod, Comparisons, FitOptions, Leaderboard, PairCounts, RatingError};
 
 /// Outcome counts of `votes` battles between strengths `theta_a`, `theta_b`.
@@ -115,12 +117,24 @@ pub fn synthetic_case(
     (c, theta)
 }
 
+/// How a simulated arena picks the pair of each battle.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "policy")]
+pub enum Sampling {
+    /// Every unordered pair equally likely.
+    #[default]
+    Uniform,
+    /// [`pair_probabilities`] from the current fit, recomputed after every
+    /// batch of votes.
+    Active(ActiveOptions),
+}
+
 /// Configuration of [`simulate`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct SimulationConfig {
     pub models: usize,
-    /// Votes per replicate, on uniformly random pairs.
+    /// Votes per replicate.
     pub votes: u64,
     pub tie_rate: f64,
     /// Standard deviation of the true ratings (Elo points).
@@ -128,6 +142,10 @@ pub struct SimulationConfig {
     pub replicates: usize,
     pub bootstrap_rounds: usize,
     pub seed: u64,
+    /// How the pairs are drawn (uniform: the votes are drawn at once).
+    pub sampling: Sampling,
+    /// Votes between refits under active sampling.
+    pub batch: u64,
 }
 
 impl Default for SimulationConfig {
@@ -140,6 +158,8 @@ impl Default for SimulationConfig {
             replicates: 200,
             bootstrap_rounds: 200,
             seed: 1,
+            sampling: Sampling::Uniform,
+            batch: 200,
         }
     }
 }
@@ -192,6 +212,7 @@ pub fn simulate(config: &SimulationConfig) -> Result<SimulationReport, RatingErr
             "tie_rate must be in [0, 1]".into(),
         ));
     }
+    validate_sampling(&config.sampling, config.batch)?;
     let results: Vec<Option<Replicate>> = (0..config.replicates as u64)
         .into_par_iter()
         .map(|r| replicate(config, r))
@@ -230,20 +251,26 @@ fn replicate(config: &SimulationConfig, r: u64) -> Option<Replicate> {
     let normal = Normal::new(0.0, config.strength_sd / ELO_PER_NATURAL_UNIT).ok()?;
     let m = config.models;
     let theta: Vec<f64> = (0..m).map(|_| normal.sample(&mut rng)).collect();
-    let mut pair_votes = std::collections::BTreeMap::<(usize, usize), u64>::new();
-    for _ in 0..config.votes {
-        let a = rng.random_range(0..m);
-        let mut b = rng.random_range(0..m - 1);
-        if b >= a {
-            b += 1;
+    let c = match &config.sampling {
+        Sampling::Uniform => {
+            let mut pair_votes = std::collections::BTreeMap::<(usize, usize), u64>::new();
+            for _ in 0..config.votes {
+                let (a, b) = uniform_pair(m, &mut rng);
+                *pair_votes.entry((a, b)).or_default() += 1;
+            }
+            let mut c = Comparisons::new();
+            for (&(a, b), &n) in &pair_votes {
+                let counts = draw_pair_outcomes(n, theta[a], theta[b], config.tie_rate, &mut rng);
+                c.add(&model_name(a), &model_name(b), counts).ok()?;
+            }
+            c
         }
-        *pair_votes.entry((a.min(b), a.max(b))).or_default() += 1;
-    }
-    let mut c = Comparisons::new();
-    for (&(a, b), &n) in &pair_votes {
-        let counts = draw_pair_outcomes(n, theta[a], theta[b], config.tie_rate, &mut rng);
-        c.add(&model_name(a), &model_name(b), counts).ok()?;
-    }
+        Sampling::Active(_) => {
+            let mut arena = SimulatedArena::new(&theta, config.tie_rate);
+            arena.run(&config.sampling, config.batch, config.votes, None, &mut rng);
+            arena.comparisons()
+        }
+    };
     let mean_theta = theta.iter().sum::<f64>() / m as f64;
     let truth: Vec<f64> = theta
         .iter()
@@ -304,6 +331,410 @@ fn replicate(config: &SimulationConfig, r: u64) -> Option<Replicate> {
         sandwich: coverage(&sandwich),
         bootstrap: coverage(&bootstrap),
     })
+}
+
+/// A uniformly random unordered pair `(a, b)`, `a < b`.
+fn uniform_pair(m: usize, rng: &mut impl Rng) -> (usize, usize) {
+    let a = rng.random_range(0..m);
+    let mut b = rng.random_range(0..m - 1);
+    if b >= a {
+        b += 1;
+    }
+    (a.min(b), a.max(b))
+}
+
+fn validate_sampling(sampling: &Sampling, batch: u64) -> Result<(), RatingError> {
+    if let Sampling::Active(options) = sampling {
+        options.validate()?;
+    }
+    if batch == 0 {
+        return Err(RatingError::InvalidOption("batch must be ≥ 1".into()));
+    }
+    Ok(())
+}
+
+/// One simulated arena: true strengths, the votes so far (per pair, in the
+/// order of [`pair_index`]) and the latest fit.
+struct SimulatedArena<'a> {
+    theta: &'a [f64],
+    tie_rate: f64,
+    counts: Vec<PairCounts>,
+    votes: u64,
+    /// Current estimate of θ (natural units), what active sampling reads.
+    estimate: Vec<f64>,
+    /// The latest fit with sandwich intervals, when it had a finite MLE.
+    board: Option<Leaderboard>,
+}
+
+impl<'a> SimulatedArena<'a> {
+    fn new(theta: &'a [f64], tie_rate: f64) -> Self {
+        Self {
+            theta,
+            tie_rate,
+            counts: vec![PairCounts::default(); pair_count(theta.len())],
+            votes: 0,
+            estimate: vec![0.0; theta.len()],
+            board: None,
+        }
+    }
+
+    fn comparisons(&self) -> Comparisons {
+        let m = self.theta.len();
+        let mut c = Comparisons::new();
+        for k in 0..m {
+            c.register(&model_name(k));
+        }
+        let mut k = 0;
+        for a in 0..m {
+            for b in a + 1..m {
+                if self.counts[k].total() > 0 {
+                    c.add(&model_name(a), &model_name(b), self.counts[k])
+                        .expect("distinct models, counts far from overflow");
+                }
+                k += 1;
+            }
+        }
+        c
+    }
+
+    /// Draws votes in batches of `batch` under `sampling` until `max_votes`,
+    /// refitting after each batch; with `target_width`, stops as soon as every
+    /// model is rated and the widest 95% interval is narrower. Returns whether
+    /// the target was reached.
+    fn run(
+        &mut self,
+        sampling: &Sampling,
+        batch: u64,
+        max_votes: u64,
+        target_width: Option<f64>,
+        rng: &mut impl Rng,
+    ) -> bool {
+        let m = self.theta.len();
+        let mut batch_counts = vec![0u64; self.counts.len()];
+        let mut cumulative = vec![0.0f64; self.counts.len()];
+        while self.votes < max_votes {
+            let size = batch.min(max_votes - self.votes);
+            batch_counts.iter_mut().for_each(|c| *c = 0);
+            match sampling {
+                Sampling::Uniform => {
+                    for _ in 0..size {
+                        let (a, b) = uniform_pair(m, rng);
+                        batch_counts[pair_index(m, a, b).expect("a < b < m")] += 1;
+                    }
+                }
+                Sampling::Active(options) => {
+                    let votes = self.pair_votes();
+                    let pairs = pair_probabilities(&self.estimate, &votes, options)
+                        .expect("options validated, estimates finite");
+                    let mut sum = 0.0;
+                    for (c, p) in cumulative.iter_mut().zip(&pairs) {
+                        sum += p.probability;
+                        *c = sum;
+                    }
+                    for _ in 0..size {
+                        let u = rng.random::<f64>() * sum;
+                        let k = cumulative.partition_point(|&c| c <= u);
+                        batch_counts[k.min(cumulative.len() - 1)] += 1;
+                    }
+                }
+            }
+            let mut k = 0;
+            for a in 0..m {
+                for b in a + 1..m {
+                    if batch_counts[k] > 0 {
+                        let drawn = draw_pair_outcomes(
+                            batch_counts[k],
+                            self.theta[a],
+                            self.theta[b],
+                            self.tie_rate,
+                            rng,
+                        );
+                        self.counts[k] = self.counts[k]
+                            .checked_add(&drawn)
+                            .expect("counts far from overflow");
+                    }
+                    k += 1;
+                }
+            }
+            self.votes += size;
+            let needs_fit = target_width.is_some() || matches!(sampling, Sampling::Active(_));
+            if needs_fit {
+                self.refit(target_width.is_some());
+            }
+            if let (Some(target), Some(board)) = (target_width, &self.board)
+                && board.diagnostics.rated_models == m
+                && widest_interval(board) < target
+            {
+                return true;
+            }
+        }
+        false
+    }
+
+    fn pair_votes(&self) -> Vec<crate::active::PairVotes> {
+        let m = self.theta.len();
+        let mut out = Vec::with_capacity(self.counts.len());
+        let mut k = 0;
+        for a in 0..m {
+            for b in a + 1..m {
+                let votes = self.counts[k].total();
+                if votes > 0 {
+                    out.push(crate::active::PairVotes { a, b, votes });
+                }
+                k += 1;
+            }
+        }
+        out
+    }
+
+    /// Fits the votes so far (exact MLE, with sandwich intervals when
+    /// `intervals`); early on, when the MLE is infinite, a small ridge keeps
+    /// the estimate finite (and there is no leaderboard to stop on).
+    fn refit(&mut self, intervals: bool) {
+        let c = self.comparisons();
+        let exact = FitOptions {
+            ci: if intervals {
+                CiMethod::Sandwich
+            } else {
+                CiMethod::None
+            },
+            ..FitOptions::default()
+        };
+        self.board = fit(&c, &exact).ok();
+        let estimate_from = match &self.board {
+            Some(board) => Some(board.clone()),
+            None => fit(
+                &c,
+                &FitOptions {
+                    ridge: 0.01,
+                    ..FitOptions::default()
+                },
+            )
+            .ok(),
+        };
+        if let Some(board) = estimate_from {
+            for (k, t) in self.estimate.iter_mut().enumerate() {
+                *t = board
+                    .rating(&model_name(k))
+                    .map_or(0.0, |r| (r - BASE_RATING) / ELO_PER_NATURAL_UNIT);
+            }
+        }
+    }
+}
+
+/// The widest 95% interval of a leaderboard (upper − lower, Elo points).
+fn widest_interval(board: &Leaderboard) -> f64 {
+    board
+        .rows
+        .iter()
+        .filter_map(|r| Some(r.ci_upper? - r.ci_lower?))
+        .fold(0.0, f64::max)
+}
+
+/// Configuration of [`votes_to_target`]. The defaults stand for a mid-sized
+/// arena: 50 models whose true ratings spread like the public arena's (SD
+/// 120 Elo, as in [`synthetic_arena`]: about 540 Elo from top to bottom), 30%
+/// ties, refits every 200 votes, stopping at a widest interval of 40 Elo.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TargetConfig {
+    pub models: usize,
+    pub tie_rate: f64,
+    /// Standard deviation of the true ratings (Elo points).
+    pub strength_sd: f64,
+    pub replicates: usize,
+    pub seed: u64,
+    /// Stop once the widest 95% sandwich interval (upper − lower, Elo points)
+    /// is below this.
+    pub target_width: f64,
+    /// Give up after this many votes (the replicate counts as needing them).
+    pub max_votes: u64,
+    /// Votes between refits (and, for active sampling, between updates of the
+    /// sampling probabilities).
+    pub batch: u64,
+}
+
+impl Default for TargetConfig {
+    fn default() -> Self {
+        Self {
+            models: 50,
+            tie_rate: 0.3,
+            strength_sd: 120.0,
+            replicates: 20,
+            seed: 1,
+            target_width: 40.0,
+            max_votes: 1_000_000,
+            batch: 200,
+        }
+    }
+}
+
+/// Result of [`votes_to_target`] for one policy.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TargetReport {
+    pub sampling: Sampling,
+    /// Votes each replicate needed (`max_votes` for one that never got there).
+    pub votes_needed: Vec<u64>,
+    /// Replicates that reached the target within `max_votes`.
+    pub reached: usize,
+    pub median_votes: f64,
+    pub mean_votes: f64,
+    pub min_votes: u64,
+    pub max_votes: u64,
+    /// Mean fraction of models whose true rating lies in its interval when
+    /// the replicate stopped (over the replicates that reached the target).
+    pub coverage_at_stop: f64,
+}
+
+/// Uniform and active sampling on the same replicates (same true strengths,
+/// same random stream at the start).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SamplingComparison {
+    pub config: TargetConfig,
+    pub uniform: TargetReport,
+    pub active: TargetReport,
+    /// Median votes needed, active / uniform.
+    pub median_ratio: f64,
+    /// Mean votes needed, active / uniform.
+    pub mean_ratio: f64,
+    /// Median over replicates of each replicate's active / uniform ratio.
+    pub paired_median_ratio: f64,
+}
+
+impl SamplingComparison {
+    /// How many fewer votes active sampling needs, in percent (median).
+    pub fn fewer_votes_percent(&self) -> f64 {
+        100.0 * (1.0 - self.median_ratio)
+    }
+}
+
+fn median(values: &[f64]) -> f64 {
+    let mut v = values.to_vec();
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n == 0 {
+        f64::NAN
+    } else if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        0.5 * (v[n / 2 - 1] + v[n / 2])
+    }
+}
+
+/// How many votes each replicate needs, under `sampling`, until the widest
+/// 95% interval of the leaderboard is below `config.target_width`. Replicate
+/// `r` draws its true strengths (normal, SD `strength_sd`) from the stream
+/// `(seed, r)` and its votes from the same stream, in batches of
+/// `config.batch`, refitting (exact MLE, sandwich intervals) after each.
+/// Parallel over replicates; deterministic.
+pub fn votes_to_target(
+    config: &TargetConfig,
+    sampling: &Sampling,
+) -> Result<TargetReport, RatingError> {
+    if config.models < 2 || config.replicates == 0 || config.max_votes == 0 {
+        return Err(RatingError::InvalidOption(
+            "the study needs ≥ 2 models, ≥ 1 replicate and a vote cap ≥ 1".into(),
+        ));
+    }
+    if !(0.0..=1.0).contains(&config.tie_rate) {
+        return Err(RatingError::InvalidOption(
+            "tie_rate must be in [0, 1]".into(),
+        ));
+    }
+    if !(config.target_width > 0.0 && config.target_width.is_finite()) {
+        return Err(RatingError::InvalidOption(format!(
+            "target width must be a finite number of Elo points > 0, got {}",
+            config.target_width
+        )));
+    }
+    if !(config.strength_sd >= 0.0 && config.strength_sd.is_finite()) {
+        return Err(RatingError::InvalidOption(
+            "strength_sd must be a finite number ≥ 0".into(),
+        ));
+    }
+    validate_sampling(sampling, config.batch)?;
+    let normal = Normal::new(0.0, config.strength_sd / ELO_PER_NATURAL_UNIT)
+        .map_err(|e| RatingError::InvalidOption(e.to_string()))?;
+    let runs: Vec<(u64, Option<f64>)> = (0..config.replicates as u64)
+        .into_par_iter()
+        .map(|r| {
+            let mut rng: ChaCha8Rng = round_rng(config.seed, r);
+            let theta: Vec<f64> = (0..config.models)
+                .map(|_| normal.sample(&mut rng))
+                .collect();
+            let mut arena = SimulatedArena::new(&theta, config.tie_rate);
+            let reached = arena.run(
+                sampling,
+                config.batch,
+                config.max_votes,
+                Some(config.target_width),
+                &mut rng,
+            );
+            let coverage = match (&arena.board, reached) {
+                (Some(board), true) => Some(coverage_of(board, &theta)),
+                _ => None,
+            };
+            (arena.votes, coverage)
+        })
+        .collect();
+    let votes_needed: Vec<u64> = runs.iter().map(|r| r.0).collect();
+    let coverages: Vec<f64> = runs.iter().filter_map(|r| r.1).collect();
+    let as_f64: Vec<f64> = votes_needed.iter().map(|&v| v as f64).collect();
+    Ok(TargetReport {
+        sampling: sampling.clone(),
+        reached: coverages.len(),
+        median_votes: median(&as_f64),
+        mean_votes: as_f64.iter().sum::<f64>() / as_f64.len() as f64,
+        min_votes: votes_needed.iter().copied().min().unwrap_or(0),
+        max_votes: votes_needed.iter().copied().max().unwrap_or(0),
+        coverage_at_stop: if coverages.is_empty() {
+            f64::NAN
+        } else {
+            coverages.iter().sum::<f64>() / coverages.len() as f64
+        },
+        votes_needed,
+    })
+}
+
+/// [`votes_to_target`] under uniform sampling and under `active`, on the
+/// same replicates.
+pub fn compare_sampling(
+    config: &TargetConfig,
+    active: &ActiveOptions,
+) -> Result<SamplingComparison, RatingError> {
+    active.validate()?;
+    let uniform = votes_to_target(config, &Sampling::Uniform)?;
+    let active = votes_to_target(config, &Sampling::Active(active.clone()))?;
+    let paired: Vec<f64> = uniform
+        .votes_needed
+        .iter()
+        .zip(&active.votes_needed)
+        .map(|(&u, &a)| a as f64 / u as f64)
+        .collect();
+    Ok(SamplingComparison {
+        config: config.clone(),
+        median_ratio: active.median_votes / uniform.median_votes,
+        mean_ratio: active.mean_votes / uniform.mean_votes,
+        paired_median_ratio: median(&paired),
+        uniform,
+        active,
+    })
+}
+
+/// Fraction of models whose true rating (centred like the fit, mean 1000)
+/// lies in its interval.
+fn coverage_of(board: &Leaderboard, theta: &[f64]) -> f64 {
+    let m = theta.len();
+    let mean = theta.iter().sum::<f64>() / m as f64;
+    let covered = (0..m)
+        .filter(|&k| {
+            let truth = BASE_RATING + ELO_PER_NATURAL_UNIT * (theta[k] - mean);
+            board.row(&model_name(k)).is_some_and(|row| {
+                matches!((row.ci_lower, row.ci_upper), (Some(lo), Some(hi)) if lo <= truth && truth <= hi)
+            })
+        })
+        .count();
+    covered as f64 / m as f64
 }
 
 /// Ranks with ties averaged (1-based).

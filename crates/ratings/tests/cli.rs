@@ -170,3 +170,119 @@ fn disconnected_data_fails_with_exit_1_and_ridge_fixes_it() {
     );
     assert!(out.status.success());
 }
+
+#[test]
+fn simulate_target_mode_compares_the_policies() {
+    let small = [
+        "simulate",
+        "--target-width",
+        "100",
+        "--models",
+        "6",
+        "--strength-sd",
+        "150",
+        "--replicates",
+        "2",
+        "--batch",
+        "100",
+    ];
+    let out = run(&small, &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    for needle in ["uniform ", "active ", "active / uniform:", "fewer votes"] {
+        assert!(text.contains(needle), "{text} should contain {needle}");
+    }
+    // one policy, as JSON
+    let mut args = small.to_vec();
+    args.extend([
+        "--sampling",
+        "active",
+        "--criterion",
+        "chatbot-arena",
+        "--json",
+    ]);
+    let out = run(&args, &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["report"]["sampling"]["policy"], "active");
+    assert_eq!(report["report"]["sampling"]["criterion"], "chatbot_arena");
+    assert_eq!(
+        report["report"]["votes_needed"].as_array().unwrap().len(),
+        2
+    );
+}
+
+#[test]
+fn simulate_coverage_mode_takes_a_sampling_policy() {
+    for policy in ["uniform", "active"] {
+        let out = run(
+            &[
+                "simulate",
+                "--sampling",
+                policy,
+                "--models",
+                "5",
+                "--votes",
+                "600",
+                "--replicates",
+                "3",
+                "--bootstrap-rounds",
+                "20",
+            ],
+            &[],
+        );
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(String::from_utf8_lossy(&out.stdout).contains("coverage"));
+    }
+}
+
+#[test]
+fn bad_sampling_options_exit_2() {
+    for (args, needle) in [
+        (
+            &["simulate", "--sampling", "foo"][..],
+            "invalid value 'foo' for '--sampling <SAMPLING>'",
+        ),
+        (
+            &["simulate", "--target-width", "50", "--floor", "1.5"][..],
+            "floor must be in [0, 1], got 1.5",
+        ),
+        (
+            &["simulate", "--target-width", "0"][..],
+            "target width must be a finite number of Elo points > 0",
+        ),
+        (
+            &["simulate", "--target-width", "50", "--batch", "0"][..],
+            "batch must be ≥ 1",
+        ),
+        (
+            &[
+                "simulate",
+                "--compare",
+                "--sampling",
+                "active",
+                "--target-width",
+                "50",
+            ][..],
+            "cannot be used with",
+        ),
+        (&["simulate", "--compare"][..], "--target-width"),
+    ] {
+        let out = run(args, &[]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(needle), "{err} should contain {needle}");
+    }
+}

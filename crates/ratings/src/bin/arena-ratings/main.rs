@@ -1,6 +1,7 @@
 //! `arena-ratings`: the rating engine on files. `fit` (pair counts or battles
 //! to a leaderboard), `elo` (online Elo over battles), `simulate` (coverage
-//! study on synthetic data) and `bench` (timings on an arena-sized case
+//! study on synthetic data; with `--target-width`, votes needed under uniform
+//! and active pair sampling) and `bench` (timings on an arena-sized case
 //! against the MM baseline). Exit codes: 0 ok, 1 the fit failed, 2 bad input.
 
 mod input;
@@ -10,8 +11,12 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
+use arena_ratings::active::{ActiveOptions, Criterion};
 use arena_ratings::baseline::mm_fit;
-use arena_ratings::simulate::{SimulationConfig, simulate, synthetic_arena};
+use arena_ratings::simulate::{
+    Sampling, SimulationConfig, TargetConfig, compare_sampling, simulate, synthetic_arena,
+    votes_to_target,
+};
 use arena_ratings::{
     CiMethod, ELO_PER_NATURAL_UNIT, EloOptions, FitOptions, Leaderboard, TieModel, fit, online_elo,
 };
@@ -36,6 +41,19 @@ enum Ci {
     None,
     Sandwich,
     Bootstrap,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum SamplingPolicy {
+    Uniform,
+    Active,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ActiveCriterion {
+    WidestInterval,
+    TotalVariance,
+    ChatbotArena,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -80,23 +98,54 @@ enum Command {
         #[arg(long, value_enum, default_value = "csv")]
         format: Format,
     },
-    /// Coverage and rank-correlation study on votes drawn from known strengths.
+    /// Coverage and rank-correlation study on votes drawn from known
+    /// strengths; with --target-width, the votes each pairing policy needs
+    /// until the widest 95% interval is that narrow.
     Simulate {
-        #[arg(long, default_value_t = 20)]
-        models: usize,
-        #[arg(long, default_value_t = 10_000)]
-        votes: u64,
+        /// Models [default: 20; 50 with --target-width].
+        #[arg(long)]
+        models: Option<usize>,
+        /// Votes per replicate [default: 10000]; with --target-width, the cap
+        /// per replicate [default: 1000000].
+        #[arg(long)]
+        votes: Option<u64>,
         #[arg(long, default_value_t = 0.3)]
         tie_rate: f64,
-        /// Standard deviation of the true ratings, Elo points.
-        #[arg(long, default_value_t = 100.0)]
-        strength_sd: f64,
-        #[arg(long, default_value_t = 200)]
-        replicates: usize,
+        /// Standard deviation of the true ratings, Elo points [default: 100;
+        /// 120 with --target-width, the spread of the arena-sized case].
+        #[arg(long)]
+        strength_sd: Option<f64>,
+        /// Replicates [default: 200; 20 with --target-width].
+        #[arg(long)]
+        replicates: Option<usize>,
         #[arg(long, default_value_t = 200)]
         bootstrap_rounds: usize,
         #[arg(long, default_value_t = 1)]
         seed: u64,
+        /// How battles pick their pair: uniform, or active (probabilities from
+        /// the current fit, refreshed after every batch). With --target-width
+        /// and no --sampling, both policies run and are compared.
+        #[arg(long, value_enum)]
+        sampling: Option<SamplingPolicy>,
+        /// Active sampling's score of a pair.
+        #[arg(long, value_enum, default_value = "widest-interval")]
+        criterion: ActiveCriterion,
+        /// Share of active sampling's probability spread uniformly over pairs.
+        #[arg(long, default_value_t = 0.1)]
+        floor: f64,
+        /// Votes between refits.
+        #[arg(long, default_value_t = 200)]
+        batch: u64,
+        /// Target mode: stop each replicate once the widest 95% interval
+        /// (upper − lower, Elo points) is below this, and report the votes
+        /// it took.
+        #[arg(long)]
+        target_width: Option<f64>,
+        /// With --target-width: run uniform and active sampling on the same
+        /// replicates and print the ratio (the default when --sampling is
+        /// not given).
+        #[arg(long, requires = "target_width", conflicts_with = "sampling")]
+        compare: bool,
         /// Print the report as JSON instead of a table.
         #[arg(long)]
         json: bool,
@@ -237,16 +286,53 @@ fn run(cli: Cli) -> Result<(), Failure> {
             replicates,
             bootstrap_rounds,
             seed,
+            sampling,
+            criterion,
+            floor,
+            batch,
+            target_width,
+            compare,
             json,
         } => {
+            let active = ActiveOptions {
+                criterion: match criterion {
+                    ActiveCriterion::WidestInterval => Criterion::WidestInterval,
+                    ActiveCriterion::TotalVariance => Criterion::TotalVariance,
+                    ActiveCriterion::ChatbotArena => Criterion::ChatbotArena,
+                },
+                floor,
+                ..ActiveOptions::default()
+            };
+            let policy = |p: SamplingPolicy| match p {
+                SamplingPolicy::Uniform => Sampling::Uniform,
+                SamplingPolicy::Active => Sampling::Active(active.clone()),
+            };
+            if let Some(target_width) = target_width {
+                let defaults = TargetConfig::default();
+                let config = TargetConfig {
+                    models: models.unwrap_or(defaults.models),
+                    tie_rate,
+                    strength_sd: strength_sd.unwrap_or(defaults.strength_sd),
+                    replicates: replicates.unwrap_or(defaults.replicates),
+                    seed,
+                    target_width,
+                    max_votes: votes.unwrap_or(defaults.max_votes),
+                    batch,
+                };
+                let only = sampling.filter(|_| !compare).map(policy);
+                return simulate_target(&config, only, &active, json);
+            }
+            let defaults = SimulationConfig::default();
             let config = SimulationConfig {
-                models,
-                votes,
+                models: models.unwrap_or(defaults.models),
+                votes: votes.unwrap_or(defaults.votes),
                 tie_rate,
-                strength_sd,
-                replicates,
+                strength_sd: strength_sd.unwrap_or(defaults.strength_sd),
+                replicates: replicates.unwrap_or(defaults.replicates),
                 bootstrap_rounds,
                 seed,
+                sampling: policy(sampling.unwrap_or(SamplingPolicy::Uniform)),
+                batch,
             };
             let start = Instant::now();
             let report = simulate(&config).map_err(|e| Failure::Input(e.to_string()))?;
@@ -259,15 +345,21 @@ fn run(cli: Cli) -> Result<(), Failure> {
             } else {
                 println!(
                     "simulation: {} models, {} votes/replicate, tie rate {}, true-rating SD {} Elo, {} replicates ({} failed), {} bootstrap rounds, {:.1} s",
-                    models,
-                    votes,
+                    config.models,
+                    config.votes,
                     tie_rate,
-                    strength_sd,
+                    config.strength_sd,
                     report.replicates_used,
                     report.replicates_failed,
                     bootstrap_rounds,
                     start.elapsed().as_secs_f64()
                 );
+                if let Sampling::Active(a) = &config.sampling {
+                    println!(
+                        "sampling: {}, refit every {batch} votes",
+                        describe_active(a)
+                    );
+                }
                 println!(
                     "rank correlation with truth: Spearman {:.4}, Kendall {:.4}; RMSE {:.2} Elo",
                     report.spearman, report.kendall, report.rmse
@@ -294,6 +386,104 @@ fn run(cli: Cli) -> Result<(), Failure> {
             Ok(())
         }
     }
+}
+
+fn describe_active(a: &ActiveOptions) -> String {
+    let criterion = match a.criterion {
+        Criterion::WidestInterval => "widest-interval",
+        Criterion::TotalVariance => "total-variance",
+        Criterion::ChatbotArena => "chatbot-arena",
+    };
+    format!(
+        "active (criterion {criterion}, uniform floor {}, prior precision {})",
+        a.floor, a.prior_precision
+    )
+}
+
+/// Target mode of `simulate`: one policy, or both compared.
+fn simulate_target(
+    config: &TargetConfig,
+    only: Option<Sampling>,
+    active: &ActiveOptions,
+    json: bool,
+) -> Result<(), Failure> {
+    let start = Instant::now();
+    let input = |e: arena_ratings::RatingError| Failure::Input(e.to_string());
+    let (reports, comparison) = match only {
+        Some(sampling) => (
+            vec![votes_to_target(config, &sampling).map_err(input)?],
+            None,
+        ),
+        None => {
+            let c = compare_sampling(config, active).map_err(input)?;
+            (vec![c.uniform.clone(), c.active.clone()], Some(c))
+        }
+    };
+    let seconds = start.elapsed().as_secs_f64();
+    if json {
+        let value = match &comparison {
+            Some(c) => serde_json::to_value(c),
+            None => serde_json::to_value(serde_json::json!({
+                "config": config,
+                "report": reports[0],
+            })),
+        }
+        .map_err(|e| Failure::Fit(e.to_string()))?;
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&value).map_err(|e| Failure::Fit(e.to_string()))?
+        );
+        return Ok(());
+    }
+    println!(
+        "votes until the widest 95% interval is below {} Elo: {} models, true-rating SD {} Elo, tie rate {}, refit (sandwich intervals) every {} votes, cap {} votes, {} replicates, {:.1} s",
+        config.target_width,
+        config.models,
+        config.strength_sd,
+        config.tie_rate,
+        config.batch,
+        config.max_votes,
+        config.replicates,
+        seconds
+    );
+    println!(
+        "{:<10} {:>10} {:>10} {:>10} {:>10} {:>9} {:>17}",
+        "policy", "median", "mean", "min", "max", "reached", "coverage at stop"
+    );
+    for r in &reports {
+        let name = match r.sampling {
+            Sampling::Uniform => "uniform",
+            Sampling::Active(_) => "active",
+        };
+        println!(
+            "{name:<10} {:>10.0} {:>10.0} {:>10} {:>10} {:>9} {:>17.3}",
+            r.median_votes,
+            r.mean_votes,
+            r.min_votes,
+            r.max_votes,
+            format!("{}/{}", r.reached, r.votes_needed.len()),
+            r.coverage_at_stop
+        );
+    }
+    if reports
+        .iter()
+        .any(|r| matches!(r.sampling, Sampling::Active(_)))
+    {
+        println!("active: {}", describe_active(active));
+    }
+    if let Some(c) = comparison {
+        println!(
+            "active / uniform: {:.3} (medians), {:.3} (means), {:.3} (median of per-replicate ratios)",
+            c.median_ratio, c.mean_ratio, c.paired_median_ratio
+        );
+        let fewer = c.fewer_votes_percent();
+        println!(
+            "active needs {:.1}% {} votes than uniform (median)",
+            fewer.abs(),
+            if fewer >= 0.0 { "fewer" } else { "more" }
+        );
+    }
+    Ok(())
 }
 
 fn report_diagnostics(board: &Leaderboard) {
