@@ -136,6 +136,10 @@ pub(crate) struct BattleState {
     pub reveal: RwSignal<Option<Reveal>>,
     pub error: RwSignal<Option<String>>,
     pub busy: RwSignal<bool>,
+    /// The terms version this voter accepted (None: not known yet on this page).
+    pub terms: RwSignal<Option<String>>,
+    /// A vote waiting for the volunteer to accept the terms (and that version).
+    pub consent: RwSignal<Option<(Winner, String)>>,
 }
 
 const SUGGESTIONS: &[&str] = &[
@@ -153,6 +157,8 @@ pub fn BattlePage() -> impl IntoView {
         reveal: RwSignal::new(None),
         error: RwSignal::new(None),
         busy: RwSignal::new(false),
+        terms: RwSignal::new(None),
+        consent: RwSignal::new(None),
     };
     let prompt = RwSignal::new(String::new());
     let language = RwSignal::new(String::from("en"));
@@ -322,6 +328,23 @@ pub fn BattlePage() -> impl IntoView {
                 {vote_button(Winner::Tie, "Tie", "3")}
                 {vote_button(Winner::BothBad, "Both are bad", "4")}
             </div>
+
+            {move || state.consent.get().map(|(_, version)| view! {
+                <div class="notice consent" role="dialog" aria-label="Terms of use">
+                    <p>
+                        "Before your first vote, please read the "
+                        <a href="/terms" target="_blank">"terms of use and data-use notice"</a>
+                        " (version " {version} "). Prompts, answers and votes may be published "
+                        "as an open research dataset: do not write personal information."
+                    </p>
+                    <button class="primary agree" on:click=move |_| {
+                        #[cfg(feature = "hydrate")]
+                        crate::client::accept_terms_and_vote(state);
+                    }>"I agree — record my vote"</button>
+                    " "
+                    <button class="link" on:click=move |_| state.consent.set(None)>"Not now"</button>
+                </div>
+            })}
 
             {move || state.error.get().map(|e| view! { <p class="notice failure" role="alert">{e}</p> })}
 

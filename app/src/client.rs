@@ -192,6 +192,22 @@ pub(crate) fn vote(state: BattleState, winner: Winner) {
     });
     state.busy.set(true);
     spawn_local(async move {
+        // The terms come before the first vote: asked once per page, accepted once per voter.
+        if state.terms.get_untracked().is_none() {
+            match terms_status().await {
+                Ok(t) if t.accepted => state.terms.set(Some(t.version)),
+                Ok(t) => {
+                    state.consent.set(Some((winner, t.version)));
+                    state.busy.set(false);
+                    return;
+                }
+                Err(message) => {
+                    state.error.set(Some(message));
+                    state.busy.set(false);
+                    return;
+                }
+            }
+        }
         let body = CastVote {
             winner: winner.as_str().to_owned(),
         };
@@ -209,6 +225,53 @@ pub(crate) fn vote(state: BattleState, winner: Winner) {
             Err(message) => state.error.set(Some(message)),
         }
         state.busy.set(false);
+    });
+}
+
+#[derive(serde::Deserialize)]
+struct TermsStatus {
+    version: String,
+    accepted: bool,
+}
+
+async fn terms_status() -> Result<TermsStatus, String> {
+    let response = gloo_net::http::Request::get("/api/v1/terms")
+        .send()
+        .await
+        .map_err(|_| "the arena cannot be reached; check your connection".to_owned())?;
+    response.json().await.map_err(|e| e.to_string())
+}
+
+/// The volunteer agreed to the terms shown with their first vote: records it, then the vote.
+pub(crate) fn accept_terms_and_vote(state: BattleState) {
+    let Some((winner, version)) = state.consent.get_untracked() else {
+        return;
+    };
+    state.busy.set(true);
+    spawn_local(async move {
+        let sent = gloo_net::http::Request::post("/api/v1/terms/accept")
+            .json(&serde_json::json!({ "version": version }))
+            .map_err(|e| e.to_string());
+        let outcome = match sent {
+            Ok(request) => match request.send().await {
+                Ok(r) if r.ok() => Ok(()),
+                Ok(r) => Err(match r.json::<ApiErrorBody>().await {
+                    Ok(body) => body.error.message,
+                    Err(_) => format!("the arena answered {}", r.status()),
+                }),
+                Err(_) => Err("the arena cannot be reached; check your connection".to_owned()),
+            },
+            Err(e) => Err(e),
+        };
+        state.busy.set(false);
+        match outcome {
+            Ok(()) => {
+                state.terms.set(Some(version));
+                state.consent.set(None);
+                vote(state, winner);
+            }
+            Err(message) => state.error.set(Some(message)),
+        }
     });
 }
 

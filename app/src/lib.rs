@@ -60,6 +60,16 @@ pub fn security_policy(script_nonce: Option<&str>) -> String {
     )
 }
 
+/// The terms of use and data-use notice (the text in `terms/`, current version).
+#[component]
+fn TermsPage() -> impl IntoView {
+    let html = arena_domain::markdown::render_safe_html(arena_domain::terms::TERMS_TEXT);
+    view! {
+        <Title text="Terms of use — Arena"/>
+        <article class="terms content" inner_html=html></article>
+    }
+}
+
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
@@ -81,6 +91,7 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("signin") view=account::SignInPage/>
                     <Route path=StaticSegment("signup") view=account::SignUpPage/>
                     <Route path=StaticSegment("account") view=account::AccountPage/>
+                    <Route path=StaticSegment("terms") view=TermsPage/>
                 </Routes>
             </main>
         </Router>

@@ -9,12 +9,12 @@ use crate::session::Session;
 use arena_core::Arena;
 use arena_core::accounts::{self, Account, SignedIn, cookie};
 use arena_domain::account::Role;
-use arena_domain::api::{AccountView, ChangePassword, Credentials, SetRole};
-use axum::extract::{Path, Request, State};
+use arena_domain::api::{AccountView, ChangePassword, Credentials};
+use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
+use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use axum_extra::extract::cookie::CookieJar;
 
@@ -25,7 +25,6 @@ pub fn router() -> Router<AppState> {
         .route("/account/signin", post(sign_in))
         .route("/account/signout", post(sign_out))
         .route("/account/password", post(change_password))
-        .route("/admin/users/{username}/role", put(set_role))
 }
 
 /// The request's account, if it is signed in (resolved by [`attach_account`]).
@@ -170,16 +169,5 @@ async fn change_password(
         .accounts
         .change_password(account, &body.current_password, &body.new_password, address)
         .await?;
-    Ok(StatusCode::NO_CONTENT.into_response())
-}
-
-async fn set_role(
-    State(arena): State<Arena>,
-    Extension(SignedInAs(account)): Extension<SignedInAs>,
-    Path(username): Path<String>,
-    ApiJson(body): ApiJson<SetRole>,
-) -> Result<Response, ApiError> {
-    accounts::require(account.as_ref(), Role::Admin)?;
-    arena.accounts.set_role(&username, &body.role).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

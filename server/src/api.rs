@@ -31,6 +31,10 @@ pub fn router() -> Router<AppState> {
         .route("/battles/{id}/turns", post(continue_battle))
         .route("/battles/{id}/regenerate", post(regenerate))
         .route("/battles/{id}/vote", post(vote))
+        .route("/battles/{id}/report", post(report))
+        .route("/terms", get(terms))
+        .route("/terms/accept", post(accept_terms))
+        .route("/pairing", get(pairing))
         .route("/leaderboard", get(leaderboard))
         .route("/leaderboard/runs/{id}", get(rating_run))
         .route("/leaderboard/runs/{id}/reproduce", get(reproduce_run))
@@ -279,6 +283,86 @@ async fn vote(
     };
     let reveal = arena.vote(voter, id, &body.winner, key).await?;
     Ok(Json(reveal))
+}
+
+#[derive(serde::Deserialize)]
+struct Report {
+    reason: String,
+}
+
+/// The battle's voter reports it: it enters the moderators' queue.
+async fn report(
+    State(arena): State<Arena>,
+    Extension(ClientAddr(client)): Extension<ClientAddr>,
+    session: Session,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<Report>,
+) -> Result<impl IntoResponse, ApiError> {
+    let id = battle_id(&id)?;
+    arena.limits.check_address(Action::Vote, client)?;
+    let voter = reader(&session)?;
+    arena.limits.check_voter(Action::Vote, voter.0)?;
+    arena.report_battle(voter, id, &body.reason).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(serde::Serialize)]
+struct Terms {
+    version: &'static str,
+    text: &'static str,
+    /// Whether this browser's voter accepted this version.
+    accepted: bool,
+}
+
+async fn terms(
+    State(arena): State<Arena>,
+    session: Session,
+) -> Result<impl IntoResponse, ApiError> {
+    let accepted = match session.voter() {
+        Some(voter) => {
+            arena_core::voters::standing(&arena.pool, voter)
+                .await?
+                .terms_version
+                .as_deref()
+                == Some(arena_domain::terms::TERMS_VERSION)
+        }
+        None => false,
+    };
+    Ok(Json(Terms {
+        version: arena_domain::terms::TERMS_VERSION,
+        text: arena_domain::terms::TERMS_TEXT,
+        accepted,
+    }))
+}
+
+#[derive(serde::Deserialize)]
+struct AcceptTerms {
+    version: String,
+}
+
+/// Accepts the terms for this browser's voter (created if it has none yet).
+async fn accept_terms(
+    State(arena): State<Arena>,
+    Extension(ClientAddr(client)): Extension<ClientAddr>,
+    session: Session,
+    ApiJson(body): ApiJson<AcceptTerms>,
+) -> Result<impl IntoResponse, ApiError> {
+    // Cheap and idempotent: only creating a voter spends the address's budget.
+    let voter = match session.voter() {
+        Some(voter) => voter,
+        None => {
+            arena.limits.check_address(Action::CreateBattle, client)?;
+            session.voter_or_create().await?
+        }
+    };
+    arena_core::voters::accept_terms(&arena.pool, voter, &body.version).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The pairing policy and the realised sampling of every pair over the last day (public:
+/// researchers correct for it).
+async fn pairing(State(arena): State<Arena>) -> Result<impl IntoResponse, ApiError> {
+    Ok(Json(arena.pairing_view().await?))
 }
 
 async fn get_battle(

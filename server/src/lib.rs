@@ -215,7 +215,7 @@ pub fn router(state: AppState) -> Router {
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell));
     Router::new()
         .merge(health::router())
-        .nest("/api/v1", api::router().merge(account::router()))
+        .nest("/api/v1", api::router().merge(account::router()).nest("/admin", admin::router()))
         .merge(pages)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

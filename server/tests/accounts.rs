@@ -122,14 +122,42 @@ async fn signing_up_keeps_the_votes_cast_anonymously_and_rotates_the_voter_cooki
         .await
         .unwrap();
     assert!(stream.text().await.unwrap().contains("event: done"));
+    // The terms come before the first vote.
+    let vote = || {
+        post(
+            &bare(),
+            format!("{}/api/v1/battles/{battle}/vote", app.url),
+            &old,
+            json!({"winner": "model_a"}),
+        )
+    };
+    let r = vote().await;
+    assert_eq!(r.status(), 403);
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "terms_not_accepted");
     let r = post(
         &bare(),
-        format!("{}/api/v1/battles/{battle}/vote", app.url),
+        format!("{}/api/v1/terms/accept", app.url),
         &old,
-        json!({"winner": "model_a"}),
+        json!({"version": "1999-01-01"}),
     )
     .await;
+    assert_eq!(r.status(), 422, "only the current version can be accepted");
+    let r = post(
+        &bare(),
+        format!("{}/api/v1/terms/accept", app.url),
+        &old,
+        json!({"version": arena_domain::terms::TERMS_VERSION}),
+    )
+    .await;
+    assert_eq!(r.status(), 204);
+    let r = vote().await;
     assert_eq!(r.status(), 200);
+    let accepted: Option<String> = sqlx::query_scalar("select terms_version from voter")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(accepted.as_deref(), Some(arena_domain::terms::TERMS_VERSION));
     let old_voter: String = sqlx::query_scalar("select id::text from voter")
         .fetch_one(&app.pool)
         .await

@@ -10,6 +10,8 @@ pub type Error = Box<dyn std::error::Error + Send + Sync>;
 pub struct Voter {
     http: reqwest::Client,
     pub token: Option<String>,
+    /// The terms were accepted for this voter (a vote needs them).
+    terms: bool,
 }
 
 /// How a battle's stream ended.
@@ -31,7 +33,11 @@ pub fn http_client() -> reqwest::Client {
 
 impl Voter {
     pub fn new(http: reqwest::Client) -> Self {
-        Self { http, token: None }
+        Self {
+            http,
+            token: None,
+            terms: false,
+        }
     }
 
     fn with_cookie(&self, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
@@ -68,10 +74,34 @@ impl Voter {
         if status != reqwest::StatusCode::CREATED {
             return Err(format!("create battle: {status} {body}").into());
         }
-        Ok(body["battle_id"]
+        let battle = body["battle_id"]
             .as_str()
             .ok_or("create battle: no battle_id")?
-            .to_owned())
+            .to_owned();
+        if !self.terms {
+            self.accept_terms(base).await?;
+        }
+        Ok(battle)
+    }
+
+    /// Accepts the current terms, as a volunteer does before the first vote.
+    async fn accept_terms(&mut self, base: &str) -> Result<(), Error> {
+        let terms: serde_json::Value = self
+            .with_cookie(self.http.get(format!("{base}/api/v1/terms")))
+            .send()
+            .await?
+            .json()
+            .await?;
+        let response = self
+            .with_cookie(self.http.post(format!("{base}/api/v1/terms/accept")))
+            .json(&serde_json::json!({ "version": terms["version"] }))
+            .send()
+            .await?;
+        if !response.status().is_success() {
+            return Err(format!("accept terms: {}", response.status()).into());
+        }
+        self.terms = true;
+        Ok(())
     }
 
     /// Reads the battle's event stream to its end.

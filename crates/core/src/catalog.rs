@@ -3,8 +3,9 @@
 
 use crate::config::ModelSeed;
 use crate::error::ArenaResult;
+use crate::pairing::Policy;
+use crate::secrets::Sealer;
 use arena_inference::{EndpointConfig, Gateway};
-use rand::Rng;
 use serde::Serialize;
 use sqlx::PgPool;
 use std::collections::HashMap;
@@ -33,7 +34,10 @@ pub struct Endpoint {
     pub model_id: Uuid,
     pub base_url: String,
     pub upstream_model: String,
+    /// Seeded from the configuration file.
     pub api_key: Option<String>,
+    /// Entered in the console, sealed with `secrets.key`.
+    pub api_key_sealed: Option<Vec<u8>>,
     pub max_concurrency: i32,
 }
 
@@ -84,15 +88,25 @@ pub async fn seed(pool: &PgPool, seeds: &[ModelSeed]) -> ArenaResult<()> {
     Ok(())
 }
 
-/// In-memory mirror of the `model` table (all models, active or not).
+/// The pairing policy in force and the probability of each pair (see [`crate::pairing`]).
+#[derive(Default)]
+struct Pairing {
+    policy: Policy,
+    table: Vec<((Uuid, Uuid), f64)>,
+}
+
+/// In-memory mirror of the `model` table (all models, active or not) and the pairing table.
 #[derive(Clone, Default)]
 pub struct Catalog {
     models: Arc<RwLock<HashMap<Uuid, Model>>>,
+    pairing: Arc<RwLock<Pairing>>,
 }
 
 impl Catalog {
     /// Reloads models and endpoints from the database and hands the endpoints to the gateway.
-    pub async fn reload(&self, pool: &PgPool, gateway: &Gateway) -> ArenaResult<()> {
+    /// Retired models keep their endpoints in the gateway (a battle in progress keeps its
+    /// models); they are never paired again.
+    pub async fn reload(&self, pool: &PgPool, gateway: &Gateway, sealer: &Sealer) -> ArenaResult<()> {
         let models: Vec<Model> = sqlx::query_as(
             "select id, key, display_name, organization, license, description, active, weight,
                     temperature, top_p, max_tokens, system_prompt
@@ -101,7 +115,8 @@ impl Catalog {
         .fetch_all(pool)
         .await?;
         let endpoints: Vec<Endpoint> = sqlx::query_as(
-            "select id, model_id, base_url, upstream_model, api_key, max_concurrency
+            "select id, model_id, base_url, upstream_model, api_key, api_key_sealed,
+                    max_concurrency
              from model_endpoint where enabled order by created_at",
         )
         .fetch_all(pool)
@@ -111,19 +126,41 @@ impl Catalog {
             by_model
                 .entry(e.model_id)
                 .or_default()
-                .push(endpoint_config(&e));
+                .push(endpoint_config(&e, sealer));
         }
         for model in &models {
             let endpoints = by_model.remove(&model.id).unwrap_or_default();
-            if model.active {
-                gateway.set_model_endpoints(&model.key, endpoints);
-            } else {
+            if endpoints.is_empty() {
                 gateway.remove_model(&model.key);
+            } else {
+                gateway.set_model_endpoints(&model.key, endpoints);
             }
         }
         let map = models.into_iter().map(|m| (m.id, m)).collect();
         *self.models.write().expect("catalog lock") = map;
         Ok(())
+    }
+
+    pub(crate) fn set_pairing(&self, policy: Policy, table: Vec<((Uuid, Uuid), f64)>) {
+        *self.pairing.write().expect("catalog lock") = Pairing { policy, table };
+    }
+
+    /// The pairing table in force: each pair (lower id first) and its probability.
+    pub fn pair_table(&self) -> Vec<((Uuid, Uuid), f64)> {
+        self.pairing.read().expect("catalog lock").table.clone()
+    }
+
+    pub fn policy(&self) -> Policy {
+        self.pairing.read().expect("catalog lock").policy.clone()
+    }
+
+    /// Two models for a new battle, among those `available` (see [`crate::pairing::draw`]).
+    pub fn choose_pair(&self, available: impl Fn(&Model) -> bool) -> Option<(Model, Model)> {
+        let models = self.models.read().expect("catalog lock");
+        let pairing = self.pairing.read().expect("catalog lock");
+        let ok = |id: Uuid| models.get(&id).is_some_and(|m| m.active && available(m));
+        let (a, b) = crate::pairing::draw(&pairing.table, ok, &mut rand::rng())?;
+        Some((models.get(&a)?.clone(), models.get(&b)?.clone()))
     }
 
     pub fn get(&self, id: Uuid) -> Option<Model> {
@@ -151,112 +188,19 @@ impl Catalog {
     }
 }
 
-fn endpoint_config(e: &Endpoint) -> EndpointConfig {
+fn endpoint_config(e: &Endpoint, sealer: &Sealer) -> EndpointConfig {
     let mut config = EndpointConfig::new(e.base_url.clone(), e.upstream_model.clone());
     config.id = e.id.to_string();
     config.max_concurrency = e.max_concurrency.max(1) as usize;
-    config.api_key = e.api_key.clone().map(Into::into);
+    let sealed = e.api_key_sealed.as_ref().and_then(|s| {
+        let opened = sealer.open(s);
+        if opened.is_none() {
+            tracing::warn!(endpoint.id = %e.id, "this endpoint's API key cannot be opened with secrets.key; calling it without one");
+        }
+        opened
+    });
+    config.api_key = e.api_key.clone().or(sealed).map(Into::into);
     config
 }
 
-/// The pairing policy: two distinct models, each drawn with probability proportional to its
-/// weight among the candidates, in random order (the first drawn is not favoured as side A
-/// because the draw itself is symmetric in order).
-pub fn choose_pair<'a, R: Rng + ?Sized>(
-    candidates: &'a [Model],
-    rng: &mut R,
-) -> Option<(&'a Model, &'a Model)> {
-    let pool: Vec<&Model> = candidates.iter().filter(|m| m.weight > 0.0).collect();
-    if pool.len() < 2 {
-        return None;
-    }
-    let first = weighted_pick(&pool, rng)?;
-    let rest: Vec<&Model> = pool.iter().copied().filter(|m| m.id != first.id).collect();
-    let second = weighted_pick(&rest, rng)?;
-    if rng.random_bool(0.5) {
-        Some((first, second))
-    } else {
-        Some((second, first))
-    }
-}
 
-fn weighted_pick<'a, R: Rng + ?Sized>(pool: &[&'a Model], rng: &mut R) -> Option<&'a Model> {
-    let total: f64 = pool.iter().map(|m| m.weight).sum();
-    if total <= 0.0 {
-        return None;
-    }
-    let mut x = rng.random_range(0.0..total);
-    for m in pool {
-        if x < m.weight {
-            return Some(m);
-        }
-        x -= m.weight;
-    }
-    pool.last().copied()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use rand::SeedableRng;
-
-    fn model(key: &str, weight: f64) -> Model {
-        Model {
-            id: Uuid::new_v4(),
-            key: key.into(),
-            display_name: key.into(),
-            organization: String::new(),
-            license: String::new(),
-            description: String::new(),
-            active: true,
-            weight,
-            temperature: None,
-            top_p: None,
-            max_tokens: 16,
-            system_prompt: None,
-        }
-    }
-
-    #[test]
-    fn pairs_are_distinct_and_sides_are_balanced() {
-        let models = vec![model("x", 1.0), model("y", 1.0)];
-        let mut rng = rand::rngs::StdRng::seed_from_u64(7);
-        let mut x_on_a = 0;
-        for _ in 0..2000 {
-            let (a, b) = choose_pair(&models, &mut rng).unwrap();
-            assert_ne!(a.id, b.id);
-            if a.key == "x" {
-                x_on_a += 1;
-            }
-        }
-        assert!((900..1100).contains(&x_on_a), "{x_on_a}");
-    }
-
-    #[test]
-    fn weights_steer_sampling_and_zero_weight_is_never_drawn() {
-        let models = vec![
-            model("heavy", 8.0),
-            model("light", 1.0),
-            model("light2", 1.0),
-            model("off", 0.0),
-        ];
-        let mut rng = rand::rngs::StdRng::seed_from_u64(1);
-        let mut heavy = 0;
-        for _ in 0..2000 {
-            let (a, b) = choose_pair(&models, &mut rng).unwrap();
-            assert!(a.key != "off" && b.key != "off");
-            if a.key == "heavy" || b.key == "heavy" {
-                heavy += 1;
-            }
-        }
-        // heavy is in nearly every pair: P = 1 - P(both lights) = 1 - (0.1·1/9 + 0.1·1/9) ≈ 0.978
-        assert!(heavy > 1900, "{heavy}");
-    }
-
-    #[test]
-    fn fewer_than_two_candidates_gives_no_pair() {
-        let mut rng = rand::rngs::StdRng::seed_from_u64(1);
-        assert!(choose_pair(&[model("a", 1.0)], &mut rng).is_none());
-        assert!(choose_pair(&[model("a", 1.0), model("b", 0.0)], &mut rng).is_none());
-    }
-}

@@ -37,7 +37,16 @@ pub struct Settings {
     pub leaderboard: LeaderboardSettings,
     pub accounts: crate::accounts::AccountSettings,
     #[serde(default)]
+    pub secrets: SecretSettings,
+    #[serde(default)]
     pub models: Vec<ModelSeed>,
+}
+
+/// Keys the server holds: `key` seals the API keys entered in the console (64 hex digits).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct SecretSettings {
+    #[serde(default)]
+    pub key: Option<Secret>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -110,6 +110,21 @@ pub const UNIQUE_CONSTRAINTS: &[(&str, &str, &str)] = &[
         "another computation was recorded at the same moment; retry the request",
     ),
     (
+        "pair_rule_pkey",
+        "concurrent_update",
+        "this pair's rule changed at the same moment; retry the request",
+    ),
+    (
+        "pairing_policy_pkey",
+        "concurrent_update",
+        "the pairing policy changed at the same moment; retry the request",
+    ),
+    (
+        "battle_report_battle_id_voter_id_key",
+        "already_reported",
+        "you already reported this battle",
+    ),
+    (
         "leaderboard_refresh_pkey",
         "concurrent_update",
         "another refresh started at the same moment; retry the request",
@@ -129,6 +144,9 @@ pub const GENERATED_KEYS: &[&str] = &[
     "vote_pkey",
     "server_instance_pkey",
     "account_session_pkey",
+    "vote_void_pkey",
+    "battle_report_pkey",
+    "audit_log_pkey",
     "_sqlx_migrations_pkey",
 ];
 

@@ -2,6 +2,7 @@
 //! and the leaderboard. The HTTP layers (JSON API, Leptos server functions) call into [`Arena`].
 
 pub mod accounts;
+pub mod admin;
 pub mod battles;
 pub mod catalog;
 pub mod config;
@@ -10,7 +11,9 @@ pub mod error;
 pub mod leaderboard;
 pub mod limits;
 pub mod live;
+pub mod pairing;
 pub mod remote;
+pub mod secrets;
 pub mod voters;
 
 pub use error::{ArenaError, ArenaResult};
@@ -35,6 +38,8 @@ pub struct Arena {
     pub remote: remote::RemoteTurns,
     pub limits: Limits,
     pub accounts: accounts::Accounts,
+    /// Seals and opens the API keys entered in the console (`secrets.key`).
+    pub sealer: secrets::Sealer,
     /// Cookies get `Secure` and the `__Host-` prefix (`server.secure_cookies`).
     pub secure_cookies: bool,
     pub settings: Arc<ArenaSettings>,
@@ -55,6 +60,8 @@ pub enum StartError {
     Arena(#[from] ArenaError),
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
+    #[error(transparent)]
+    Secrets(#[from] secrets::BadKey),
 }
 
 pub fn gateway_config(settings: &GatewaySettings) -> GatewayConfig {
@@ -93,8 +100,9 @@ impl Arena {
             );
         }
         let gateway = Gateway::new(gateway_config(&settings.gateway));
+        let sealer = secrets::Sealer::new(settings.secrets.key.as_ref())?;
         let catalog = Catalog::default();
-        catalog.reload(&pool, &gateway).await?;
+        catalog.reload(&pool, &gateway, &sealer).await?;
         gateway.check_now().await;
         gateway.spawn_health_checks(Duration::from_secs(settings.gateway.health_interval_secs));
         let accounts = accounts::Accounts::new(pool.clone(), settings.accounts.clone());
@@ -106,12 +114,14 @@ impl Arena {
             remote: remote::RemoteTurns::default(),
             limits: Limits::new(settings.limits.clone()),
             accounts,
+            sealer,
             secure_cookies: settings.server.secure_cookies,
             settings: Arc::new(settings.arena.clone()),
             leaderboard_settings: Arc::new(settings.leaderboard.clone()),
             instance,
             shutdown: tokio_util::sync::CancellationToken::new(),
         };
+        arena.refresh_pairing().await?;
         // The default leaderboard exists from the start (unless a sibling process holds the
         // refresh lease: then it has made one or will within its interval).
         if let Err(e) = arena
@@ -143,10 +153,20 @@ impl Arena {
         tokio::spawn(async move {
             let mut safety = tokio::time::interval(Duration::from_secs(60));
             safety.tick().await;
+            // The pairing table follows the counts and ratings too.
+            let mut pairing = tokio::time::interval(Duration::from_secs(10));
+            pairing.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            pairing.tick().await;
             loop {
                 let reload = tokio::select! {
                     _ = arena.shutdown.cancelled() => break,
                     _ = safety.tick() => true,
+                    _ = pairing.tick() => {
+                        if let Err(e) = arena.refresh_pairing().await {
+                            tracing::warn!(error = %e, "pairing refresh failed");
+                        }
+                        false
+                    }
                     received = listener.try_recv() => match received {
                         Ok(Some(_)) => true,
                         // The connection dropped; the next call reconnects. Reload in case a
@@ -160,10 +180,16 @@ impl Arena {
                     },
                 };
                 if reload {
-                    if let Err(e) = arena.catalog.reload(&arena.pool, &arena.gateway).await {
-                        tracing::warn!(error = %e, "catalog reload failed");
-                    } else {
-                        tracing::info!("catalog reloaded");
+                    let reloaded = arena
+                        .catalog
+                        .reload(&arena.pool, &arena.gateway, &arena.sealer)
+                        .await;
+                    match reloaded {
+                        Ok(()) => tracing::info!("catalog reloaded"),
+                        Err(e) => tracing::warn!(error = %e, "catalog reload failed"),
+                    }
+                    if let Err(e) = arena.refresh_pairing().await {
+                        tracing::warn!(error = %e, "pairing refresh failed");
                     }
                 }
             }

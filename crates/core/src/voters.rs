@@ -63,3 +63,64 @@ pub async fn create(pool: &PgPool, token: &str) -> ArenaResult<VoterId> {
         .await?;
     Ok(VoterId(id))
 }
+
+/// What a voter may do: banned voters start no battle and cast no vote; a vote needs the
+/// current terms accepted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Standing {
+    pub banned: Option<String>,
+    pub terms_version: Option<String>,
+}
+
+pub async fn standing<'e>(
+    db: impl sqlx::PgExecutor<'e>,
+    voter: VoterId,
+) -> ArenaResult<Standing> {
+    let row: Option<(Option<chrono::DateTime<chrono::Utc>>, Option<String>, Option<String>)> =
+        sqlx::query_as("select banned_at, ban_reason, terms_version from voter where id = $1")
+            .bind(voter.0)
+            .fetch_optional(db)
+            .await?;
+    let (banned_at, reason, terms_version) = row.unwrap_or_default();
+    Ok(Standing {
+        banned: banned_at.map(|_| reason.unwrap_or_default()),
+        terms_version,
+    })
+}
+
+/// Refuses a banned voter with a plain message (403).
+pub fn refuse_banned(standing: &Standing) -> ArenaResult<()> {
+    match &standing.banned {
+        Some(reason) => Err(crate::ArenaError::Forbidden {
+            code: "banned",
+            message: if reason.is_empty() {
+                "this browser has been banned from the arena by its moderators".to_owned()
+            } else {
+                format!("this browser has been banned from the arena by its moderators: {reason}")
+            },
+        }),
+        None => Ok(()),
+    }
+}
+
+/// Records that the voter accepted `version` of the terms (it must be the current one).
+pub async fn accept_terms(pool: &PgPool, voter: VoterId, version: &str) -> ArenaResult<()> {
+    if version != arena_domain::terms::TERMS_VERSION {
+        return Err(crate::ArenaError::invalid(
+            "unknown_terms_version",
+            format!(
+                "the current terms are version {}; read them and accept that version",
+                arena_domain::terms::TERMS_VERSION
+            ),
+        ));
+    }
+    sqlx::query(
+        "update voter set terms_version = $2, terms_accepted_at = now()
+         where id = $1 and terms_version is distinct from $2",
+    )
+    .bind(voter.0)
+    .bind(version)
+    .execute(pool)
+    .await?;
+    Ok(())
+}

@@ -4,10 +4,12 @@
 //! server parse and print the same types, so the JSON API and the UI cannot drift apart.
 
 pub mod account;
+pub mod admin;
 pub mod api;
 pub mod identity;
 pub mod markdown;
 pub mod prompt;
+pub mod terms;
 pub mod vote;
 
 pub use prompt::{MAX_PROMPT_CHARS, Prompt, PromptError};

@@ -20,6 +20,14 @@ struct EndpointState {
     healthy: AtomicBool,
     consecutive_failures: AtomicU32,
     last_error: Mutex<Option<String>>,
+    /// When `healthy` last changed (None: not since this process started).
+    changed_at: Mutex<Option<std::time::SystemTime>>,
+}
+
+impl EndpointState {
+    fn mark_changed(&self) {
+        *self.changed_at.lock().expect("endpoint lock") = Some(std::time::SystemTime::now());
+    }
 }
 
 pub(crate) struct Endpoint {
@@ -48,6 +56,10 @@ pub struct EndpointStatus {
     pub max_concurrency: usize,
     pub consecutive_failures: u32,
     pub last_error: Option<String>,
+    /// When it last went up or down, as seen by this process.
+    pub since: Option<std::time::SystemTime>,
+    /// Requests for the model waiting for a slot on any of its endpoints.
+    pub queued: usize,
 }
 
 struct ModelEntry {
@@ -74,6 +86,7 @@ impl Inner {
         if failures >= self.config.failure_threshold.max(1)
             && state.healthy.swap(false, Ordering::SeqCst)
         {
+            state.mark_changed();
             tracing::warn!(
                 endpoint.id = %endpoint.config.id,
                 endpoint.url = %endpoint.config.base_url,
@@ -88,6 +101,7 @@ impl Inner {
         let state = &endpoint.state;
         state.consecutive_failures.store(0, Ordering::SeqCst);
         if !state.healthy.swap(true, Ordering::SeqCst) {
+            state.mark_changed();
             tracing::info!(
                 endpoint.id = %endpoint.config.id,
                 endpoint.url = %endpoint.config.base_url,
@@ -303,6 +317,8 @@ impl Gateway {
                     max_concurrency: e.config.limit(),
                     consecutive_failures: state.consecutive_failures.load(Ordering::SeqCst),
                     last_error: state.last_error.lock().expect("endpoint lock").clone(),
+                    since: *state.changed_at.lock().expect("endpoint lock"),
+                    queued: entry.waiting.load(Ordering::SeqCst),
                 });
             }
         }
@@ -490,6 +506,31 @@ impl Gateway {
             }
         }
         None
+    }
+
+    /// Sends one request straight to an endpoint outside the pool (the console's "Test this
+    /// endpoint"): no queue, no retry, and the endpoint's health is not touched.
+    pub async fn try_endpoint(
+        &self,
+        config: EndpointConfig,
+        request: ChatRequest,
+    ) -> Result<ChatStream, GatewayError> {
+        let endpoint = Arc::new(Endpoint {
+            config,
+            state: Arc::default(),
+        });
+        endpoint.state.in_flight.fetch_add(1, Ordering::SeqCst);
+        let slot = Slot {
+            endpoint,
+            gateway: Arc::new(Inner {
+                config: self.inner.config.clone(),
+                client: self.inner.client.clone(),
+                models: RwLock::default(),
+                capacity_changed: Notify::new(),
+                shutdown: CancellationToken::new(),
+            }),
+        };
+        open_stream(&self.inner.client, &self.inner.config, slot, &request).await
     }
 
     /// Streams a chat completion from the model's least-loaded healthy endpoint, waiting for a

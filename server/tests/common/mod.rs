@@ -130,7 +130,19 @@ impl TestApp {
             .unwrap();
         assert_eq!(response.status(), 201, "{}", response.text().await.unwrap());
         let body: serde_json::Value = response.json().await.unwrap();
+        self.accept_terms(client).await;
         body["battle_id"].as_str().unwrap().to_owned()
+    }
+
+    /// Accepts the current terms for the client's voter (a vote needs them).
+    pub async fn accept_terms(&self, client: &reqwest::Client) {
+        let response = client
+            .post(format!("{}/api/v1/terms/accept", self.url))
+            .json(&serde_json::json!({ "version": arena_domain::terms::TERMS_VERSION }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 204, "{}", response.text().await.unwrap());
     }
 
     /// Reads the SSE stream to its end: (raw bytes, parsed (event, data) pairs).

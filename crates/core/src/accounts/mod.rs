@@ -108,7 +108,7 @@ fn hash_error(e: HashError) -> ArenaError {
     }
 }
 
-fn input(e: arena_domain::account::AccountInputError) -> ArenaError {
+pub(crate) fn input(e: arena_domain::account::AccountInputError) -> ArenaError {
     ArenaError::invalid("invalid_account_input", e.to_string())
 }
 
@@ -468,24 +468,6 @@ impl Accounts {
         .bind(user_id)
         .fetch_one(&self.pool)
         .await?)
-    }
-
-    /// Grants a role (admins only; the caller checks). The account's sessions rotate at their
-    /// next request.
-    pub async fn set_role(&self, username: &str, role: &str) -> ArenaResult<()> {
-        let username = Username::parse(username).map_err(input)?;
-        let role: Role = role.parse().map_err(input)?;
-        let changed =
-            sqlx::query("update app_user set role = $2, updated_at = now() where username = $1")
-                .bind(username.as_str())
-                .bind(role.as_str())
-                .execute(&self.pool)
-                .await?
-                .rows_affected();
-        if changed == 0 {
-            return Err(ArenaError::NotFound { what: "account" });
-        }
-        Ok(())
     }
 }
 

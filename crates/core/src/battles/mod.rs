@@ -3,7 +3,7 @@
 //! names a model.
 
 use crate::Arena;
-use crate::catalog::{Model, choose_pair};
+use crate::catalog::Model;
 use crate::error::{ArenaError, ArenaResult};
 use crate::live::{GenerationSlot, Requester, ViewerGuard};
 use crate::voters::VoterId;
@@ -15,6 +15,7 @@ use uuid::Uuid;
 
 mod generation;
 mod store;
+mod report;
 pub use store::recover_orphans;
 use store::{
     history, insert_answers, insert_turn, latest_turn, lock_battle, owned_battle, touch_battle,
@@ -92,22 +93,16 @@ impl Arena {
         let voter = requester.voter;
         let prompt = parse_prompt(prompt)?;
         let language = parse_language(language)?;
+        crate::voters::refuse_banned(&crate::voters::standing(&self.pool, voter).await?)?;
         let slot = self.reserve_generation(requester)?;
-        let candidates: Vec<Model> = self
+        let (model_a, model_b) = self
             .catalog
-            .all()
-            .into_iter()
-            .filter(|m| m.active && self.gateway.is_model_available(&m.key))
-            .collect();
-        let (model_a, model_b) = {
-            let mut rng = rand::rng();
-            let (a, b) = choose_pair(&candidates, &mut rng).ok_or_else(|| {
+            .choose_pair(|m| self.gateway.is_model_available(&m.key))
+            .ok_or_else(|| {
                 ArenaError::Unavailable(
                     "no two models are available right now; try again in a minute".into(),
                 )
             })?;
-            (a.clone(), b.clone())
-        };
         let battle_id = Uuid::now_v7();
         let turn_id = Uuid::now_v7();
         let mut tx = self.pool.begin().await?;
@@ -378,6 +373,18 @@ impl Arena {
         let mut tx = self.pool.begin().await?;
         // Locking the battle serialises concurrent votes (and retries) on it.
         let battle = lock_battle(&mut tx, voter, battle_id).await?;
+        let standing = crate::voters::standing(&mut *tx, voter).await?;
+        crate::voters::refuse_banned(&standing)?;
+        if standing.terms_version.as_deref() != Some(arena_domain::terms::TERMS_VERSION) {
+            return Err(ArenaError::Forbidden {
+                code: "terms_not_accepted",
+                message: format!(
+                    "before your first vote, read and accept the terms of use and data-use \
+                     notice (version {}): POST /api/v1/terms/accept",
+                    arena_domain::terms::TERMS_VERSION
+                ),
+            });
+        }
         if let Some(key) = idempotency_key {
             let previous = sqlx::query(
                 "select v.battle_id, v.winner, t.turn_index from vote v

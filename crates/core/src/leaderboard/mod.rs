@@ -15,6 +15,7 @@
 //! background refresh, other option sets are fitted once per vote set, behind the rate limiter
 //! and a global bound.
 
+pub(crate) mod counts;
 mod serve;
 pub use serve::spawn_refresh;
 
@@ -284,7 +285,7 @@ impl Arena {
                 .bind(run_id)
                 .fetch_one(&self.pool)
                 .await?;
-        let rows: Vec<CountRow> = sqlx::query_as(
+        let sql = format!(
             "select b.model_a_id, b.model_b_id,
                     count(*) filter (where v.winner = 'model_a') as wins_a,
                     count(*) filter (where v.winner = 'model_b') as wins_b,
@@ -295,11 +296,14 @@ impl Arena {
                and (case when $5::text is null then v.id <= $1
                          else v.txid is null or pg_visible_in_snapshot(v.txid, $5::pg_snapshot)
                     end)
+               and {not_voided}
                and ($2::text is null or coalesce(b.language, '') = $2)
                and ($3::date is null or (v.created_at at time zone 'utc')::date >= $3)
                and ($4::date is null or (v.created_at at time zone 'utc')::date <= $4)
              group by b.model_a_id, b.model_b_id",
-        )
+            not_voided = counts::not_voided_in("$5")
+        );
+        let rows: Vec<CountRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(recorded.max_vote_id)
         .bind(&spec.language)
         .bind(spec.from)

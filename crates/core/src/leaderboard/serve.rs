@@ -59,7 +59,7 @@ impl Arena {
         // Cheap first: the latest run of this option set, if no counted vote arrived since.
         if let Some(view) = self.latest_run(&key).await? {
             let newest: i64 =
-                sqlx::query_scalar("select coalesce(max(id), 0) from vote where counted")
+                sqlx::query_scalar(super::counts::COUNTED_MARK)
                     .fetch_one(&self.pool)
                     .await?;
             if view.max_vote_id == newest {
@@ -150,7 +150,7 @@ impl Arena {
         .fetch_all(&mut *tx)
         .await?;
         let max_vote_id: i64 =
-            sqlx::query_scalar("select coalesce(max(id), 0) from vote where counted")
+            sqlx::query_scalar(super::counts::COUNTED_MARK)
                 .fetch_one(&mut *tx)
                 .await?;
         tx.commit().await?;
