@@ -65,6 +65,16 @@ mod server {
     }
 }
 
+#[cfg(feature = "ssr")]
+pub(crate) fn server_arena() -> Result<arena_core::Arena, PageError> {
+    server::arena()
+}
+
+#[cfg(feature = "ssr")]
+pub(crate) fn server_account() -> Option<arena_core::accounts::Account> {
+    server::account()
+}
+
 #[server(prefix = "/api/pages", endpoint = "account")]
 pub async fn current_account() -> Result<Option<AccountView>, PageError> {
     let Some(account) = server::account() else {

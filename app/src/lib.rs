@@ -3,6 +3,7 @@
 #![recursion_limit = "512"]
 
 mod account;
+mod admin;
 // The page's state machine is driven only by browser code.
 #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
 mod battle;
@@ -13,7 +14,7 @@ mod leaderboard;
 
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Title, provide_meta_context};
-use leptos_router::StaticSegment;
+use leptos_router::{ParamSegment, StaticSegment};
 use leptos_router::components::{A, Route, Router, Routes};
 
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -92,6 +93,12 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("signup") view=account::SignUpPage/>
                     <Route path=StaticSegment("account") view=account::AccountPage/>
                     <Route path=StaticSegment("terms") view=TermsPage/>
+                    <Route path=StaticSegment("admin") view=admin::AdminModelsPage/>
+                    <Route path=(StaticSegment("admin"), StaticSegment("models"), ParamSegment("key")) view=admin::AdminModelPage/>
+                    <Route path=(StaticSegment("admin"), StaticSegment("pairing")) view=admin::AdminPairingPage/>
+                    <Route path=(StaticSegment("admin"), StaticSegment("moderation")) view=admin::AdminModerationPage/>
+                    <Route path=(StaticSegment("admin"), StaticSegment("users")) view=admin::AdminUsersPage/>
+                    <Route path=(StaticSegment("admin"), StaticSegment("audit")) view=admin::AdminAuditPage/>
                 </Routes>
             </main>
         </Router>

@@ -171,3 +171,57 @@ async fn change_password(
         .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
+
+/// The console's pages (`/admin...`): a stranger is sent to the sign-in page (and back after),
+/// any role but admin gets the page's refusal with 403. (Every server function behind the
+/// pages checks the role again, on its own.)
+pub async fn console_gate(request: Request, next: Next) -> Response {
+    let path = request.uri().path();
+    if !(path == "/admin" || path.starts_with("/admin/")) {
+        return next.run(request).await;
+    }
+    let account = request
+        .extensions()
+        .get::<SignedInAs>()
+        .and_then(|s| s.0.clone());
+    let mut response = match account {
+        None => {
+            let next_path = request
+                .uri()
+                .path_and_query()
+                .map_or("/admin", |p| p.as_str())
+                .to_owned();
+            let to = format!(
+                "/signin?next={}",
+                url_escape(&next_path)
+            );
+            return (
+                StatusCode::SEE_OTHER,
+                [(header::LOCATION, HeaderValue::from_str(&to).unwrap_or(HeaderValue::from_static("/signin")))],
+            )
+                .into_response();
+        }
+        Some(account) if account.role != Role::Admin => {
+            let mut response = next.run(request).await;
+            *response.status_mut() = StatusCode::FORBIDDEN;
+            response
+        }
+        Some(_) => next.run(request).await,
+    };
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+/// Percent-encodes what a query value may not hold as is.
+fn url_escape(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'/' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}

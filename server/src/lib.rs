@@ -1,6 +1,7 @@
 //! The arena's HTTP server as a library, so tests start the real thing on port 0.
 
 pub mod account;
+mod admin;
 pub mod api;
 pub mod assets;
 pub mod client;
@@ -217,6 +218,7 @@ pub fn router(state: AppState) -> Router {
         .merge(health::router())
         .nest("/api/v1", api::router().merge(account::router()).nest("/admin", admin::router()))
         .merge(pages)
+        .layer(axum::middleware::from_fn(account::console_gate))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             account::attach_account,

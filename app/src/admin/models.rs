@@ -1,0 +1,348 @@
+//! Console: the models, their endpoints and live health (`/admin`), one model's page
+//! (`/admin/models/:key`): edit, retire or re-activate, endpoints, "Test this endpoint".
+
+use super::{ConsoleNav, outcome, refused};
+use crate::error::PageError;
+use arena_domain::admin::{AdminEndpoint, AdminModel, EndpointTest};
+use leptos::prelude::*;
+use leptos_router::hooks::use_params_map;
+
+#[server(prefix = "/api/pages", endpoint = "admin_models")]
+pub async fn admin_models() -> Result<Vec<AdminModel>, PageError> {
+    super::server::admin()?
+        .models()
+        .await
+        .map_err(PageError::from)
+}
+
+#[server(prefix = "/api/pages", endpoint = "admin_model_detail")]
+pub async fn admin_model_detail(key: String) -> Result<AdminModel, PageError> {
+    super::server::admin()?
+        .model(&key)
+        .await
+        .map_err(PageError::from)
+}
+
+/// Adds a model (`existing` empty; then opens its page) or edits one (`existing` = its key).
+#[server(prefix = "/api/pages", endpoint = "admin_save_model")]
+#[allow(clippy::too_many_arguments)]
+pub async fn admin_save_model(
+    existing: String,
+    key: String,
+    display_name: String,
+    organization: String,
+    license: String,
+    description: String,
+    system_prompt: String,
+    temperature: String,
+    top_p: String,
+    max_tokens: String,
+    weight: String,
+    version: String,
+) -> Result<(), PageError> {
+    use super::server::{number, opt, required};
+    let admin = super::server::admin()?;
+    let input = arena_domain::admin::ModelInput {
+        key,
+        display_name,
+        organization,
+        license,
+        description,
+        system_prompt: opt(&system_prompt),
+        temperature: number("temperature", &temperature)?,
+        top_p: number("top_p", &top_p)?,
+        max_tokens: required("max_tokens", &max_tokens)?,
+        weight: required("weight", &weight)?,
+        version: number("version", &version)?,
+    };
+    if existing.is_empty() {
+        let model = admin.create_model(input).await.map_err(PageError::from)?;
+        leptos_axum::redirect(&format!("/admin/models/{}", model.key));
+    } else {
+        admin
+            .update_model(&existing, input)
+            .await
+            .map_err(PageError::from)?;
+    }
+    Ok(())
+}
+
+/// Retires (`active` = "false") or re-activates a model; the battles still being answered
+/// with it (they keep it).
+#[server(prefix = "/api/pages", endpoint = "admin_set_active")]
+pub async fn admin_set_active(key: String, active: String) -> Result<i64, PageError> {
+    super::server::admin()?
+        .set_model_active(&key, active == "true")
+        .await
+        .map_err(PageError::from)
+}
+
+/// Adds (`id` empty) or edits an endpoint. `api_key`: empty keeps the stored one unless
+/// `remove_key` is checked.
+#[server(prefix = "/api/pages", endpoint = "admin_save_endpoint")]
+#[allow(clippy::too_many_arguments)]
+pub async fn admin_save_endpoint(
+    key: String,
+    id: String,
+    base_url: String,
+    upstream_model: String,
+    api_key: String,
+    remove_key: Option<String>,
+    max_concurrency: String,
+    enabled: Option<String>,
+) -> Result<(), PageError> {
+    use super::server::{opt, required};
+    let admin = super::server::admin()?;
+    let input = arena_domain::admin::EndpointInput {
+        base_url,
+        upstream_model,
+        api_key: if remove_key.is_some() {
+            Some(String::new())
+        } else {
+            opt(&api_key)
+        },
+        max_concurrency: required("max_concurrency", &max_concurrency)?,
+        enabled: id.is_empty() || enabled.is_some(),
+    };
+    if id.is_empty() {
+        admin.add_endpoint(&key, input).await
+    } else {
+        admin.update_endpoint(&id, input).await
+    }
+    .map_err(PageError::from)?;
+    Ok(())
+}
+
+#[server(prefix = "/api/pages", endpoint = "admin_delete_endpoint")]
+pub async fn admin_delete_endpoint(id: String) -> Result<(), PageError> {
+    super::server::admin()?
+        .delete_endpoint(&id)
+        .await
+        .map_err(PageError::from)?;
+    Ok(())
+}
+
+#[server(prefix = "/api/pages", endpoint = "admin_test_endpoint")]
+pub async fn admin_test_endpoint(id: String) -> Result<EndpointTest, PageError> {
+    super::server::admin()?
+        .test_endpoint(&id)
+        .await
+        .map_err(PageError::from)
+}
+
+fn ms(v: Option<f64>) -> String {
+    v.map_or_else(|| "—".into(), |v| format!("{v:.0} ms"))
+}
+
+fn rate(v: Option<f64>) -> String {
+    v.map_or_else(|| "—".into(), |v| format!("{v:.1} tok/s"))
+}
+
+fn health(e: &AdminEndpoint) -> AnyView {
+    match &e.health {
+        None if !e.enabled => view! { <span class="health off">"disabled"</span> }.into_any(),
+        None => view! { <span class="health off">"not loaded"</span> }.into_any(),
+        Some(h) => {
+            let state = if h.healthy { "up" } else { "down" };
+            let since = h
+                .since
+                .as_deref()
+                .map(|s| format!(" since {}", s.chars().take(19).collect::<String>().replace('T', " ")))
+                .unwrap_or_default();
+            view! {
+                <span class=format!("health {state}") data-health=state>{format!("{state}{since}")}</span>
+                <span class="figures">
+                    {format!(
+                        " · {} in flight, {} queued · TTFT p50 {} · {} · {} errors in the last hour",
+                        h.in_flight, h.queued, ms(h.ttft_p50_ms), rate(h.tokens_per_s_p50), h.errors_last_hour
+                    )}
+                </span>
+                {h.last_error.clone().map(|m| view! { <span class="last-error">" · last error: " {m}</span> })}
+            }
+            .into_any()
+        }
+    }
+}
+
+/// The fields of a model form, filled from `m` (or empty for a new model).
+fn model_fields(m: Option<&AdminModel>) -> impl IntoView + use<> {
+    let text = |f: fn(&AdminModel) -> String| m.map(f).unwrap_or_default();
+    let key = text(|m| m.key.clone());
+    let new = m.is_none();
+    view! {
+        <input type="hidden" name="existing" value=if new { String::new() } else { key.clone() }/>
+        <input type="hidden" name="version" value=text(|m| m.version.to_string())/>
+        <label>"Key" <input name="key" value=key required readonly=!new pattern="[a-z0-9][a-z0-9._\\-]{0,99}" title="lowercase letters, digits, . _ -"/></label>
+        <label>"Display name" <input name="display_name" value=text(|m| m.display_name.clone()) required maxlength="200"/></label>
+        <label>"Organization" <input name="organization" value=text(|m| m.organization.clone())/></label>
+        <label>"License" <input name="license" value=text(|m| m.license.clone())/></label>
+        <label>"Description" <textarea name="description" rows="2">{text(|m| m.description.clone())}</textarea></label>
+        <label>"System prompt" <textarea name="system_prompt" rows="3">{text(|m| m.system_prompt.clone().unwrap_or_default())}</textarea></label>
+        <div class="row">
+            <label>"Temperature" <input name="temperature" inputmode="decimal" value=text(|m| m.temperature.map(|t| t.to_string()).unwrap_or_default()) placeholder="worker default"/></label>
+            <label>"top_p" <input name="top_p" inputmode="decimal" value=text(|m| m.top_p.map(|t| t.to_string()).unwrap_or_default()) placeholder="worker default"/></label>
+            <label>"Max tokens" <input name="max_tokens" inputmode="numeric" value=m.map_or_else(|| "512".to_owned(), |m| m.max_tokens.to_string()) required/></label>
+            <label>"Weight" <input name="weight" inputmode="decimal" value=m.map_or_else(|| "1".to_owned(), |m| m.weight.to_string()) required/></label>
+        </div>
+    }
+}
+
+#[component]
+pub fn AdminModelsPage() -> impl IntoView {
+    let save = ServerAction::<AdminSaveModel>::new();
+    let models = Resource::new(move || save.version().get(), |_| admin_models());
+    view! {
+        <section class="console">
+            <h1>"Console"</h1>
+            <ConsoleNav/>
+            <Suspense fallback=|| view! { <p>"…"</p> }>
+                {move || models.get().map(|r| match r {
+                    Err(e) => refused(e),
+                    Ok(models) => view! {
+                        <table class="console-table models">
+                            <thead><tr><th>"Model"</th><th>"State"</th><th>"Weight"</th><th>"Counted votes"</th><th>"Endpoints and live health"</th></tr></thead>
+                            <tbody>
+                                {models.into_iter().map(|m| view! {
+                                    <tr data-model=m.key.clone()>
+                                        <td><a href=format!("/admin/models/{}", m.key)>{m.key.clone()}</a><br/><small>{m.display_name.clone()}</small></td>
+                                        <td>{if m.active { "active" } else { "retired" }}</td>
+                                        <td class="weight">{m.weight}</td>
+                                        <td>{m.counted_votes}</td>
+                                        <td>
+                                            {if m.endpoints.is_empty() { Some(view! { <span class="health off">"no endpoint"</span> }) } else { None }}
+                                            <ul class="endpoints">
+                                                {m.endpoints.iter().map(|e| view! {
+                                                    <li><code>{e.base_url.clone()}</code> " " {health(e)}</li>
+                                                }).collect_view()}
+                                            </ul>
+                                        </td>
+                                    </tr>
+                                }).collect_view()}
+                            </tbody>
+                        </table>
+                        <h2>"Add a model"</h2>
+                        <ActionForm action=save attr:class="console-form add-model">
+                            {model_fields(None)}
+                            <button type="submit" class="primary">"Add model"</button>
+                        </ActionForm>
+                    }.into_any(),
+                })}
+            </Suspense>
+            {move || outcome(save.value().get(), "Model added.")}
+        </section>
+    }
+}
+
+#[component]
+pub fn AdminModelPage() -> impl IntoView {
+    let params = use_params_map();
+    let key = move || params.with(|p| p.get("key").unwrap_or_default());
+    let save = ServerAction::<AdminSaveModel>::new();
+    let active = ServerAction::<AdminSetActive>::new();
+    let endpoint = ServerAction::<AdminSaveEndpoint>::new();
+    let delete = ServerAction::<AdminDeleteEndpoint>::new();
+    let test = ServerAction::<AdminTestEndpoint>::new();
+    let model = Resource::new(
+        move || {
+            (
+                key(),
+                save.version().get(),
+                active.version().get(),
+                endpoint.version().get(),
+                delete.version().get(),
+            )
+        },
+        |(key, ..)| admin_model_detail(key),
+    );
+    view! {
+        <section class="console">
+            <ConsoleNav/>
+            <Suspense fallback=|| view! { <p>"…"</p> }>
+                {move || model.get().map(|r| match r {
+                    Err(e) => refused(e),
+                    Ok(m) => {
+                        let key = m.key.clone();
+                        let retire = m.active;
+                        let endpoints = m.endpoints.clone().into_iter().map(|e| {
+                                let key = key.clone();
+                                let id = e.id.clone();
+                                let test_id = e.id.clone();
+                                let fe = e.clone();
+                                view! {
+                                    <div class="endpoint" data-endpoint=e.base_url.clone()>
+                                        <p>{health(&e)}</p>
+                                        <ActionForm action=endpoint attr:class="console-form">
+                                            <input type="hidden" name="key" value=key.clone()/>
+                                            <input type="hidden" name="id" value=fe.id.clone()/>
+                                            <label>"Base URL" <input name="base_url" value=fe.base_url.clone() required/></label>
+                                            <label>"Upstream model" <input name="upstream_model" value=fe.upstream_model.clone() required/></label>
+                                            <label>"API key" <input type="password" name="api_key" autocomplete="off" placeholder=if fe.api_key_set { "set (leave empty to keep)" } else { "none" }/></label>
+                                            <label class="check"><input type="checkbox" name="remove_key" value="on"/> "Remove the key"</label>
+                                            <label>"Max concurrency" <input name="max_concurrency" inputmode="numeric" value=fe.max_concurrency.to_string() required/></label>
+                                            <label class="check"><input type="checkbox" name="enabled" value="on" checked=fe.enabled/> "Enabled"</label>
+                                            <button type="submit">"Save endpoint"</button>
+                                        </ActionForm>
+                                        <ActionForm action=test attr:class="inline">
+                                            <input type="hidden" name="id" value=test_id/>
+                                            <button type="submit" class="test">"Test this endpoint"</button>
+                                        </ActionForm>
+                                        <ActionForm action=delete attr:class="inline">
+                                            <input type="hidden" name="id" value=id/>
+                                            <button type="submit" class="danger">"Delete"</button>
+                                        </ActionForm>
+                                    </div>
+                                }
+                            }).collect_view();
+                        let settings = model_fields(Some(&m));
+                        let (key_active, key_add) = (key.clone(), key.clone());
+                        view! {
+                            <h1>{m.display_name.clone()} " " <small><code>{m.key.clone()}</code></small></h1>
+                            <p class="state">{if m.active { "Active: paired in new battles." } else { "Retired: never paired in new battles (battles in progress keep it)." }}</p>
+                            <ActionForm action=active attr:class="inline">
+                                <input type="hidden" name="key" value=key_active.clone()/>
+                                <input type="hidden" name="active" value=if retire { "false" } else { "true" }/>
+                                <button type="submit" class=if retire { "danger" } else { "primary" }>{if retire { "Retire" } else { "Re-activate" }}</button>
+                            </ActionForm>
+                            {move || active.value().get().map(|r| match r {
+                                Ok(live) if live > 0 => view! { <p class="notice" role="status">{format!("Done; {live} battle(s) being answered keep this model until they end.")}</p> }.into_any(),
+                                Ok(_) => view! { <p class="notice" role="status">"Done."</p> }.into_any(),
+                                Err(e) => view! { <p class="notice failure" role="alert">{e.to_string()}</p> }.into_any(),
+                            })}
+                            <h2>"Settings"</h2>
+                            <ActionForm action=save attr:class="console-form edit-model">
+                                {settings}
+                                <button type="submit" class="primary">"Save"</button>
+                            </ActionForm>
+                            {move || outcome(save.value().get(), "Saved; every server process uses it now.")}
+                            <h2>"Endpoints"</h2>
+                            <p class="hint">"Any OpenAI-compatible server (vLLM, TGI, llama.cpp, SGLang, Ollama) or the arena's own worker. API keys are stored encrypted and never shown again."</p>
+                            {endpoints}
+                            {move || test.value().get().map(|r| match r {
+                                Ok(t) if t.ok => view! {
+                                    <div class="notice test-result" role="status">
+                                        <p>{format!("Answered: TTFT {} · {}", ms(t.ttft_ms), rate(t.tokens_per_s))}</p>
+                                        <blockquote>{t.answer}</blockquote>
+                                    </div>
+                                }.into_any(),
+                                Ok(t) => view! { <p class="notice failure test-result" role="alert">{format!("Failed: {}", t.error.unwrap_or_default())}</p> }.into_any(),
+                                Err(e) => view! { <p class="notice failure" role="alert">{e.to_string()}</p> }.into_any(),
+                            })}
+                            {move || outcome(endpoint.value().get(), "Endpoint saved; the gateway of every process reloaded.")}
+                            {move || outcome(delete.value().get(), "Endpoint deleted.")}
+                            <h3>"Add an endpoint"</h3>
+                            <ActionForm action=endpoint attr:class="console-form add-endpoint">
+                                <input type="hidden" name="key" value=key_add.clone()/>
+                                <input type="hidden" name="id" value=""/>
+                                <label>"Base URL" <input name="base_url" placeholder="http://10.0.0.5:8000/v1" required/></label>
+                                <label>"Upstream model" <input name="upstream_model" required/></label>
+                                <label>"API key" <input type="password" name="api_key" autocomplete="off" placeholder="optional"/></label>
+                                <label>"Max concurrency" <input name="max_concurrency" inputmode="numeric" value="4" required/></label>
+                                <button type="submit" class="primary">"Add endpoint"</button>
+                            </ActionForm>
+                        }.into_any()
+                    }
+                })}
+            </Suspense>
+        </section>
+    }
+}

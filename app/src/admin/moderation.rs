@@ -1,0 +1,191 @@
+//! Console: moderation (`/admin/moderation`): search votes (model, voter, dates, flagged,
+//! voided), void or restore one vote or all of a voter's, ban or unban a voter, and the queue
+//! of flagged battles with one-click actions. Every action needs a reason and is audited.
+
+use super::{ConsoleNav, refused};
+use crate::error::PageError;
+use arena_domain::admin::{FlaggedBattle, ModerationOutcome, VoteQuery, VoteRow};
+use leptos::prelude::*;
+use leptos_router::hooks::use_query_map;
+
+#[server(prefix = "/api/pages", endpoint = "admin_votes")]
+pub async fn admin_votes(query: VoteQuery) -> Result<Vec<VoteRow>, PageError> {
+    super::server::admin()?
+        .votes(&query)
+        .await
+        .map_err(PageError::from)
+}
+
+#[server(prefix = "/api/pages", endpoint = "admin_flags")]
+pub async fn admin_flags() -> Result<Vec<FlaggedBattle>, PageError> {
+    super::server::admin()?
+        .flagged(100)
+        .await
+        .map_err(PageError::from)
+}
+
+/// One moderation action: `target` is `vote`, `voter` or `battle`; `action` is `void`,
+/// `unvoid`, `ban`, `unban` or `dismiss`.
+#[server(prefix = "/api/pages", endpoint = "admin_moderate")]
+pub async fn admin_moderate(
+    target: String,
+    id: String,
+    action: String,
+    reason: String,
+) -> Result<ModerationOutcome, PageError> {
+    let admin = super::server::admin()?;
+    let input = arena_domain::admin::ModerationInput { reason };
+    let none = ModerationOutcome { votes_changed: 0 };
+    match (target.as_str(), action.as_str()) {
+        ("vote", "void" | "unvoid") => {
+            let vote: i64 = id
+                .parse()
+                .map_err(|_| PageError::NotFound("vote not found".into()).respond())?;
+            admin.void_vote(vote, action == "void", &input).await
+        }
+        ("voter", "void" | "unvoid") => admin.void_voter(&id, action == "void", &input).await,
+        ("voter", "ban" | "unban") => admin
+            .ban_voter(&id, action == "ban", &input)
+            .await
+            .map(|()| none),
+        ("battle", "void") => admin.void_battle(&id, &input).await,
+        ("battle", "dismiss") => admin.review_battle(&id, &input).await.map(|()| none),
+        _ => {
+            return Err(PageError::Invalid(format!("unknown action {action} on {target}")).respond());
+        }
+    }
+    .map_err(PageError::from)
+}
+
+fn action_form(
+    act: ServerAction<AdminModerate>,
+    target: &'static str,
+    id: String,
+    action: &'static str,
+    label: &'static str,
+) -> impl IntoView {
+    view! {
+        <ActionForm action=act attr:class="inline moderate">
+            <input type="hidden" name="target" value=target/>
+            <input type="hidden" name="id" value=id/>
+            <input type="hidden" name="action" value=action/>
+            <input name="reason" placeholder="reason" required maxlength="500" aria-label="Reason"/>
+            <button type="submit" data-action=format!("{target}-{action}")>{label}</button>
+        </ActionForm>
+    }
+}
+
+#[component]
+pub fn AdminModerationPage() -> impl IntoView {
+    let query = use_query_map();
+    let act = ServerAction::<AdminModerate>::new();
+    let search = move || {
+        query.with(|q| VoteQuery {
+            model: q.get("model"),
+            voter: q.get("voter"),
+            from: q.get("from"),
+            to: q.get("to"),
+            flagged: q.get("flagged").map(|f| f == "yes"),
+            voided: q.get("voided").and_then(|v| match v.as_str() {
+                "yes" => Some(true),
+                "no" => Some(false),
+                _ => None,
+            }),
+            before: q.get("before").and_then(|b| b.parse().ok()),
+            limit: Some(100),
+        })
+    };
+    let votes = Resource::new(move || (search(), act.version().get()), |(q, _)| admin_votes(q));
+    let flags = Resource::new(move || act.version().get(), |_| admin_flags());
+    let field = move |name: &'static str| query.with(|q| q.get(name).unwrap_or_default());
+    view! {
+        <section class="console">
+            <h1>"Moderation"</h1>
+            <ConsoleNav/>
+            {move || act.value().get().map(|r| match r {
+                Ok(o) => view! { <p class="notice" role="status">{format!("Done: {} vote(s) changed.", o.votes_changed)}</p> }.into_any(),
+                Err(e) => view! { <p class="notice failure" role="alert">{e.to_string()}</p> }.into_any(),
+            })}
+            <h2>"Flagged battles"</h2>
+            <Suspense fallback=|| view! { <p>"…"</p> }>
+                {move || flags.get().map(|r| match r {
+                    Err(e) => refused(e),
+                    Ok(flags) if flags.is_empty() => view! { <p class="hint">"Nothing flagged."</p> }.into_any(),
+                    Ok(flags) => view! {
+                        <table class="console-table flags">
+                            <thead><tr><th>"Battle"</th><th>"Why"</th><th>"Votes"</th><th>"Actions"</th></tr></thead>
+                            <tbody>
+                                {flags.into_iter().map(|f| view! {
+                                    <tr data-battle=f.battle_id.clone()>
+                                        <td><code>{f.battle_id.chars().take(8).collect::<String>()}</code><br/><small>{format!("{} vs {}", f.model_a, f.model_b)}</small></td>
+                                        <td>{f.reasons.join("; ")}</td>
+                                        <td>{format!("{} ({} voided)", f.votes, f.voided_votes)}</td>
+                                        <td>
+                                            {action_form(act, "battle", f.battle_id.clone(), "void", "Void its votes")}
+                                            {action_form(act, "battle", f.battle_id.clone(), "dismiss", "Dismiss")}
+                                            {action_form(act, "voter", f.voter_id.clone(), "ban", "Ban the voter")}
+                                        </td>
+                                    </tr>
+                                }).collect_view()}
+                            </tbody>
+                        </table>
+                    }.into_any(),
+                })}
+            </Suspense>
+            <h2>"Votes"</h2>
+            <form method="get" action="/admin/moderation" class="console-form search">
+                <label>"Model key" <input name="model" value=move || field("model")/></label>
+                <label>"Voter id" <input name="voter" value=move || field("voter")/></label>
+                <label>"From" <input type="date" name="from" value=move || field("from")/></label>
+                <label>"To" <input type="date" name="to" value=move || field("to")/></label>
+                <label>"Flagged" <select name="flagged"><option value="">"any"</option><option value="yes" selected=move || field("flagged") == "yes">"flagged"</option></select></label>
+                <label>"Voided" <select name="voided"><option value="">"any"</option><option value="yes" selected=move || field("voided") == "yes">"voided"</option><option value="no" selected=move || field("voided") == "no">"not voided"</option></select></label>
+                <button type="submit">"Search"</button>
+            </form>
+            <Suspense fallback=|| view! { <p>"…"</p> }>
+                {move || votes.get().map(|r| match r {
+                    Err(e) => refused(e),
+                    Ok(votes) => view! {
+                        <table class="console-table votes">
+                            <thead><tr><th>"Vote"</th><th>"When"</th><th>"Pair"</th><th>"Winner"</th><th>"State"</th><th>"Voter"</th><th>"Actions"</th></tr></thead>
+                            <tbody>
+                                {votes.into_iter().map(|v| {
+                                    let state = if v.voided {
+                                        format!("voided: {}", v.void_reason.clone().unwrap_or_default())
+                                    } else if v.counted {
+                                        "counted".to_owned()
+                                    } else {
+                                        "not counted".to_owned()
+                                    };
+                                    view! {
+                                        <tr data-vote=v.id.to_string() data-voided=v.voided.to_string()>
+                                            <td>{v.id}</td>
+                                            <td>{v.created_at.chars().take(19).collect::<String>().replace('T', " ")}</td>
+                                            <td>{format!("{} vs {}", v.model_a, v.model_b)}{v.flagged.then_some(" ⚑")}</td>
+                                            <td>{v.winner.clone()}</td>
+                                            <td class="state">{state}</td>
+                                            <td><a href=format!("/admin/moderation?voter={}", v.voter_id)><code>{v.voter_id.chars().take(8).collect::<String>()}</code></a>{v.voter_banned.then_some(" (banned)")}</td>
+                                            <td>
+                                                {if v.voided {
+                                                    action_form(act, "vote", v.id.to_string(), "unvoid", "Restore").into_any()
+                                                } else {
+                                                    action_form(act, "vote", v.id.to_string(), "void", "Void").into_any()
+                                                }}
+                                                {action_form(act, "voter", v.voter_id.clone(), "void", "Void all of the voter's")}
+                                                {if v.voter_banned {
+                                                    action_form(act, "voter", v.voter_id.clone(), "unban", "Unban").into_any()
+                                                } else {
+                                                    action_form(act, "voter", v.voter_id.clone(), "ban", "Ban").into_any()
+                                                }}
+                                            </td>
+                                        </tr>
+                                    }
+                                }).collect_view()}
+                            </tbody>
+                        </table>
+                    }.into_any(),
+                })}
+            </Suspense>
+        </section>
+    }
+}
