@@ -49,15 +49,21 @@ for bin in server arena-worker; do
 done
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 worker_port=$(free_port)
+second_port=$(free_port)
 app_port=$(free_port)
 e2e_db="arena_e2e_$(date +%s)"
 base_url="${DATABASE_URL%/*}"
 psql "$DATABASE_URL" -qc "create database $e2e_db" >/dev/null
 ARENA_WORKER_LISTEN="127.0.0.1:$worker_port" target/debug/arena-worker > target/e2e-worker.log 2>&1 &
 pids+=($!)
-for _ in $(seq 1 120); do
-  curl -fsS "http://127.0.0.1:$worker_port/health" >/dev/null 2>&1 && break
-  sleep 0.5
+# A second worker, added from the console by the browser test while the arena runs.
+ARENA_WORKER_LISTEN="127.0.0.1:$second_port" target/debug/arena-worker > target/e2e-worker2.log 2>&1 &
+pids+=($!)
+for port in "$worker_port" "$second_port"; do
+  for _ in $(seq 1 120); do
+    curl -fsS "http://127.0.0.1:$port/health" >/dev/null 2>&1 && break
+    sleep 0.5
+  done
 done
 cat > target/e2e-config.toml <<TOML
 [[models]]
@@ -89,8 +95,12 @@ for _ in $(seq 1 120); do
   curl -fsS "http://127.0.0.1:$app_port/readyz" >/dev/null 2>&1 && break
   sleep 0.5
 done
+# The first admin, as a new arena gets one: from the command line, password on stdin.
+echo "correct horse battery" | DATABASE_URL="$base_url/$e2e_db" ARENA_CONFIG=target/e2e-config.toml \
+  target/debug/server admin create --username e2e-admin
 mkdir -p docs
-(cd end2end && ARENA_URL="http://127.0.0.1:$app_port" npx playwright test)
+(cd end2end && ARENA_URL="http://127.0.0.1:$app_port" SECOND_WORKER_URL="http://127.0.0.1:$second_port" \
+  ARENA_ADMIN=e2e-admin npx playwright test)
 
 # The harnesses of make bench and make chaos, short, on the binaries cargo test built: they must
 # not rot. Their figures are printed, never asserted (the full runs' figures are in docs/scale.md);

@@ -1,6 +1,6 @@
 import { test, expect, Page } from "@playwright/test";
 
-import { typePrompt, waitForBothDone } from "./helpers";
+import { castVote, typePrompt, waitForBothDone } from "./helpers";
 
 async function fillCredentials(page: Page, username: string, password: string) {
   await page.waitForLoadState("networkidle");
@@ -14,7 +14,7 @@ test("sign up keeps the votes cast before; sign out; sign in again", async ({ pa
   await typePrompt(page, "Say hello.", "Start battle");
   await page.getByRole("button", { name: "Start battle" }).click();
   await waitForBothDone(page);
-  await page.locator("button.vote[data-winner=model_b]").click();
+  await castVote(page, "model_b");
   await expect(page.locator(".reveal")).toBeVisible();
   const battle = new URL(page.url()).searchParams.get("battle");
   expect(battle).toBeTruthy();

@@ -1,7 +1,7 @@
 import { test, expect, Page } from "@playwright/test";
 import * as path from "path";
 
-import { answers, typePrompt, waitForBothDone } from "./helpers";
+import { answers, castVote, typePrompt, waitForBothDone } from "./helpers";
 
 test("the home page hydrates: a suggested prompt fills the box", async ({ page }) => {
   await page.goto("/");
@@ -35,9 +35,15 @@ test("a full battle: stream, vote, reveal, continue, vote again", async ({ page 
   expect((await answers(page).nth(1).locator(".content").innerText()).length).toBeGreaterThan(0);
   await expect(page.locator(".reveal")).toHaveCount(0);
 
-  // Vote with the button; the names appear.
+  // Vote with the button: the first vote asks for the terms first (nothing is recorded before
+  // they are accepted); then the names appear.
   await expect(vote).toBeEnabled();
   await vote.click();
+  const consent = page.getByRole("dialog", { name: "Terms of use" });
+  await expect(consent).toBeVisible();
+  await expect(consent.getByRole("link", { name: "terms of use and data-use notice" })).toHaveAttribute("href", "/terms");
+  await expect(page.locator(".reveal")).toHaveCount(0);
+  await consent.getByRole("button", { name: "I agree — record my vote" }).click();
   await expect(page.locator(".reveal")).toContainText("SmolLM2-135M-Instruct");
   await expect(page.locator("button.vote").first()).toBeDisabled();
   await page.screenshot({ path: path.join(__dirname, "..", "..", "docs", "screenshot.png"), fullPage: true });
@@ -74,9 +80,8 @@ test("a battle survives a reload, mid-stream and after the vote", async ({ page 
   await waitForBothDone(page);
   expect(await answers(page).nth(0).locator(".content").innerText()).toBe(textA);
   await expect(page.locator(".reveal")).toHaveCount(0);
-  const vote = page.locator("button.vote[data-winner=model_b]");
-  await expect(vote).toBeEnabled();
-  await vote.click();
+  await expect(page.locator("button.vote[data-winner=model_b]")).toBeEnabled();
+  await castVote(page, "model_b");
   await expect(page.locator(".reveal")).toContainText("SmolLM2-135M-Instruct");
   // After the vote, a reload shows the vote and the names.
   await page.goto(url);

@@ -17,3 +17,15 @@ export async function waitForBothDone(page: Page) {
   await expect(answers(page).nth(0)).toHaveAttribute("data-status", "done");
   await expect(answers(page).nth(1)).toHaveAttribute("data-status", "done");
 }
+
+// Votes with the button; the first vote of a browser shows the terms first, accepted here.
+export async function castVote(page: Page, winner: string) {
+  await page.locator(`button.vote[data-winner=${winner}]`).click();
+  const agree = page.getByRole("button", { name: "I agree — record my vote" });
+  const voted = page.locator(".turn").last().locator(".voted");
+  await expect(voted.or(agree)).toBeVisible();
+  if (await agree.isVisible()) {
+    await agree.click();
+  }
+  await expect(voted).toHaveAttribute("data-winner", winner);
+}

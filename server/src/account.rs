@@ -191,13 +191,13 @@ pub async fn console_gate(request: Request, next: Next) -> Response {
                 .path_and_query()
                 .map_or("/admin", |p| p.as_str())
                 .to_owned();
-            let to = format!(
-                "/signin?next={}",
-                url_escape(&next_path)
-            );
+            let to = format!("/signin?next={}", url_escape(&next_path));
             return (
                 StatusCode::SEE_OTHER,
-                [(header::LOCATION, HeaderValue::from_str(&to).unwrap_or(HeaderValue::from_static("/signin")))],
+                [(
+                    header::LOCATION,
+                    HeaderValue::from_str(&to).unwrap_or(HeaderValue::from_static("/signin")),
+                )],
             )
                 .into_response();
         }

@@ -120,7 +120,11 @@ async fn add_endpoint(
     ApiJson(body): ApiJson<EndpointInput>,
 ) -> Result<Response, ApiError> {
     let admin = console(&arena, &s)?;
-    Ok((StatusCode::CREATED, Json(admin.add_endpoint(&key, body).await?)).into_response())
+    Ok((
+        StatusCode::CREATED,
+        Json(admin.add_endpoint(&key, body).await?),
+    )
+        .into_response())
 }
 
 async fn update_endpoint(
@@ -181,7 +185,11 @@ async fn votes(
 ) -> Result<Response, ApiError> {
     let admin = console(&arena, &s)?;
     let Query(query) = query.map_err(|e| {
-        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_query", e.body_text())
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_query",
+            e.body_text(),
+        )
     })?;
     Ok(Json(admin.votes(&query).await?).into_response())
 }
@@ -265,7 +273,12 @@ async fn audit(
     Query(page): Query<Page>,
 ) -> Result<Response, ApiError> {
     let admin = console(&arena, &s)?;
-    Ok(Json(admin.audit_log(page.before, page.limit.unwrap_or(100)).await?).into_response())
+    Ok(Json(
+        admin
+            .audit_log(page.before, page.limit.unwrap_or(100))
+            .await?,
+    )
+    .into_response())
 }
 
 async fn users(State(arena): State<Arena>, Extension(s): Console) -> Result<Response, ApiError> {

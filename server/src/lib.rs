@@ -216,7 +216,12 @@ pub fn router(state: AppState) -> Router {
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell));
     Router::new()
         .merge(health::router())
-        .nest("/api/v1", api::router().merge(account::router()).nest("/admin", admin::router()))
+        .nest(
+            "/api/v1",
+            api::router()
+                .merge(account::router())
+                .nest("/admin", admin::router()),
+        )
         .merge(pages)
         .layer(axum::middleware::from_fn(account::console_gate))
         .layer(axum::middleware::from_fn_with_state(

@@ -123,10 +123,12 @@ async fn signing_up_keeps_the_votes_cast_anonymously_and_rotates_the_voter_cooki
         .unwrap();
     assert!(stream.text().await.unwrap().contains("event: done"));
     // The terms come before the first vote.
+    let voter_browser = bare();
+    let vote_url = format!("{}/api/v1/battles/{battle}/vote", app.url);
     let vote = || {
         post(
-            &bare(),
-            format!("{}/api/v1/battles/{battle}/vote", app.url),
+            &voter_browser,
+            vote_url.clone(),
             &old,
             json!({"winner": "model_a"}),
         )
@@ -157,7 +159,10 @@ async fn signing_up_keeps_the_votes_cast_anonymously_and_rotates_the_voter_cooki
         .fetch_one(&app.pool)
         .await
         .unwrap();
-    assert_eq!(accepted.as_deref(), Some(arena_domain::terms::TERMS_VERSION));
+    assert_eq!(
+        accepted.as_deref(),
+        Some(arena_domain::terms::TERMS_VERSION)
+    );
     let old_voter: String = sqlx::query_scalar("select id::text from voter")
         .fetch_one(&app.pool)
         .await

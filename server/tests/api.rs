@@ -539,6 +539,7 @@ async fn nothing_sent_before_the_vote_names_a_model() {
     let page = client.get(&app.url).send().await.unwrap();
     check("page during a battle", &page.text().await.unwrap());
     // After the vote, the names are there.
+    app.accept_terms(&client).await;
     let (_, reveal) = app.vote(&client, &battle, "tie", None).await;
     assert!(reveal["model_a"].as_str().unwrap().starts_with("Display "));
 }

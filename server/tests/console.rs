@@ -85,15 +85,31 @@ async fn every_console_route_checks_the_role_first() {
     let put = reqwest::Method::PUT;
     let routes: Vec<(reqwest::Method, &str, Option<Value>)> = vec![
         (get.clone(), "/api/v1/admin/models", None),
-        (post.clone(), "/api/v1/admin/models", Some(new_model("new-one"))),
-        (put.clone(), "/api/v1/admin/models/alpha", Some(new_model("alpha"))),
+        (
+            post.clone(),
+            "/api/v1/admin/models",
+            Some(new_model("new-one")),
+        ),
+        (
+            put.clone(),
+            "/api/v1/admin/models/alpha",
+            Some(new_model("alpha")),
+        ),
         (post.clone(), "/api/v1/admin/models/alpha/retire", None),
         (get.clone(), "/api/v1/admin/votes", None),
-        (post.clone(), "/api/v1/admin/votes/1/void", Some(json!({"reason": "x"}))),
+        (
+            post.clone(),
+            "/api/v1/admin/votes/1/void",
+            Some(json!({"reason": "x"})),
+        ),
         (get.clone(), "/api/v1/admin/flags", None),
         (get.clone(), "/api/v1/admin/audit", None),
         (get.clone(), "/api/v1/admin/users", None),
-        (put.clone(), "/api/v1/admin/users/vol/role", Some(json!({"role": "admin"}))),
+        (
+            put.clone(),
+            "/api/v1/admin/users/vol/role",
+            Some(json!({"role": "admin"})),
+        ),
         (get.clone(), "/api/v1/admin/pairing", None),
     ];
     for (method, path, body) in &routes {
@@ -107,10 +123,22 @@ async fn every_console_route_checks_the_role_first() {
         }
     }
     // Nothing changed: no model, no role, no audit row.
-    assert_eq!(app.count("select count(*) from model where key = 'new-one'").await, 0);
-    assert_eq!(app.count("select count(*) from app_user where role = 'admin'").await, 1);
+    assert_eq!(
+        app.count("select count(*) from model where key = 'new-one'")
+            .await,
+        0
+    );
+    assert_eq!(
+        app.count("select count(*) from app_user where role = 'admin'")
+            .await,
+        1
+    );
     assert_eq!(app.count("select count(*) from audit_log").await, 0);
-    assert_eq!(app.count("select count(*) from model where not active").await, 0);
+    assert_eq!(
+        app.count("select count(*) from model where not active")
+            .await,
+        0
+    );
     // The pages: a stranger is sent to sign in, a volunteer refused, an admin served.
     let no_redirect = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -127,9 +155,17 @@ async fn every_console_route_checks_the_role_first() {
         "/signin?next=/admin/moderation",
         "back to the page after signing in"
     );
-    let r = volunteer.get(format!("{}/admin", app.url)).send().await.unwrap();
+    let r = volunteer
+        .get(format!("{}/admin", app.url))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 403);
-    let r = admin.get(format!("{}/admin", app.url)).send().await.unwrap();
+    let r = admin
+        .get(format!("{}/admin", app.url))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
     assert!(r.text().await.unwrap().contains("alpha"));
     // The pages' server functions check the role on their own.
@@ -149,7 +185,11 @@ async fn every_console_route_checks_the_role_first() {
         .await
         .unwrap();
     assert_eq!(r.status(), 403);
-    assert_eq!(app.count("select count(*) from model where key = 'csrf'").await, 0);
+    assert_eq!(
+        app.count("select count(*) from model where key = 'csrf'")
+            .await,
+        0
+    );
 }
 
 #[tokio::test]
@@ -170,38 +210,91 @@ async fn bad_model_and_endpoint_input_gets_a_clear_error_and_changes_nothing() {
         for (k, v) in patch.as_object().unwrap() {
             body[k] = v.clone();
         }
-        let (s, b) = call(&admin, post.clone(), url("/api/v1/admin/models"), Some(body)).await;
+        let (s, b) = call(
+            &admin,
+            post.clone(),
+            url("/api/v1/admin/models"),
+            Some(body),
+        )
+        .await;
         assert_eq!(s, 422, "{field}: {b}");
-        assert!(b["error"]["message"].as_str().unwrap().starts_with(field), "{b}");
+        assert!(
+            b["error"]["message"].as_str().unwrap().starts_with(field),
+            "{b}"
+        );
     }
-    let (s, b) = call(&admin, post.clone(), url("/api/v1/admin/models"), Some(new_model("alpha"))).await;
+    let (s, b) = call(
+        &admin,
+        post.clone(),
+        url("/api/v1/admin/models"),
+        Some(new_model("alpha")),
+    )
+    .await;
     assert_eq!(s, 409, "{b}");
     assert_eq!(b["error"]["code"], "duplicate_model_key");
     // Endpoints: malformed URL, credentials in the URL, bad concurrency, unknown model.
     for (body, status) in [
-        (json!({"base_url": "not a url", "upstream_model": "m", "max_concurrency": 2}), 422),
-        (json!({"base_url": "http://", "upstream_model": "m", "max_concurrency": 2}), 422),
-        (json!({"base_url": "http://u:p@10.0.0.1/v1", "upstream_model": "m", "max_concurrency": 2}), 422),
-        (json!({"base_url": "http://10.0.0.1/v1", "upstream_model": "m", "max_concurrency": 0}), 422),
+        (
+            json!({"base_url": "not a url", "upstream_model": "m", "max_concurrency": 2}),
+            422,
+        ),
+        (
+            json!({"base_url": "http://", "upstream_model": "m", "max_concurrency": 2}),
+            422,
+        ),
+        (
+            json!({"base_url": "http://u:p@10.0.0.1/v1", "upstream_model": "m", "max_concurrency": 2}),
+            422,
+        ),
+        (
+            json!({"base_url": "http://10.0.0.1/v1", "upstream_model": "m", "max_concurrency": 0}),
+            422,
+        ),
     ] {
-        let (s, b) = call(&admin, post.clone(), url("/api/v1/admin/models/alpha/endpoints"), Some(body)).await;
+        let (s, b) = call(
+            &admin,
+            post.clone(),
+            url("/api/v1/admin/models/alpha/endpoints"),
+            Some(body),
+        )
+        .await;
         assert_eq!(s, status, "{b}");
     }
     let (s, _) = call(
         &admin,
         post.clone(),
         url("/api/v1/admin/models/nope/endpoints"),
-        Some(json!({"base_url": "http://10.0.0.1/v1", "upstream_model": "m", "max_concurrency": 2})),
+        Some(
+            json!({"base_url": "http://10.0.0.1/v1", "upstream_model": "m", "max_concurrency": 2}),
+        ),
     )
     .await;
     assert_eq!(s, 404);
     // Roles: unknown role, unknown user, an admin demoting themself.
     let put = reqwest::Method::PUT;
-    let (s, _) = call(&admin, put.clone(), url("/api/v1/admin/users/boss/role"), Some(json!({"role": "king"}))).await;
+    let (s, _) = call(
+        &admin,
+        put.clone(),
+        url("/api/v1/admin/users/boss/role"),
+        Some(json!({"role": "king"})),
+    )
+    .await;
     assert_eq!(s, 422);
-    let (s, _) = call(&admin, put.clone(), url("/api/v1/admin/users/ghost/role"), Some(json!({"role": "admin"}))).await;
+    let (s, _) = call(
+        &admin,
+        put.clone(),
+        url("/api/v1/admin/users/ghost/role"),
+        Some(json!({"role": "admin"})),
+    )
+    .await;
     assert_eq!(s, 404);
-    let (s, b) = call(&admin, put, url("/api/v1/admin/users/boss/role"), Some(json!({"role": "volunteer"}))).await;
+    let (s, b) = call(
+        &admin,
+        put,
+        url("/api/v1/admin/users/boss/role"),
+        Some(json!({"role": "volunteer"})),
+    )
+    .await;
     assert_eq!(s, 409, "{b}");
     // Nothing of it was written.
     assert_eq!(app.count("select count(*) from model").await, 2);
@@ -272,14 +365,22 @@ async fn a_model_added_while_running_serves_the_next_battles_with_no_restart() {
     let (second, second_url) = spawn_fake(Mode::Normal).await;
     let admin = signed_in(&app, "boss", "admin").await;
     let url = |p: &str| format!("{}{p}", app.url);
-    let (s, b) = call(&admin, reqwest::Method::POST, url("/api/v1/admin/models"), Some(new_model("gamma"))).await;
+    let (s, b) = call(
+        &admin,
+        reqwest::Method::POST,
+        url("/api/v1/admin/models"),
+        Some(new_model("gamma")),
+    )
+    .await;
     assert_eq!(s, 201, "{b}");
     let (s, b) = call(
         &admin,
         reqwest::Method::POST,
         url("/api/v1/admin/models/gamma/endpoints"),
-        Some(json!({"base_url": second_url, "upstream_model": "gamma-up", "api_key": "sk-secret-123",
-                    "max_concurrency": 4})),
+        Some(
+            json!({"base_url": second_url, "upstream_model": "gamma-up", "api_key": "sk-secret-123",
+                    "max_concurrency": 4}),
+        ),
     )
     .await;
     assert_eq!(s, 201, "{b}");
@@ -300,16 +401,23 @@ async fn a_model_added_while_running_serves_the_next_battles_with_no_restart() {
             .await
             .unwrap();
     assert_eq!(plain, None);
-    let audit: String = sqlx::query_scalar("select after::text from audit_log where action = 'endpoint.create'")
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
+    let audit: String =
+        sqlx::query_scalar("select after::text from audit_log where action = 'endpoint.create'")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
     assert!(!audit.contains("sk-secret"), "{audit}");
     // Alpha out of the draw: every new battle is beta against gamma.
     let mut body = new_model("alpha");
     body["weight"] = json!(0.0);
     body["version"] = json!(1);
-    let (s, b) = call(&admin, reqwest::Method::PUT, url("/api/v1/admin/models/alpha"), Some(body)).await;
+    let (s, b) = call(
+        &admin,
+        reqwest::Method::PUT,
+        url("/api/v1/admin/models/alpha"),
+        Some(body),
+    )
+    .await;
     assert_eq!(s, 200, "{b}");
     eventually("the new endpoint to be healthy", || async {
         app.arena.gateway.is_model_available("gamma")
@@ -335,7 +443,13 @@ async fn a_model_added_while_running_serves_the_next_battles_with_no_restart() {
     assert!(second.requests() >= 3, "{}", second.requests());
     // "Test this endpoint": an answer with its timings; a dead endpoint: the exact error.
     let id = endpoint["id"].as_str().unwrap();
-    let (s, t) = call(&admin, reqwest::Method::POST, url(&format!("/api/v1/admin/endpoints/{id}/test")), None).await;
+    let (s, t) = call(
+        &admin,
+        reqwest::Method::POST,
+        url(&format!("/api/v1/admin/endpoints/{id}/test")),
+        None,
+    )
+    .await;
     assert_eq!(s, 200);
     assert_eq!(t["ok"], true, "{t}");
     assert!(!t["answer"].as_str().unwrap().is_empty());
@@ -348,21 +462,51 @@ async fn a_model_added_while_running_serves_the_next_battles_with_no_restart() {
     )
     .await;
     assert_eq!(s, 200, "{b}");
-    assert_eq!(b["endpoints"][0]["api_key_set"], true, "an absent key keeps the stored one");
-    let (_, t) = call(&admin, reqwest::Method::POST, url(&format!("/api/v1/admin/endpoints/{id}/test")), None).await;
+    assert_eq!(
+        b["endpoints"][0]["api_key_set"], true,
+        "an absent key keeps the stored one"
+    );
+    let (_, t) = call(
+        &admin,
+        reqwest::Method::POST,
+        url(&format!("/api/v1/admin/endpoints/{id}/test")),
+        None,
+    )
+    .await;
     assert_eq!(t["ok"], false);
     assert!(!t["error"].as_str().unwrap().is_empty(), "{t}");
     // Health is on the models page.
-    let (_, models) = call(&admin, reqwest::Method::GET, url("/api/v1/admin/models"), None).await;
-    let beta = models.as_array().unwrap().iter().find(|m| m["key"] == "beta").unwrap();
+    let (_, models) = call(
+        &admin,
+        reqwest::Method::GET,
+        url("/api/v1/admin/models"),
+        None,
+    )
+    .await;
+    let beta = models
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["key"] == "beta")
+        .unwrap();
     let health = &beta["endpoints"][0]["health"];
     assert_eq!(health["healthy"], true, "{health}");
     assert!(health["ttft_p50_ms"].as_f64().is_some(), "{health}");
     // Retired: never paired again.
-    let (s, _) = call(&admin, reqwest::Method::POST, url("/api/v1/admin/models/gamma/retire"), None).await;
+    let (s, _) = call(
+        &admin,
+        reqwest::Method::POST,
+        url("/api/v1/admin/models/gamma/retire"),
+        None,
+    )
+    .await;
     assert_eq!(s, 200);
     eventually("retirement to reach the catalog", || async {
-        app.arena.catalog.all().iter().any(|m| m.key == "gamma" && !m.active)
+        app.arena
+            .catalog
+            .all()
+            .iter()
+            .any(|m| m.key == "gamma" && !m.active)
     })
     .await;
     let r = volunteer
@@ -371,10 +515,23 @@ async fn a_model_added_while_running_serves_the_next_battles_with_no_restart() {
         .send()
         .await
         .unwrap();
-    assert_eq!(r.status(), 503, "alpha has weight 0 and gamma is retired: no pair is left");
+    assert_eq!(
+        r.status(),
+        503,
+        "alpha has weight 0 and gamma is retired: no pair is left"
+    );
     let actions = audit_actions(&app).await;
-    for expected in ["model.create", "endpoint.create", "model.update", "endpoint.update", "model.retire"] {
-        assert!(actions.iter().any(|a| a == expected), "{expected} in {actions:?}");
+    for expected in [
+        "model.create",
+        "endpoint.create",
+        "model.update",
+        "endpoint.update",
+        "model.retire",
+    ] {
+        assert!(
+            actions.iter().any(|a| a == expected),
+            "{expected} in {actions:?}"
+        );
     }
 }
 
@@ -387,7 +544,11 @@ async fn a_voided_vote_leaves_the_leaderboard_at_once_and_stays_marked() {
     app.read_stream(&volunteer, &battle).await;
     let (s, _) = app.vote(&volunteer, &battle, "model_a", None).await;
     assert_eq!(s, 200);
-    let counted = || app.count("select coalesce(sum(wins_a + wins_b + ties + both_bad), 0)::bigint from pair_count");
+    let counted = || {
+        app.count(
+            "select coalesce(sum(wins_a + wins_b + ties + both_bad), 0)::bigint from pair_count",
+        )
+    };
     assert_eq!(counted().await, 1);
     eventually("the vote on the leaderboard", || async {
         app.get_json(&volunteer, "/api/v1/leaderboard").await.1["vote_count"] == 1
@@ -399,34 +560,77 @@ async fn a_voided_vote_leaves_the_leaderboard_at_once_and_stays_marked() {
     let vote_id: i64 = app.count("select id from vote").await;
     let url = |p: String| format!("{}{p}", app.url);
     // A reason is required.
-    let (s, _) = call(&admin, reqwest::Method::POST, url(format!("/api/v1/admin/votes/{vote_id}/void")), Some(json!({"reason": " "}))).await;
+    let (s, _) = call(
+        &admin,
+        reqwest::Method::POST,
+        url(format!("/api/v1/admin/votes/{vote_id}/void")),
+        Some(json!({"reason": " "})),
+    )
+    .await;
     assert_eq!(s, 422);
-    let (s, b) = call(&admin, reqwest::Method::POST, url(format!("/api/v1/admin/votes/{vote_id}/void")), Some(json!({"reason": "rigged"}))).await;
+    let (s, b) = call(
+        &admin,
+        reqwest::Method::POST,
+        url(format!("/api/v1/admin/votes/{vote_id}/void")),
+        Some(json!({"reason": "rigged"})),
+    )
+    .await;
     assert_eq!(s, 200, "{b}");
     assert_eq!(b["votes_changed"], 1);
     // The counts changed with the mark; the vote is still there.
     assert_eq!(counted().await, 0);
-    assert_eq!(app.count("select count(*) from vote where voided and void_reason = 'rigged'").await, 1);
+    assert_eq!(
+        app.count("select count(*) from vote where voided and void_reason = 'rigged'")
+            .await,
+        1
+    );
     eventually("the leaderboard without the vote", || async {
         app.get_json(&volunteer, "/api/v1/leaderboard").await.1["vote_count"] == 0
     })
     .await;
     // Voiding twice changes nothing; the search finds it as voided.
-    let (_, b) = call(&admin, reqwest::Method::POST, url(format!("/api/v1/admin/votes/{vote_id}/void")), Some(json!({"reason": "again"}))).await;
+    let (_, b) = call(
+        &admin,
+        reqwest::Method::POST,
+        url(format!("/api/v1/admin/votes/{vote_id}/void")),
+        Some(json!({"reason": "again"})),
+    )
+    .await;
     assert_eq!(b["votes_changed"], 0);
-    let (_, rows) = call(&admin, reqwest::Method::GET, url("/api/v1/admin/votes?voided=true&model=alpha".into()), None).await;
+    let (_, rows) = call(
+        &admin,
+        reqwest::Method::GET,
+        url("/api/v1/admin/votes?voided=true&model=alpha".into()),
+        None,
+    )
+    .await;
     assert_eq!(rows.as_array().unwrap().len(), 1, "{rows}");
     assert_eq!(rows[0]["void_reason"], "rigged");
-    let (s, _) = call(&admin, reqwest::Method::GET, url("/api/v1/admin/votes?from=yesterday".into()), None).await;
+    let (s, _) = call(
+        &admin,
+        reqwest::Method::GET,
+        url("/api/v1/admin/votes?from=yesterday".into()),
+        None,
+    )
+    .await;
     assert_eq!(s, 422);
     // The earlier run is still reproduced exactly: it saw the vote before the void.
     let (_, reproduced) = app
-        .get_json(&volunteer, &format!("/api/v1/leaderboard/runs/{run_before}/reproduce"))
+        .get_json(
+            &volunteer,
+            &format!("/api/v1/leaderboard/runs/{run_before}/reproduce"),
+        )
         .await;
     assert_eq!(reproduced["identical"], true, "{reproduced}");
     assert_eq!(reproduced["recomputed_vote_count"], 1);
     // Unvoid: back in.
-    let (_, b) = call(&admin, reqwest::Method::POST, url(format!("/api/v1/admin/votes/{vote_id}/unvoid")), Some(json!({"reason": "appeal upheld"}))).await;
+    let (_, b) = call(
+        &admin,
+        reqwest::Method::POST,
+        url(format!("/api/v1/admin/votes/{vote_id}/unvoid")),
+        Some(json!({"reason": "appeal upheld"})),
+    )
+    .await;
     assert_eq!(b["votes_changed"], 1);
     assert_eq!(counted().await, 1);
     eventually("the vote back on the leaderboard", || async {
@@ -437,7 +641,10 @@ async fn a_voided_vote_leaves_the_leaderboard_at_once_and_stays_marked() {
         .as_i64()
         .unwrap();
     let (_, reproduced) = app
-        .get_json(&volunteer, &format!("/api/v1/leaderboard/runs/{latest}/reproduce"))
+        .get_json(
+            &volunteer,
+            &format!("/api/v1/leaderboard/runs/{latest}/reproduce"),
+        )
         .await;
     assert_eq!(reproduced["identical"], true, "{reproduced}");
     // Every void of a voter at once.
@@ -445,7 +652,13 @@ async fn a_voided_vote_leaves_the_leaderboard_at_once_and_stays_marked() {
         .fetch_one(&app.pool)
         .await
         .unwrap();
-    let (_, b) = call(&admin, reqwest::Method::POST, url(format!("/api/v1/admin/voters/{voter}/void")), Some(json!({"reason": "bot"}))).await;
+    let (_, b) = call(
+        &admin,
+        reqwest::Method::POST,
+        url(format!("/api/v1/admin/voters/{voter}/void")),
+        Some(json!({"reason": "bot"})),
+    )
+    .await;
     assert_eq!(b["votes_changed"], 1);
     assert_eq!(counted().await, 0);
     assert_eq!(
@@ -458,7 +671,12 @@ async fn a_voided_vote_leaves_the_leaderboard_at_once_and_stays_marked() {
         .await
         .unwrap_err();
     assert!(e.to_string().contains("append-only"), "{e}");
-    assert!(sqlx::query("delete from audit_log").execute(&app.pool).await.is_err());
+    assert!(
+        sqlx::query("delete from audit_log")
+            .execute(&app.pool)
+            .await
+            .is_err()
+    );
 }
 
 #[tokio::test]
@@ -470,38 +688,103 @@ async fn a_banned_voter_starts_no_battle_and_a_report_reaches_the_queue() {
     app.read_stream(&volunteer, &battle).await;
     let url = |p: String| format!("{}{p}", app.url);
     // A report by the battle's voter (someone else's battle: 404).
-    let (s, _) = call(&app.client(), reqwest::Method::POST, url(format!("/api/v1/battles/{battle}/report")), Some(json!({"reason": "rude"}))).await;
+    let (s, _) = call(
+        &app.client(),
+        reqwest::Method::POST,
+        url(format!("/api/v1/battles/{battle}/report")),
+        Some(json!({"reason": "rude"})),
+    )
+    .await;
     assert_eq!(s, 404);
-    let (s, _) = call(&volunteer, reqwest::Method::POST, url(format!("/api/v1/battles/{battle}/report")), Some(json!({"reason": ""}))).await;
+    let (s, _) = call(
+        &volunteer,
+        reqwest::Method::POST,
+        url(format!("/api/v1/battles/{battle}/report")),
+        Some(json!({"reason": ""})),
+    )
+    .await;
     assert_eq!(s, 422);
-    let (s, _) = call(&volunteer, reqwest::Method::POST, url(format!("/api/v1/battles/{battle}/report")), Some(json!({"reason": "it insults me"}))).await;
+    let (s, _) = call(
+        &volunteer,
+        reqwest::Method::POST,
+        url(format!("/api/v1/battles/{battle}/report")),
+        Some(json!({"reason": "it insults me"})),
+    )
+    .await;
     assert_eq!(s, 204);
-    let (_, flags) = call(&admin, reqwest::Method::GET, url("/api/v1/admin/flags".into()), None).await;
+    let (_, flags) = call(
+        &admin,
+        reqwest::Method::GET,
+        url("/api/v1/admin/flags".into()),
+        None,
+    )
+    .await;
     assert_eq!(flags.as_array().unwrap().len(), 1, "{flags}");
     assert_eq!(flags[0]["battle_id"], battle);
-    assert!(flags[0]["reasons"][0].as_str().unwrap().contains("it insults me"));
-    let (s, _) = call(&admin, reqwest::Method::POST, url(format!("/api/v1/admin/battles/{battle}/dismiss")), Some(json!({"reason": "fine"}))).await;
+    assert!(
+        flags[0]["reasons"][0]
+            .as_str()
+            .unwrap()
+            .contains("it insults me")
+    );
+    let (s, _) = call(
+        &admin,
+        reqwest::Method::POST,
+        url(format!("/api/v1/admin/battles/{battle}/dismiss")),
+        Some(json!({"reason": "fine"})),
+    )
+    .await;
     assert_eq!(s, 204);
-    let (_, flags) = call(&admin, reqwest::Method::GET, url("/api/v1/admin/flags".into()), None).await;
+    let (_, flags) = call(
+        &admin,
+        reqwest::Method::GET,
+        url("/api/v1/admin/flags".into()),
+        None,
+    )
+    .await;
     assert!(flags.as_array().unwrap().is_empty());
     // Ban: new battles and votes refused with a plain message; unban: back.
     let voter: String = sqlx::query_scalar("select voter_id::text from battle")
         .fetch_one(&app.pool)
         .await
         .unwrap();
-    let (s, _) = call(&admin, reqwest::Method::POST, url(format!("/api/v1/admin/voters/{voter}/ban")), Some(json!({"reason": "spam"}))).await;
+    let (s, _) = call(
+        &admin,
+        reqwest::Method::POST,
+        url(format!("/api/v1/admin/voters/{voter}/ban")),
+        Some(json!({"reason": "spam"})),
+    )
+    .await;
     assert_eq!(s, 204);
-    let (s, b) = call(&volunteer, reqwest::Method::POST, url("/api/v1/battles".into()), Some(json!({"prompt": "Hi"}))).await;
+    let (s, b) = call(
+        &volunteer,
+        reqwest::Method::POST,
+        url("/api/v1/battles".into()),
+        Some(json!({"prompt": "Hi"})),
+    )
+    .await;
     assert_eq!(s, 403);
     assert_eq!(b["error"]["code"], "banned");
     assert!(b["error"]["message"].as_str().unwrap().contains("banned"));
     let (s, _) = app.vote(&volunteer, &battle, "tie", None).await;
     assert_eq!(s, 403);
-    let (s, _) = call(&admin, reqwest::Method::POST, url(format!("/api/v1/admin/voters/{voter}/unban")), Some(json!({"reason": "appeal"}))).await;
+    let (s, _) = call(
+        &admin,
+        reqwest::Method::POST,
+        url(format!("/api/v1/admin/voters/{voter}/unban")),
+        Some(json!({"reason": "appeal"})),
+    )
+    .await;
     assert_eq!(s, 204);
     let (s, _) = app.vote(&volunteer, &battle, "tie", None).await;
     assert_eq!(s, 200);
-    let (s, _) = call(&admin, reqwest::Method::POST, url(format!("/api/v1/admin/voters/{}/ban", uuid::Uuid::new_v4())), Some(json!({"reason": "x"}))).await;
+    let (s, _) = call(
+        &admin,
+        reqwest::Method::POST,
+        url(format!("/api/v1/admin/voters/{}/ban", uuid::Uuid::new_v4())),
+        Some(json!({"reason": "x"})),
+    )
+    .await;
     assert_eq!(s, 404);
     assert_eq!(
         audit_actions(&app).await,
@@ -516,7 +799,13 @@ async fn the_pairing_policy_steers_battles_and_the_realised_rates_are_public() {
     let _ = url;
     let admin = signed_in(&app, "boss", "admin").await;
     let u = |p: &str| format!("{}{p}", app.url);
-    let (_, p) = call(&admin, reqwest::Method::GET, u("/api/v1/admin/pairing"), None).await;
+    let (_, p) = call(
+        &admin,
+        reqwest::Method::GET,
+        u("/api/v1/admin/pairing"),
+        None,
+    )
+    .await;
     let version = p["version"].as_i64().unwrap();
     assert_eq!(p["mode"], "weighted");
     // Bad input, and a stale version.
@@ -525,21 +814,57 @@ async fn the_pairing_policy_steers_battles_and_the_realised_rates_are_public() {
         json!({"mode": "active", "uniform_floor": 1.5, "warmup_votes": 0, "warmup_boost": 1, "version": version}),
         json!({"mode": "active", "uniform_floor": 0.2, "warmup_votes": -3, "warmup_boost": 1, "version": version}),
     ] {
-        let (s, b) = call(&admin, reqwest::Method::PUT, u("/api/v1/admin/pairing"), Some(body)).await;
+        let (s, b) = call(
+            &admin,
+            reqwest::Method::PUT,
+            u("/api/v1/admin/pairing"),
+            Some(body),
+        )
+        .await;
         assert_eq!(s, 422, "{b}");
     }
     let good = json!({"mode": "active", "uniform_floor": 0.3, "warmup_votes": 10, "warmup_boost": 2, "version": version});
-    let (s, b) = call(&admin, reqwest::Method::PUT, u("/api/v1/admin/pairing"), Some(good.clone())).await;
+    let (s, b) = call(
+        &admin,
+        reqwest::Method::PUT,
+        u("/api/v1/admin/pairing"),
+        Some(good.clone()),
+    )
+    .await;
     assert_eq!(s, 200, "{b}");
     assert_eq!(b["mode"], "active");
-    let (s, _) = call(&admin, reqwest::Method::PUT, u("/api/v1/admin/pairing"), Some(good)).await;
+    let (s, _) = call(
+        &admin,
+        reqwest::Method::PUT,
+        u("/api/v1/admin/pairing"),
+        Some(good),
+    )
+    .await;
     assert_eq!(s, 409, "the same version twice");
     // Pair rules: unknown model, a model with itself, then exclude the only pair.
-    let (s, _) = call(&admin, reqwest::Method::PUT, u("/api/v1/admin/pairing/rules"), Some(json!({"model_a": "alpha", "model_b": "nope"}))).await;
+    let (s, _) = call(
+        &admin,
+        reqwest::Method::PUT,
+        u("/api/v1/admin/pairing/rules"),
+        Some(json!({"model_a": "alpha", "model_b": "nope"})),
+    )
+    .await;
     assert_eq!(s, 422);
-    let (s, _) = call(&admin, reqwest::Method::PUT, u("/api/v1/admin/pairing/rules"), Some(json!({"model_a": "alpha", "model_b": "alpha"}))).await;
+    let (s, _) = call(
+        &admin,
+        reqwest::Method::PUT,
+        u("/api/v1/admin/pairing/rules"),
+        Some(json!({"model_a": "alpha", "model_b": "alpha"})),
+    )
+    .await;
     assert_eq!(s, 422);
-    let (s, _) = call(&admin, reqwest::Method::PUT, u("/api/v1/admin/pairing/rules"), Some(json!({"model_a": "alpha", "model_b": "beta", "boost": 0.0}))).await;
+    let (s, _) = call(
+        &admin,
+        reqwest::Method::PUT,
+        u("/api/v1/admin/pairing/rules"),
+        Some(json!({"model_a": "alpha", "model_b": "beta", "boost": 0.0})),
+    )
+    .await;
     assert_eq!(s, 422, "a boost must be positive");
     // Battles on the pair, then the public view shows the realised share.
     let volunteer = app.client();
@@ -549,10 +874,19 @@ async fn the_pairing_policy_steers_battles_and_the_realised_rates_are_public() {
     assert_eq!(s, 200);
     assert_eq!(public["battles_last_day"], 1);
     let pair = &public["pairs"][0];
-    assert_eq!((pair["model_a"].as_str(), pair["model_b"].as_str()), (Some("alpha"), Some("beta")));
+    assert_eq!(
+        (pair["model_a"].as_str(), pair["model_b"].as_str()),
+        (Some("alpha"), Some("beta"))
+    );
     assert!((pair["probability"].as_f64().unwrap() - 1.0).abs() < 1e-9);
     assert_eq!(pair["realised_share"], 1.0);
-    let (s, b) = call(&admin, reqwest::Method::PUT, u("/api/v1/admin/pairing/rules"), Some(json!({"model_a": "beta", "model_b": "alpha", "excluded": true}))).await;
+    let (s, b) = call(
+        &admin,
+        reqwest::Method::PUT,
+        u("/api/v1/admin/pairing/rules"),
+        Some(json!({"model_a": "beta", "model_b": "alpha", "excluded": true})),
+    )
+    .await;
     assert_eq!(s, 200, "{b}");
     assert_eq!(b["rules"][0]["excluded"], true);
     let r = volunteer
@@ -562,5 +896,8 @@ async fn the_pairing_policy_steers_battles_and_the_realised_rates_are_public() {
         .await
         .unwrap();
     assert_eq!(r.status(), 503, "the only pair is excluded");
-    assert_eq!(audit_actions(&app).await, ["pairing.policy", "pairing.rule"]);
+    assert_eq!(
+        audit_actions(&app).await,
+        ["pairing.policy", "pairing.rule"]
+    );
 }

@@ -161,7 +161,9 @@ pub fn AdminUsersPage() -> impl IntoView {
 pub fn AdminAuditPage() -> impl IntoView {
     let entries = Resource::new(|| (), |_| admin_audit(None));
     let show = |v: &Option<serde_json::Value>| {
-        v.as_ref().map(|v| v.to_string()).unwrap_or_else(|| "—".into())
+        v.as_ref()
+            .map(|v| v.to_string())
+            .unwrap_or_else(|| "—".into())
     };
     view! {
         <section class="console">

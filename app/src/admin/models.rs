@@ -147,7 +147,12 @@ fn health(e: &AdminEndpoint) -> AnyView {
             let since = h
                 .since
                 .as_deref()
-                .map(|s| format!(" since {}", s.chars().take(19).collect::<String>().replace('T', " ")))
+                .map(|s| {
+                    format!(
+                        " since {}",
+                        s.chars().take(19).collect::<String>().replace('T', " ")
+                    )
+                })
                 .unwrap_or_default();
             view! {
                 <span class=format!("health {state}") data-health=state>{format!("{state}{since}")}</span>

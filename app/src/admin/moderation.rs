@@ -51,7 +51,9 @@ pub async fn admin_moderate(
         ("battle", "void") => admin.void_battle(&id, &input).await,
         ("battle", "dismiss") => admin.review_battle(&id, &input).await.map(|()| none),
         _ => {
-            return Err(PageError::Invalid(format!("unknown action {action} on {target}")).respond());
+            return Err(
+                PageError::Invalid(format!("unknown action {action} on {target}")).respond(),
+            );
         }
     }
     .map_err(PageError::from)
@@ -95,7 +97,10 @@ pub fn AdminModerationPage() -> impl IntoView {
             limit: Some(100),
         })
     };
-    let votes = Resource::new(move || (search(), act.version().get()), |(q, _)| admin_votes(q));
+    let votes = Resource::new(
+        move || (search(), act.version().get()),
+        |(q, _)| admin_votes(q),
+    );
     let flags = Resource::new(move || act.version().get(), |_| admin_flags());
     let field = move |name: &'static str| query.with(|q| q.get(name).unwrap_or_default());
     view! {

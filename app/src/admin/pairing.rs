@@ -26,9 +26,9 @@ pub async fn admin_set_policy(
 ) -> Result<(), PageError> {
     use super::server::{number, required};
     let admin = super::server::admin()?;
-    let mode: PairingMode = mode
-        .parse()
-        .map_err(|e: arena_domain::admin::FieldError| PageError::Invalid(e.to_string()).respond())?;
+    let mode: PairingMode = mode.parse().map_err(|e: arena_domain::admin::FieldError| {
+        PageError::Invalid(e.to_string()).respond()
+    })?;
     admin
         .set_pairing_policy(arena_domain::admin::PairingPolicyInput {
             mode,

@@ -106,7 +106,12 @@ impl Catalog {
     /// Reloads models and endpoints from the database and hands the endpoints to the gateway.
     /// Retired models keep their endpoints in the gateway (a battle in progress keeps its
     /// models); they are never paired again.
-    pub async fn reload(&self, pool: &PgPool, gateway: &Gateway, sealer: &Sealer) -> ArenaResult<()> {
+    pub async fn reload(
+        &self,
+        pool: &PgPool,
+        gateway: &Gateway,
+        sealer: &Sealer,
+    ) -> ArenaResult<()> {
         let models: Vec<Model> = sqlx::query_as(
             "select id, key, display_name, organization, license, description, active, weight,
                     temperature, top_p, max_tokens, system_prompt
@@ -202,5 +207,3 @@ fn endpoint_config(e: &Endpoint, sealer: &Sealer) -> EndpointConfig {
     config.api_key = e.api_key.clone().or(sealed).map(Into::into);
     config
 }
-
-

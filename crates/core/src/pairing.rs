@@ -64,7 +64,10 @@ pub struct Inputs {
 /// Probability of each unordered pair (lower id first) of the active models with a positive
 /// weight. Sums to 1 unless no pair may be drawn (then empty).
 pub fn pair_table(models: &[Model], policy: &Policy, inputs: &Inputs) -> Vec<((Uuid, Uuid), f64)> {
-    let pool: Vec<&Model> = models.iter().filter(|m| m.active && m.weight > 0.0).collect();
+    let pool: Vec<&Model> = models
+        .iter()
+        .filter(|m| m.active && m.weight > 0.0)
+        .collect();
     let n = pool.len();
     if n < 2 {
         return Vec::new();
@@ -79,7 +82,9 @@ pub fn pair_table(models: &[Model], policy: &Policy, inputs: &Inputs) -> Vec<((U
             };
             let theta: Vec<f64> = pool
                 .iter()
-                .map(|m| (inputs.elo.get(&m.id).copied().unwrap_or(mean) - mean) / ELO_PER_NATURAL_UNIT)
+                .map(|m| {
+                    (inputs.elo.get(&m.id).copied().unwrap_or(mean) - mean) / ELO_PER_NATURAL_UNIT
+                })
                 .collect();
             let index: HashMap<Uuid, usize> =
                 pool.iter().enumerate().map(|(i, m)| (m.id, i)).collect();
@@ -174,13 +179,18 @@ pub fn draw<R: Rng + ?Sized>(
 
 impl Arena {
     pub(crate) async fn load_policy(&self) -> ArenaResult<Policy> {
-        let (mode, uniform_floor, warmup_votes, warmup_boost, version): (String, f64, i32, f64, i32) =
-            sqlx::query_as(
-                "select mode, uniform_floor, warmup_votes, warmup_boost, version
+        let (mode, uniform_floor, warmup_votes, warmup_boost, version): (
+            String,
+            f64,
+            i32,
+            f64,
+            i32,
+        ) = sqlx::query_as(
+            "select mode, uniform_floor, warmup_votes, warmup_boost, version
                  from pairing_policy where id = 1",
-            )
-            .fetch_one(&self.pool)
-            .await?;
+        )
+        .fetch_one(&self.pool)
+        .await?;
         let rules: Vec<(Uuid, Uuid, f64, bool)> =
             sqlx::query_as("select model_lo, model_hi, boost, excluded from pair_rule")
                 .fetch_all(&self.pool)
@@ -270,7 +280,10 @@ mod tests {
 
     fn share(table: &[((Uuid, Uuid), f64)], a: &Model, b: &Model) -> f64 {
         let key = ordered(a.id, b.id);
-        table.iter().find(|(k, _)| *k == key).map_or(0.0, |(_, p)| *p)
+        table
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map_or(0.0, |(_, p)| *p)
     }
 
     #[test]
@@ -328,7 +341,11 @@ mod tests {
     #[test]
     fn draws_only_available_pairs_in_either_order() {
         let (x, y, z) = (model("x", 1.0), model("y", 1.0), model("z", 1.0));
-        let t = pair_table(&[x.clone(), y.clone(), z.clone()], &Policy::default(), &Inputs::default());
+        let t = pair_table(
+            &[x.clone(), y.clone(), z.clone()],
+            &Policy::default(),
+            &Inputs::default(),
+        );
         let mut rng = rand::rngs::StdRng::seed_from_u64(3);
         let mut x_first = 0;
         for _ in 0..2000 {

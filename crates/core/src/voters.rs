@@ -72,15 +72,15 @@ pub struct Standing {
     pub terms_version: Option<String>,
 }
 
-pub async fn standing<'e>(
-    db: impl sqlx::PgExecutor<'e>,
-    voter: VoterId,
-) -> ArenaResult<Standing> {
-    let row: Option<(Option<chrono::DateTime<chrono::Utc>>, Option<String>, Option<String>)> =
-        sqlx::query_as("select banned_at, ban_reason, terms_version from voter where id = $1")
-            .bind(voter.0)
-            .fetch_optional(db)
-            .await?;
+pub async fn standing<'e>(db: impl sqlx::PgExecutor<'e>, voter: VoterId) -> ArenaResult<Standing> {
+    let row: Option<(
+        Option<chrono::DateTime<chrono::Utc>>,
+        Option<String>,
+        Option<String>,
+    )> = sqlx::query_as("select banned_at, ban_reason, terms_version from voter where id = $1")
+        .bind(voter.0)
+        .fetch_optional(db)
+        .await?;
     let (banned_at, reason, terms_version) = row.unwrap_or_default();
     Ok(Standing {
         banned: banned_at.map(|_| reason.unwrap_or_default()),

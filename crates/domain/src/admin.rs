@@ -462,13 +462,55 @@ mod tests {
         assert_eq!(m.key, "new-model");
         assert_eq!(m.system_prompt, None);
         let field = |m: ModelInput| m.normalized().unwrap_err().field;
-        assert_eq!(field(ModelInput { key: "Bad Key".into(), ..model() }), "key");
-        assert_eq!(field(ModelInput { weight: -1.0, ..model() }), "weight");
-        assert_eq!(field(ModelInput { weight: f64::NAN, ..model() }), "weight");
-        assert_eq!(field(ModelInput { top_p: Some(0.0), ..model() }), "top_p");
-        assert_eq!(field(ModelInput { temperature: Some(3.0), ..model() }), "temperature");
-        assert_eq!(field(ModelInput { max_tokens: 0, ..model() }), "max_tokens");
-        assert_eq!(field(ModelInput { display_name: " ".into(), ..model() }), "display_name");
+        assert_eq!(
+            field(ModelInput {
+                key: "Bad Key".into(),
+                ..model()
+            }),
+            "key"
+        );
+        assert_eq!(
+            field(ModelInput {
+                weight: -1.0,
+                ..model()
+            }),
+            "weight"
+        );
+        assert_eq!(
+            field(ModelInput {
+                weight: f64::NAN,
+                ..model()
+            }),
+            "weight"
+        );
+        assert_eq!(
+            field(ModelInput {
+                top_p: Some(0.0),
+                ..model()
+            }),
+            "top_p"
+        );
+        assert_eq!(
+            field(ModelInput {
+                temperature: Some(3.0),
+                ..model()
+            }),
+            "temperature"
+        );
+        assert_eq!(
+            field(ModelInput {
+                max_tokens: 0,
+                ..model()
+            }),
+            "max_tokens"
+        );
+        assert_eq!(
+            field(ModelInput {
+                display_name: " ".into(),
+                ..model()
+            }),
+            "display_name"
+        );
     }
 
     #[test]
@@ -480,11 +522,32 @@ mod tests {
             max_concurrency: 4,
             enabled: true,
         };
-        assert_eq!(e.clone().normalized().unwrap().base_url, "http://10.0.0.5:8000/v1");
+        assert_eq!(
+            e.clone().normalized().unwrap().base_url,
+            "http://10.0.0.5:8000/v1"
+        );
         let field = |e: EndpointInput| e.normalized().unwrap_err().field;
-        assert_eq!(field(EndpointInput { base_url: "ftp://x".into(), ..e.clone() }), "base_url");
-        assert_eq!(field(EndpointInput { max_concurrency: 0, ..e.clone() }), "max_concurrency");
-        assert_eq!(field(EndpointInput { upstream_model: "".into(), ..e }), "upstream_model");
+        assert_eq!(
+            field(EndpointInput {
+                base_url: "ftp://x".into(),
+                ..e.clone()
+            }),
+            "base_url"
+        );
+        assert_eq!(
+            field(EndpointInput {
+                max_concurrency: 0,
+                ..e.clone()
+            }),
+            "max_concurrency"
+        );
+        assert_eq!(
+            field(EndpointInput {
+                upstream_model: "".into(),
+                ..e
+            }),
+            "upstream_model"
+        );
     }
 
     #[test]
@@ -497,11 +560,42 @@ mod tests {
             version: None,
         };
         assert!(p.check().is_ok());
-        assert_eq!(PairingPolicyInput { uniform_floor: 1.5, ..p.clone() }.check().unwrap_err().field, "uniform_floor");
-        assert_eq!(PairingPolicyInput { warmup_votes: -1, ..p }.check().unwrap_err().field, "warmup_votes");
+        assert_eq!(
+            PairingPolicyInput {
+                uniform_floor: 1.5,
+                ..p.clone()
+            }
+            .check()
+            .unwrap_err()
+            .field,
+            "uniform_floor"
+        );
+        assert_eq!(
+            PairingPolicyInput {
+                warmup_votes: -1,
+                ..p
+            }
+            .check()
+            .unwrap_err()
+            .field,
+            "warmup_votes"
+        );
         assert!("random".parse::<PairingMode>().is_err());
-        let r = PairRuleInput { model_a: "a".into(), model_b: "a".into(), boost: 1.0, excluded: false };
+        let r = PairRuleInput {
+            model_a: "a".into(),
+            model_b: "a".into(),
+            boost: 1.0,
+            excluded: false,
+        };
         assert!(r.check().is_err());
-        assert!(PairRuleInput { model_b: "b".into(), boost: -2.0, ..r }.check().is_err());
+        assert!(
+            PairRuleInput {
+                model_b: "b".into(),
+                boost: -2.0,
+                ..r
+            }
+            .check()
+            .is_err()
+        );
     }
 }

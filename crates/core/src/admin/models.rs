@@ -155,7 +155,8 @@ impl Admin {
         )
         .fetch_all(pool)
         .await?;
-        let recent: HashMap<Uuid, Recent> = recent.into_iter().map(|r| (r.endpoint_id, r)).collect();
+        let recent: HashMap<Uuid, Recent> =
+            recent.into_iter().map(|r| (r.endpoint_id, r)).collect();
         let votes = self.arena.counted_votes_per_model().await?;
         let live: HashMap<String, arena_inference::EndpointStatus> = self
             .arena
@@ -332,7 +333,11 @@ impl Admin {
             audit(
                 &mut tx,
                 &self.actor,
-                if active { "model.reactivate" } else { "model.retire" },
+                if active {
+                    "model.reactivate"
+                } else {
+                    "model.retire"
+                },
                 &format!("model:{key}"),
                 Some(json!({ "active": before.active })),
                 Some(json!({ "active": active })),
@@ -425,7 +430,11 @@ impl Admin {
             .await?;
         let mut after_json = endpoint_json(&after);
         if key_change {
-            after_json["api_key"] = json!(if sealed.is_some() { "replaced" } else { "removed" });
+            after_json["api_key"] = json!(if sealed.is_some() {
+                "replaced"
+            } else {
+                "removed"
+            });
         }
         audit(
             &mut tx,

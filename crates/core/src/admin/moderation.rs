@@ -5,9 +5,7 @@
 use super::{Admin, audit, field};
 use crate::error::{ArenaError, ArenaResult};
 use crate::leaderboard::counts;
-use arena_domain::admin::{
-    FlaggedBattle, ModerationInput, ModerationOutcome, VoteQuery, VoteRow,
-};
+use arena_domain::admin::{FlaggedBattle, ModerationInput, ModerationOutcome, VoteQuery, VoteRow};
 use chrono::NaiveDate;
 use serde_json::json;
 use uuid::Uuid;
@@ -47,7 +45,9 @@ fn date(field_name: &str, raw: &Option<String>) -> ArenaResult<Option<NaiveDate>
 }
 
 fn uuid(what: &'static str, raw: &str) -> ArenaResult<Uuid> {
-    raw.trim().parse().map_err(|_| ArenaError::NotFound { what })
+    raw.trim()
+        .parse()
+        .map_err(|_| ArenaError::NotFound { what })
 }
 
 impl Admin {
@@ -55,12 +55,13 @@ impl Admin {
     pub async fn votes(&self, q: &VoteQuery) -> ArenaResult<Vec<VoteRow>> {
         let from = date("from", &q.from)?;
         let to = date("to", &q.to)?;
-        let voter = match q.voter.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
-            Some(v) => Some(v.parse::<Uuid>().map_err(|_| {
-                ArenaError::invalid("invalid_field", "voter: a voter id (UUID)")
-            })?),
-            None => None,
-        };
+        let voter =
+            match q.voter.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+                Some(v) => Some(v.parse::<Uuid>().map_err(|_| {
+                    ArenaError::invalid("invalid_field", "voter: a voter id (UUID)")
+                })?),
+                None => None,
+            };
         let model = q.model.as_deref().map(str::trim).filter(|s| !s.is_empty());
         let sql = format!(
             "select v.id, v.battle_id, v.voter_id, ma.key as model_a, mb.key as model_b, v.winner,
@@ -149,8 +150,14 @@ impl Admin {
             return Err(ArenaError::NotFound { what: "vote" });
         }
         let action = if voided { "vote.void" } else { "vote.unvoid" };
-        self.set_voided(vec![vote_id], voided, input, action, format!("vote:{vote_id}"))
-            .await
+        self.set_voided(
+            vec![vote_id],
+            voided,
+            input,
+            action,
+            format!("vote:{vote_id}"),
+        )
+        .await
     }
 
     /// Voids (or restores) every vote of a voter.
@@ -169,20 +176,34 @@ impl Admin {
         .fetch_optional(&self.arena.pool)
         .await?;
         let ids = ids.ok_or(ArenaError::NotFound { what: "voter" })?;
-        let action = if voided { "voter.void_votes" } else { "voter.unvoid_votes" };
+        let action = if voided {
+            "voter.void_votes"
+        } else {
+            "voter.unvoid_votes"
+        };
         self.set_voided(ids, voided, input, action, format!("voter:{voter}"))
             .await
     }
 
     /// Voids every vote of a battle (the flagged queue's one-click action) and closes its flags.
-    pub async fn void_battle(&self, battle: &str, input: &ModerationInput) -> ArenaResult<ModerationOutcome> {
+    pub async fn void_battle(
+        &self,
+        battle: &str,
+        input: &ModerationInput,
+    ) -> ArenaResult<ModerationOutcome> {
         let battle = uuid("battle", battle)?;
         let ids: Vec<i64> = sqlx::query_scalar("select id from vote where battle_id = $1")
             .bind(battle)
             .fetch_all(&self.arena.pool)
             .await?;
         let outcome = self
-            .set_voided(ids, true, input, "battle.void_votes", format!("battle:{battle}"))
+            .set_voided(
+                ids,
+                true,
+                input,
+                "battle.void_votes",
+                format!("battle:{battle}"),
+            )
             .await?;
         self.review_battle(&battle.to_string(), input).await?;
         Ok(outcome)
@@ -193,14 +214,13 @@ impl Admin {
         let battle = uuid("battle", battle)?;
         let reason = input.reason().map_err(field)?;
         let mut tx = self.arena.pool.begin().await?;
-        let updated = sqlx::query(
-            "update battle set reviewed_at = now(), review = $2 where id = $1",
-        )
-        .bind(battle)
-        .bind(reason)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
+        let updated =
+            sqlx::query("update battle set reviewed_at = now(), review = $2 where id = $1")
+                .bind(battle)
+                .bind(reason)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
         if updated == 0 {
             return Err(ArenaError::NotFound { what: "battle" });
         }
@@ -218,7 +238,12 @@ impl Admin {
     }
 
     /// Bans (`banned`) or unbans a voter: a banned voter's new battles and votes are refused.
-    pub async fn ban_voter(&self, voter: &str, banned: bool, input: &ModerationInput) -> ArenaResult<()> {
+    pub async fn ban_voter(
+        &self,
+        voter: &str,
+        banned: bool,
+        input: &ModerationInput,
+    ) -> ArenaResult<()> {
         let voter = uuid("voter", voter)?;
         let reason = input.reason().map_err(field)?;
         let mut tx = self.arena.pool.begin().await?;

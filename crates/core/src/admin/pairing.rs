@@ -26,7 +26,11 @@ impl Arena {
         let total: i64 = realised.iter().map(|(.., n)| n).sum();
         let mut realised: HashMap<(Uuid, Uuid), i64> =
             realised.into_iter().map(|(a, b, n)| ((a, b), n)).collect();
-        let key = |id: Uuid| self.catalog.get(id).map_or_else(|| id.to_string(), |m| m.key);
+        let key = |id: Uuid| {
+            self.catalog
+                .get(id)
+                .map_or_else(|| id.to_string(), |m| m.key)
+        };
         let mut pairs: Vec<PairRate> = Vec::new();
         for ((a, b), p) in self.catalog.pair_table() {
             let n = realised.remove(&(a, b)).unwrap_or(0);
@@ -35,7 +39,11 @@ impl Arena {
                 model_b: key(b),
                 probability: p,
                 battles_last_day: n,
-                realised_share: if total > 0 { n as f64 / total as f64 } else { 0.0 },
+                realised_share: if total > 0 {
+                    n as f64 / total as f64
+                } else {
+                    0.0
+                },
             });
         }
         // Pairs drawn in the last day that the policy no longer draws.
@@ -85,7 +93,10 @@ impl Admin {
     pub async fn set_pairing_policy(&self, input: PairingPolicyInput) -> ArenaResult<PairingView> {
         input.check().map_err(field)?;
         let version = input.version.ok_or_else(|| {
-            ArenaError::invalid("invalid_field", "version: send the version the form was loaded at")
+            ArenaError::invalid(
+                "invalid_field",
+                "version: send the version the form was loaded at",
+            )
         })?;
         let before = self.arena.load_policy().await?;
         let mut tx = self.arena.pool.begin().await?;
@@ -132,7 +143,10 @@ impl Admin {
             .fetch_optional(&self.arena.pool)
             .await?;
         id.ok_or_else(|| {
-            ArenaError::invalid("invalid_field", format!("{field_name}: no model has this key"))
+            ArenaError::invalid(
+                "invalid_field",
+                format!("{field_name}: no model has this key"),
+            )
         })
     }
 

@@ -14,8 +14,8 @@ use tokio::sync::broadcast;
 use uuid::Uuid;
 
 mod generation;
-mod store;
 mod report;
+mod store;
 pub use store::recover_orphans;
 use store::{
     history, insert_answers, insert_turn, latest_turn, lock_battle, owned_battle, touch_battle,

@@ -2,13 +2,18 @@
 //! otherwise wrong for the arena): the battle enters the moderators' flagged queue.
 
 use super::store::owned_battle;
+use crate::Arena;
 use crate::error::{ArenaError, ArenaResult};
 use crate::voters::VoterId;
-use crate::Arena;
 use uuid::Uuid;
 
 impl Arena {
-    pub async fn report_battle(&self, voter: VoterId, battle_id: Uuid, reason: &str) -> ArenaResult<()> {
+    pub async fn report_battle(
+        &self,
+        voter: VoterId,
+        battle_id: Uuid,
+        reason: &str,
+    ) -> ArenaResult<()> {
         let reason = reason.trim();
         if !(1..=1000).contains(&reason.chars().count()) {
             return Err(ArenaError::invalid(

@@ -304,13 +304,13 @@ impl Arena {
             not_voided = counts::not_voided_in("$5")
         );
         let rows: Vec<CountRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
-        .bind(recorded.max_vote_id)
-        .bind(&spec.language)
-        .bind(spec.from)
-        .bind(spec.to)
-        .bind(&snapshot)
-        .fetch_all(&self.pool)
-        .await?;
+            .bind(recorded.max_vote_id)
+            .bind(&spec.language)
+            .bind(spec.from)
+            .bind(spec.to)
+            .bind(&snapshot)
+            .fetch_all(&self.pool)
+            .await?;
         let catalog = self.catalog.all();
         let counts = keyed(&catalog, &rows)?;
         let recomputed_vote_count = total(&counts);

@@ -58,10 +58,9 @@ impl Arena {
         }
         // Cheap first: the latest run of this option set, if no counted vote arrived since.
         if let Some(view) = self.latest_run(&key).await? {
-            let newest: i64 =
-                sqlx::query_scalar(super::counts::COUNTED_MARK)
-                    .fetch_one(&self.pool)
-                    .await?;
+            let newest: i64 = sqlx::query_scalar(super::counts::COUNTED_MARK)
+                .fetch_one(&self.pool)
+                .await?;
             if view.max_vote_id == newest {
                 return Ok(view);
             }
@@ -149,10 +148,9 @@ impl Arena {
         .bind(spec.to)
         .fetch_all(&mut *tx)
         .await?;
-        let max_vote_id: i64 =
-            sqlx::query_scalar(super::counts::COUNTED_MARK)
-                .fetch_one(&mut *tx)
-                .await?;
+        let max_vote_id: i64 = sqlx::query_scalar(super::counts::COUNTED_MARK)
+            .fetch_one(&mut *tx)
+            .await?;
         tx.commit().await?;
         let catalog = self.catalog.all();
         let counts = keyed(&catalog, &rows)?;
