@@ -73,17 +73,15 @@ pub struct Standing {
 }
 
 pub async fn standing<'e>(db: impl sqlx::PgExecutor<'e>, voter: VoterId) -> ArenaResult<Standing> {
-    let row: Option<(
-        Option<chrono::DateTime<chrono::Utc>>,
-        Option<String>,
-        Option<String>,
-    )> = sqlx::query_as("select banned_at, ban_reason, terms_version from voter where id = $1")
-        .bind(voter.0)
-        .fetch_optional(db)
-        .await?;
-    let (banned_at, reason, terms_version) = row.unwrap_or_default();
+    let row: Option<(bool, Option<String>, Option<String>)> = sqlx::query_as(
+        "select banned_at is not null, ban_reason, terms_version from voter where id = $1",
+    )
+    .bind(voter.0)
+    .fetch_optional(db)
+    .await?;
+    let (banned, reason, terms_version) = row.unwrap_or_default();
     Ok(Standing {
-        banned: banned_at.map(|_| reason.unwrap_or_default()),
+        banned: banned.then(|| reason.unwrap_or_default()),
         terms_version,
     })
 }

@@ -1,51 +1,46 @@
-//! Models and their worker endpoints: add, edit (with a version check), retire, re-activate;
-//! endpoints with write-only API keys; live health; "Test this endpoint". Every change is
+//! Models: add, edit (with a version check), retire, re-activate, and the list with every
+//! endpoint's live health (the endpoints themselves: [`super::endpoints`]). Every change is
 //! announced to all server processes by the catalog trigger, which reloads their catalog and
 //! gateway: no restart. A battle in progress keeps its models (retired models stay in the
 //! gateway until their endpoints are removed; they are only never paired again).
 
 use super::{Admin, audit, field};
 use crate::error::{ArenaError, ArenaResult};
-use arena_domain::admin::{
-    AdminEndpoint, AdminModel, EndpointHealth, EndpointInput, EndpointTest, ModelInput,
-};
-use arena_inference::{ChatEvent, ChatMessage, ChatRequest, EndpointConfig, Role};
-use futures::StreamExt;
+use arena_domain::admin::{AdminEndpoint, AdminModel, EndpointHealth, ModelInput};
 use serde_json::json;
 use sqlx::PgConnection;
 use std::collections::HashMap;
-use std::time::{Duration, Instant};
 use uuid::Uuid;
 
 #[derive(sqlx::FromRow)]
-struct ModelRow {
-    id: Uuid,
-    key: String,
-    display_name: String,
-    organization: String,
-    license: String,
-    description: String,
-    system_prompt: Option<String>,
-    temperature: Option<f32>,
-    top_p: Option<f32>,
-    max_tokens: i32,
-    weight: f64,
-    active: bool,
-    version: i32,
+pub(super) struct ModelRow {
+    pub(super) id: Uuid,
+    pub(super) key: String,
+    pub(super) display_name: String,
+    pub(super) organization: String,
+    pub(super) license: String,
+    pub(super) description: String,
+    pub(super) system_prompt: Option<String>,
+    pub(super) temperature: Option<f32>,
+    pub(super) top_p: Option<f32>,
+    pub(super) max_tokens: i32,
+    pub(super) weight: f64,
+    pub(super) active: bool,
+    pub(super) version: i32,
 }
 
 const MODEL_COLUMNS: &str = "id, key, display_name, organization, license, description, \
      system_prompt, temperature, top_p, max_tokens, weight, active, version";
 
 #[derive(sqlx::FromRow)]
-struct EndpointRow {
-    id: Uuid,
-    model_id: Uuid,
-    base_url: String,
-    upstream_model: String,
-    has_key: bool,
-    max_concurrency: i32,
-    enabled: bool,
+pub(super) struct EndpointRow {
+    pub(super) id: Uuid,
+    pub(super) model_id: Uuid,
+    pub(super) base_url: String,
+    pub(super) upstream_model: String,
+    pub(super) has_key: bool,
+    pub(super) max_concurrency: i32,
+    pub(super) enabled: bool,
 }
 
 #[derive(sqlx::FromRow)]
@@ -65,7 +60,7 @@ fn model_json(m: &ModelRow) -> serde_json::Value {
     })
 }
 
-fn endpoint_json(e: &EndpointRow) -> serde_json::Value {
+pub(super) fn endpoint_json(e: &EndpointRow) -> serde_json::Value {
     // Never the key itself: only whether one is set.
     json!({
         "base_url": e.base_url, "upstream_model": e.upstream_model, "api_key_set": e.has_key,
@@ -73,7 +68,7 @@ fn endpoint_json(e: &EndpointRow) -> serde_json::Value {
     })
 }
 
-fn parse_url(raw: &str) -> ArenaResult<()> {
+pub(super) fn parse_url(raw: &str) -> ArenaResult<()> {
     let url = url::Url::parse(raw).map_err(|e| {
         ArenaError::invalid("invalid_field", format!("base_url: not a valid URL ({e})"))
     })?;
@@ -92,7 +87,11 @@ fn parse_url(raw: &str) -> ArenaResult<()> {
     Ok(())
 }
 
-async fn model_by_key(conn: &mut PgConnection, key: &str, lock: bool) -> ArenaResult<ModelRow> {
+pub(super) async fn model_by_key(
+    conn: &mut PgConnection,
+    key: &str,
+    lock: bool,
+) -> ArenaResult<ModelRow> {
     let sql = format!(
         "select {MODEL_COLUMNS} from model where key = $1{}",
         if lock { " for update" } else { "" }
@@ -104,7 +103,11 @@ async fn model_by_key(conn: &mut PgConnection, key: &str, lock: bool) -> ArenaRe
         .ok_or(ArenaError::NotFound { what: "model" })
 }
 
-async fn endpoint_by_id(conn: &mut PgConnection, id: Uuid, lock: bool) -> ArenaResult<EndpointRow> {
+pub(super) async fn endpoint_by_id(
+    conn: &mut PgConnection,
+    id: Uuid,
+    lock: bool,
+) -> ArenaResult<EndpointRow> {
     let sql = format!(
         "select id, model_id, base_url, upstream_model,
                 (api_key is not null or api_key_sealed is not null) as has_key,
@@ -119,7 +122,7 @@ async fn endpoint_by_id(conn: &mut PgConnection, id: Uuid, lock: bool) -> ArenaR
         .ok_or(ArenaError::NotFound { what: "endpoint" })
 }
 
-fn endpoint_id(raw: &str) -> ArenaResult<Uuid> {
+pub(super) fn endpoint_id(raw: &str) -> ArenaResult<Uuid> {
     raw.parse()
         .map_err(|_| ArenaError::NotFound { what: "endpoint" })
 }
@@ -353,205 +356,5 @@ impl Admin {
         .await?;
         tx.commit().await?;
         Ok(live)
-    }
-
-    fn sealed_key(&self, key: Option<&str>) -> ArenaResult<Option<Vec<u8>>> {
-        match key {
-            None | Some("") => Ok(None),
-            Some(k) => self.arena.sealer.seal(k).map(Some),
-        }
-    }
-
-    /// Adds a worker endpoint to a model.
-    pub async fn add_endpoint(&self, key: &str, input: EndpointInput) -> ArenaResult<AdminModel> {
-        let e = input.normalized().map_err(field)?;
-        parse_url(&e.base_url)?;
-        let sealed = self.sealed_key(e.api_key.as_deref())?;
-        let mut tx = self.arena.pool.begin().await?;
-        let model = model_by_key(&mut tx, key, true).await?;
-        let id = Uuid::now_v7();
-        sqlx::query(
-            "insert into model_endpoint (id, model_id, base_url, upstream_model, api_key_sealed,
-                                         max_concurrency, enabled)
-             values ($1, $2, $3, $4, $5, $6, $7)",
-        )
-        .bind(id)
-        .bind(model.id)
-        .bind(&e.base_url)
-        .bind(&e.upstream_model)
-        .bind(&sealed)
-        .bind(e.max_concurrency)
-        .bind(e.enabled)
-        .execute(&mut *tx)
-        .await?;
-        let row = endpoint_by_id(&mut tx, id, false).await?;
-        audit(
-            &mut tx,
-            &self.actor,
-            "endpoint.create",
-            &format!("model:{key}/endpoint:{id}"),
-            None,
-            Some(endpoint_json(&row)),
-        )
-        .await?;
-        tx.commit().await?;
-        self.model(key).await
-    }
-
-    /// Edits an endpoint; `api_key`: absent keeps it, empty removes it, else replaces it.
-    pub async fn update_endpoint(&self, id: &str, input: EndpointInput) -> ArenaResult<AdminModel> {
-        let id = endpoint_id(id)?;
-        let e = input.normalized().map_err(field)?;
-        parse_url(&e.base_url)?;
-        let sealed = self.sealed_key(e.api_key.as_deref())?;
-        let mut tx = self.arena.pool.begin().await?;
-        let before = endpoint_by_id(&mut tx, id, true).await?;
-        let key_change = e.api_key.is_some();
-        sqlx::query(
-            "update model_endpoint set base_url = $2, upstream_model = $3,
-                    max_concurrency = $4, enabled = $5, updated_at = now(),
-                    api_key = case when $6 then null else api_key end,
-                    api_key_sealed = case when $6 then $7 else api_key_sealed end
-             where id = $1",
-        )
-        .bind(id)
-        .bind(&e.base_url)
-        .bind(&e.upstream_model)
-        .bind(e.max_concurrency)
-        .bind(e.enabled)
-        .bind(key_change)
-        .bind(&sealed)
-        .execute(&mut *tx)
-        .await?;
-        let after = endpoint_by_id(&mut tx, id, false).await?;
-        let model_key: String = sqlx::query_scalar("select key from model where id = $1")
-            .bind(after.model_id)
-            .fetch_one(&mut *tx)
-            .await?;
-        let mut after_json = endpoint_json(&after);
-        if key_change {
-            after_json["api_key"] = json!(if sealed.is_some() {
-                "replaced"
-            } else {
-                "removed"
-            });
-        }
-        audit(
-            &mut tx,
-            &self.actor,
-            "endpoint.update",
-            &format!("model:{model_key}/endpoint:{id}"),
-            Some(endpoint_json(&before)),
-            Some(after_json),
-        )
-        .await?;
-        tx.commit().await?;
-        self.model(&model_key).await
-    }
-
-    pub async fn delete_endpoint(&self, id: &str) -> ArenaResult<AdminModel> {
-        let id = endpoint_id(id)?;
-        let mut tx = self.arena.pool.begin().await?;
-        let before = endpoint_by_id(&mut tx, id, true).await?;
-        let model_key: String = sqlx::query_scalar("select key from model where id = $1")
-            .bind(before.model_id)
-            .fetch_one(&mut *tx)
-            .await?;
-        sqlx::query("delete from model_endpoint where id = $1")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        audit(
-            &mut tx,
-            &self.actor,
-            "endpoint.delete",
-            &format!("model:{model_key}/endpoint:{id}"),
-            Some(endpoint_json(&before)),
-            None,
-        )
-        .await?;
-        tx.commit().await?;
-        self.model(&model_key).await
-    }
-
-    /// "Test this endpoint": one short chat request straight to it (outside the pool), with
-    /// the answer, the time to first token and tokens/s, or the exact error.
-    pub async fn test_endpoint(&self, id: &str) -> ArenaResult<EndpointTest> {
-        let id = endpoint_id(id)?;
-        let mut conn = self.arena.pool.acquire().await?;
-        let row = endpoint_by_id(&mut conn, id, false).await?;
-        let keys: (Option<String>, Option<Vec<u8>>) =
-            sqlx::query_as("select api_key, api_key_sealed from model_endpoint where id = $1")
-                .bind(id)
-                .fetch_one(&mut *conn)
-                .await?;
-        drop(conn);
-        let mut config = EndpointConfig::new(row.base_url, row.upstream_model);
-        config.id = format!("test-{id}");
-        let key = keys
-            .0
-            .or_else(|| keys.1.and_then(|sealed| self.arena.sealer.open(&sealed)));
-        config.api_key = key.map(Into::into);
-        Ok(run_test(&self.arena.gateway, config).await)
-    }
-}
-
-async fn run_test(gateway: &arena_inference::Gateway, config: EndpointConfig) -> EndpointTest {
-    let request = ChatRequest {
-        messages: vec![ChatMessage {
-            role: Role::User,
-            content: "Say hello in five words.".into(),
-        }],
-        max_tokens: Some(24),
-        temperature: Some(0.0),
-        ..ChatRequest::default()
-    };
-    let failed = |error: String| EndpointTest {
-        ok: false,
-        answer: String::new(),
-        ttft_ms: None,
-        tokens_per_s: None,
-        error: Some(error),
-    };
-    let start = Instant::now();
-    let outcome = tokio::time::timeout(Duration::from_secs(60), async {
-        let mut stream = gateway.try_endpoint(config, request).await?;
-        let mut answer = String::new();
-        let mut first: Option<Instant> = None;
-        let mut deltas = 0u32;
-        let mut tokens = None;
-        while let Some(event) = stream.next().await {
-            match event? {
-                ChatEvent::Delta(text) => {
-                    first.get_or_insert_with(Instant::now);
-                    deltas += 1;
-                    answer.push_str(&text);
-                }
-                ChatEvent::Finished {
-                    completion_tokens, ..
-                } => tokens = completion_tokens,
-            }
-        }
-        Ok::<_, arena_inference::GatewayError>((answer, first, tokens.unwrap_or(deltas)))
-    })
-    .await;
-    match outcome {
-        Err(_) => failed("no complete answer within 60 s".into()),
-        Ok(Err(e)) => failed(e.to_string()),
-        Ok(Ok((answer, first, tokens))) => {
-            let end = Instant::now();
-            let ttft = first.map(|f| (f - start).as_secs_f64() * 1000.0);
-            let tps = first.and_then(|f| {
-                let secs = (end - f).as_secs_f64();
-                (tokens > 1 && secs > 0.0).then(|| f64::from(tokens - 1) / secs)
-            });
-            EndpointTest {
-                ok: true,
-                answer,
-                ttft_ms: ttft,
-                tokens_per_s: tps,
-                error: None,
-            }
-        }
     }
 }

@@ -4,6 +4,11 @@
 
 use serde::{Deserialize, Serialize};
 
+mod moderation;
+mod pairing;
+pub use moderation::*;
+pub use pairing::*;
+
 /// A bad field in a console form: which one, and why.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{field}: {message}")]
@@ -12,7 +17,7 @@ pub struct FieldError {
     pub message: String,
 }
 
-fn bad(field: &'static str, message: impl Into<String>) -> FieldError {
+pub(crate) fn bad(field: &'static str, message: impl Into<String>) -> FieldError {
     FieldError {
         field,
         message: message.into(),
@@ -221,219 +226,6 @@ pub struct EndpointTest {
     pub ttft_ms: Option<f64>,
     pub tokens_per_s: Option<f64>,
     pub error: Option<String>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum PairingMode {
-    /// Each model drawn by weight (with boosts, exclusions and warm-up).
-    Weighted,
-    /// Pairs drawn by how much one more vote shrinks the leaderboard's uncertainty, mixed with a
-    /// uniform floor.
-    Active,
-}
-
-impl PairingMode {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            PairingMode::Weighted => "weighted",
-            PairingMode::Active => "active",
-        }
-    }
-}
-
-impl std::str::FromStr for PairingMode {
-    type Err = FieldError;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "weighted" => Ok(PairingMode::Weighted),
-            "active" => Ok(PairingMode::Active),
-            _ => Err(bad("mode", "must be weighted or active")),
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct PairingPolicyInput {
-    pub mode: PairingMode,
-    pub uniform_floor: f64,
-    pub warmup_votes: i32,
-    pub warmup_boost: f64,
-    #[serde(default)]
-    pub version: Option<i32>,
-}
-
-impl PairingPolicyInput {
-    pub fn check(&self) -> Result<(), FieldError> {
-        if !(self.uniform_floor.is_finite() && (0.0..=1.0).contains(&self.uniform_floor)) {
-            return Err(bad("uniform_floor", "must be from 0 to 1"));
-        }
-        if self.warmup_votes < 0 {
-            return Err(bad("warmup_votes", "must not be negative"));
-        }
-        if !(self.warmup_boost.is_finite() && (1.0..=100.0).contains(&self.warmup_boost)) {
-            return Err(bad("warmup_boost", "must be from 1 to 100"));
-        }
-        Ok(())
-    }
-}
-
-/// A rule for one pair of models (by key): boosted by a factor, or excluded.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct PairRuleInput {
-    pub model_a: String,
-    pub model_b: String,
-    #[serde(default = "one")]
-    pub boost: f64,
-    #[serde(default)]
-    pub excluded: bool,
-}
-
-fn one() -> f64 {
-    1.0
-}
-
-impl PairRuleInput {
-    pub fn check(&self) -> Result<(), FieldError> {
-        if self.model_a == self.model_b {
-            return Err(bad("model_b", "a pair needs two different models"));
-        }
-        if !(self.boost.is_finite() && self.boost > 0.0 && self.boost <= 100.0) {
-            return Err(bad("boost", "must be above 0 and at most 100"));
-        }
-        Ok(())
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct PairRuleView {
-    pub model_a: String,
-    pub model_b: String,
-    pub boost: f64,
-    pub excluded: bool,
-}
-
-/// One pair's sampling: what the policy gives it now, and what it got over the last day.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct PairRate {
-    pub model_a: String,
-    pub model_b: String,
-    /// Probability of the pair under the current policy (either order).
-    pub probability: f64,
-    /// Battles started on the pair in the last 24 hours, and their share of all of them.
-    pub battles_last_day: i64,
-    pub realised_share: f64,
-}
-
-/// The pairing policy and the realised sampling (`GET /api/v1/pairing`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct PairingView {
-    pub mode: PairingMode,
-    pub uniform_floor: f64,
-    pub warmup_votes: i32,
-    pub warmup_boost: f64,
-    pub version: i32,
-    pub rules: Vec<PairRuleView>,
-    pub battles_last_day: i64,
-    pub pairs: Vec<PairRate>,
-}
-
-/// Moderation search over the votes (every field optional).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct VoteQuery {
-    /// A model key: votes of battles with this model on either side.
-    #[serde(default)]
-    pub model: Option<String>,
-    /// A voter id (UUID).
-    #[serde(default)]
-    pub voter: Option<String>,
-    /// Dates (YYYY-MM-DD, UTC), inclusive.
-    #[serde(default)]
-    pub from: Option<String>,
-    #[serde(default)]
-    pub to: Option<String>,
-    /// Only votes in flagged battles.
-    #[serde(default)]
-    pub flagged: Option<bool>,
-    #[serde(default)]
-    pub voided: Option<bool>,
-    /// Votes older than this id (paging), newest first.
-    #[serde(default)]
-    pub before: Option<i64>,
-    #[serde(default)]
-    pub limit: Option<i64>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct VoteRow {
-    pub id: i64,
-    pub battle_id: String,
-    pub voter_id: String,
-    pub model_a: String,
-    pub model_b: String,
-    pub winner: String,
-    pub counted: bool,
-    pub voided: bool,
-    pub void_reason: Option<String>,
-    pub flagged: bool,
-    pub voter_banned: bool,
-    pub created_at: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct FlaggedBattle {
-    pub battle_id: String,
-    pub voter_id: String,
-    pub model_a: String,
-    pub model_b: String,
-    /// Why it is in the queue: "answer names a model: …", "reported: …".
-    pub reasons: Vec<String>,
-    pub votes: i64,
-    pub voided_votes: i64,
-    pub created_at: String,
-}
-
-/// Void or unvoid: a reason is required.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ModerationInput {
-    pub reason: String,
-}
-
-impl ModerationInput {
-    pub fn reason(&self) -> Result<&str, FieldError> {
-        let r = self.reason.trim();
-        if (1..=500).contains(&r.chars().count()) {
-            Ok(r)
-        } else {
-            Err(bad("reason", "say why, in 1 to 500 characters"))
-        }
-    }
-}
-
-/// What a moderation action changed.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ModerationOutcome {
-    /// Votes whose state changed (voided or restored).
-    pub votes_changed: i64,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct AuditEntry {
-    pub id: i64,
-    pub at: String,
-    pub actor: String,
-    pub action: String,
-    pub target: String,
-    pub before: Option<serde_json::Value>,
-    pub after: Option<serde_json::Value>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct UserRow {
-    pub username: String,
-    pub role: String,
-    pub created_at: String,
-    pub votes: i64,
 }
 
 #[cfg(test)]
