@@ -253,7 +253,10 @@ pub fn AccountCorner() -> impl IntoView {
     view! {
         <Transition fallback=|| ()>
             {move || me.get().map(|r| match r {
-                Ok(Some(account)) => view! { <a href="/account" class="me">{account.username}</a> }.into_any(),
+                Ok(Some(account)) => view! {
+                    {(account.role == "admin").then(|| view! { <a href="/admin" class="console-link">"Console"</a> })}
+                    <a href="/account" class="me">{account.username}</a>
+                }.into_any(),
                 _ => view! { <a href="/signin" class="me">"Sign in"</a> }.into_any(),
             })}
         </Transition>

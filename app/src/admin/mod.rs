@@ -73,13 +73,14 @@ pub async fn admin_audit(before: Option<i64>) -> Result<Vec<AuditEntry>, PageErr
 /// The console's tabs.
 #[component]
 pub fn ConsoleNav() -> impl IntoView {
+    use leptos_router::components::A;
     view! {
         <nav class="console-nav" aria-label="Console">
-            <a href="/admin">"Models"</a>
-            <a href="/admin/pairing">"Pairing"</a>
-            <a href="/admin/moderation">"Moderation"</a>
-            <a href="/admin/users">"Users"</a>
-            <a href="/admin/audit">"Audit log"</a>
+            <A href="/admin" exact=true>"Models"</A>
+            <A href="/admin/pairing">"Pairing"</A>
+            <A href="/admin/moderation">"Moderation"</A>
+            <A href="/admin/users">"Users"</A>
+            <A href="/admin/audit">"Audit log"</A>
         </nav>
     }
 }
