@@ -901,3 +901,48 @@ async fn the_pairing_policy_steers_battles_and_the_realised_rates_are_public() {
         ["pairing.policy", "pairing.rule"]
     );
 }
+
+#[tokio::test]
+async fn a_model_retired_while_its_battles_run_lets_them_finish() {
+    let (fake, url) = spawn_fake(Mode::Slow(150)).await;
+    let app = TestApp::spawn(vec![model("alpha", &url, 16), model("beta", &url, 16)]).await;
+    let admin = signed_in(&app, "boss", "admin").await;
+    let volunteer = app.client();
+    let battle = app.create_battle(&volunteer, "Hi").await;
+    let (s, b) = call(
+        &admin,
+        reqwest::Method::POST,
+        format!("{}/api/v1/admin/models/alpha/retire", app.url),
+        None,
+    )
+    .await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(b["active"], false);
+    assert_eq!(b["live_battles"], 1, "the form says a battle keeps it: {b}");
+    eventually("retirement to reach the catalog", || async {
+        app.arena
+            .catalog
+            .all()
+            .iter()
+            .any(|m| m.key == "alpha" && !m.active)
+    })
+    .await;
+    // The running battle is answered in full and can be voted on.
+    let (_, events) = app.read_stream(&volunteer, &battle).await;
+    assert_eq!(
+        events.iter().filter(|(e, _)| e == "done").count(),
+        2,
+        "{events:?}"
+    );
+    let (s, _) = app.vote(&volunteer, &battle, "model_a", None).await;
+    assert_eq!(s, 200);
+    // No new battle gets it.
+    let r = volunteer
+        .post(format!("{}/api/v1/battles", app.url))
+        .json(&json!({"prompt": "Hi"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 503);
+    drop(fake);
+}
