@@ -1,5 +1,7 @@
 //! Console: the models, their endpoints and live health (`/admin`), one model's page
 //! (`/admin/models/:key`): edit, retire or re-activate, endpoints, "Test this endpoint".
+// A form's fields are its server function's arguments (the client side is generated).
+#![allow(clippy::too_many_arguments)]
 
 use super::{ConsoleNav, outcome, refused};
 use crate::error::PageError;
@@ -25,7 +27,6 @@ pub async fn admin_model_detail(key: String) -> Result<AdminModel, PageError> {
 
 /// Adds a model (`existing` empty; then opens its page) or edits one (`existing` = its key).
 #[server(prefix = "/api/pages", endpoint = "admin_save_model")]
-#[allow(clippy::too_many_arguments)]
 pub async fn admin_save_model(
     existing: String,
     key: String,
@@ -80,7 +81,6 @@ pub async fn admin_set_active(key: String, active: String) -> Result<i64, PageEr
 /// Adds (`id` empty) or edits an endpoint. `api_key`: empty keeps the stored one unless
 /// `remove_key` is checked.
 #[server(prefix = "/api/pages", endpoint = "admin_save_endpoint")]
-#[allow(clippy::too_many_arguments)]
 pub async fn admin_save_endpoint(
     key: String,
     id: String,
