@@ -5,6 +5,7 @@ mod admin;
 pub mod api;
 pub mod assets;
 pub mod client;
+mod exports;
 pub mod health;
 pub mod security;
 pub mod session;
@@ -220,6 +221,7 @@ pub fn router(state: AppState) -> Router {
             "/api/v1",
             api::router()
                 .merge(account::router())
+                .merge(exports::router())
                 .nest("/admin", admin::router()),
         )
         .merge(pages)

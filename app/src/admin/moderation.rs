@@ -151,7 +151,7 @@ pub fn AdminModerationPage() -> impl IntoView {
                 {move || votes.get().map(|r| match r {
                     Err(e) => refused(e),
                     Ok(votes) => view! {
-                        <table class="console-table votes">
+                        <table class="console-table vote-rows">
                             <thead><tr><th>"Vote"</th><th>"When"</th><th>"Pair"</th><th>"Winner"</th><th>"State"</th><th>"Voter"</th><th>"Actions"</th></tr></thead>
                             <tbody>
                                 {votes.into_iter().map(|v| {

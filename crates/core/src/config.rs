@@ -39,6 +39,8 @@ pub struct Settings {
     #[serde(default)]
     pub secrets: SecretSettings,
     #[serde(default)]
+    pub exports: ExportSettings,
+    #[serde(default)]
     pub models: Vec<ModelSeed>,
 }
 
@@ -47,6 +49,14 @@ pub struct Settings {
 pub struct SecretSettings {
     #[serde(default)]
     pub key: Option<Secret>,
+}
+
+/// Research exports: `voter_salt` keys the voter hashes of one data release (never exported;
+/// change it for each release so releases cannot be joined on voters).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct ExportSettings {
+    #[serde(default)]
+    pub voter_salt: Secret,
 }
 
 #[derive(Debug, Clone, Deserialize)]

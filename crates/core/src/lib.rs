@@ -8,6 +8,7 @@ pub mod catalog;
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod exports;
 pub mod leaderboard;
 pub mod limits;
 pub mod live;
@@ -40,6 +41,8 @@ pub struct Arena {
     pub accounts: accounts::Accounts,
     /// Seals and opens the API keys entered in the console (`secrets.key`).
     pub sealer: secrets::Sealer,
+    /// The per-release salt of the voter hashes in exports (`exports.voter_salt`).
+    pub export_salt: Arc<Vec<u8>>,
     /// Cookies get `Secure` and the `__Host-` prefix (`server.secure_cookies`).
     pub secure_cookies: bool,
     pub settings: Arc<ArenaSettings>,
@@ -115,6 +118,7 @@ impl Arena {
             limits: Limits::new(settings.limits.clone()),
             accounts,
             sealer,
+            export_salt: Arc::new(settings.exports.voter_salt.expose().as_bytes().to_vec()),
             secure_cookies: settings.server.secure_cookies,
             settings: Arc::new(settings.arena.clone()),
             leaderboard_settings: Arc::new(settings.leaderboard.clone()),

@@ -1,0 +1,326 @@
+//! Research exports: the votes with their conversations, in the public arena schemas, as JSONL
+//! or CSV, streamed as they are read.
+//!
+//! - **One snapshot.** An export reads in one read-only repeatable-read transaction: a vote
+//!   committed meanwhile is wholly in or wholly out. The manifest names the snapshot's highest
+//!   counted-set mark (as rating runs do) and the rating run that saw exactly this vote set.
+//! - **Streaming.** Rows go to the client in chunks of about 64 KiB as they are read (a bounded
+//!   channel: a slow client slows the reading, memory does not grow with the export).
+//! - **Privacy.** The voter id becomes HMAC-SHA-256(`exports.voter_salt`, id); the salt is
+//!   configured per release and never exported. Voters who opted out of data release are left
+//!   out. No API key, session, client address or endpoint URL is ever read by the query.
+
+pub mod render;
+
+use crate::Arena;
+use crate::error::{ArenaError, ArenaResult};
+use arena_domain::export::{ExportSpec, Format};
+use futures::TryStreamExt;
+use render::{ExportRecord, TurnRecord};
+use sha2::{Digest, Sha256};
+use tokio::sync::mpsc;
+
+/// What an export was, for its manifest.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Manifest {
+    pub schema: String,
+    pub schema_version: u32,
+    pub format: String,
+    pub filters: ExportSpec,
+    /// The counted-set mark of the snapshot (highest counted vote or void event).
+    pub snapshot_mark: i64,
+    /// Highest vote id visible in the snapshot.
+    pub max_vote_id: i64,
+    pub rows: u64,
+    /// SHA-256 of the body, hex.
+    pub sha256: String,
+    /// The default leaderboard run that saw exactly this vote set, if one did.
+    pub rating_run: Option<i64>,
+}
+
+/// A chunk of the body, or the manifest once everything was sent.
+#[derive(Debug)]
+pub enum ExportEvent {
+    Chunk(Vec<u8>),
+    Done(Box<Manifest>),
+    Failed(String),
+}
+
+const CHUNK: usize = 64 * 1024;
+
+#[derive(sqlx::FromRow)]
+struct Raw {
+    vote_id: i64,
+    battle_id: uuid::Uuid,
+    turn_index: i32,
+    model_a: String,
+    model_b: String,
+    winner: String,
+    counted: bool,
+    voided: bool,
+    void_reason: Option<String>,
+    flagged: bool,
+    identity_leak: bool,
+    anonymous: bool,
+    language: Option<String>,
+    created_at: chrono::DateTime<chrono::Utc>,
+    voter_id: uuid::Uuid,
+    turns: serde_json::Value,
+}
+
+/// HMAC-SHA-256 (RFC 2104), by hand: eight lines instead of a dependency.
+fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
+    let mut block = [0u8; 64];
+    if key.len() > 64 {
+        block[..32].copy_from_slice(&Sha256::digest(key));
+    } else {
+        block[..key.len()].copy_from_slice(key);
+    }
+    let pad = |b: u8| block.iter().map(|k| k ^ b).collect::<Vec<u8>>();
+    let inner = Sha256::new()
+        .chain_update(pad(0x36))
+        .chain_update(message)
+        .finalize();
+    Sha256::new()
+        .chain_update(pad(0x5c))
+        .chain_update(inner)
+        .finalize()
+        .into()
+}
+
+/// The voter id as exported: HMAC-SHA-256 under the release's salt, hex (the first 16 bytes).
+pub fn voter_hash(salt: &[u8], voter: uuid::Uuid) -> String {
+    hex::encode(&hmac_sha256(salt, voter.as_bytes())[..16])
+}
+
+const QUERY: &str = "
+select v.id as vote_id, v.battle_id, t.turn_index, ma.key as model_a, mb.key as model_b,
+       v.winner, v.counted, v.voided, v.void_reason,
+       (b.reviewed_at is null and (
+            exists (select 1 from battle_report r where r.battle_id = b.id)
+            or exists (select 1 from battle_turn ft join answer fa on fa.turn_id = ft.id
+                       where ft.battle_id = b.id and fa.identity_leak and not fa.discarded)))
+           as flagged,
+       exists (select 1 from battle_turn lt join answer la on la.turn_id = lt.id
+               where lt.battle_id = b.id and lt.turn_index <= t.turn_index
+                 and la.identity_leak and not la.discarded) as identity_leak,
+       b.anonymous, b.language, v.created_at, v.voter_id,
+       (select coalesce(json_agg(json_build_object(
+                   'prompt', tt.prompt, 'a', aa.content, 'b', ab.content,
+                   'a_tokens', aa.token_count, 'b_tokens', ab.token_count,
+                   'a_headers', aa.header_count, 'b_headers', ab.header_count,
+                   'a_lists', aa.list_count, 'b_lists', ab.list_count,
+                   'a_bold', aa.bold_count, 'b_bold', ab.bold_count,
+                   'prompt_tokens_a', aa.prompt_tokens, 'prompt_tokens_b', ab.prompt_tokens)
+                   order by tt.turn_index), '[]'::json)
+        from battle_turn tt
+        join answer aa on aa.turn_id = tt.id and aa.side = 'a' and not aa.discarded
+        join answer ab on ab.turn_id = tt.id and ab.side = 'b' and not ab.discarded
+        where tt.battle_id = b.id and tt.turn_index <= t.turn_index) as turns
+from vote v
+join battle_turn t on t.id = v.turn_id
+join battle b on b.id = v.battle_id
+join model ma on ma.id = b.model_a_id
+join model mb on mb.id = b.model_b_id
+join voter r on r.id = v.voter_id
+where (not $1 or v.counted)
+  and ($2 or not v.voided)
+  and ($3::date is null or v.created_at >= $3::date)
+  and ($4::date is null or v.created_at < $4::date + 1)
+  and ($5::text is null or coalesce(b.language, '') = $5)
+  and (cardinality($6::text[]) = 0 or ma.key = any($6) or mb.key = any($6))
+  and (not $7 or t.turn_index = 0)
+  and not r.data_release_opt_out
+order by v.id";
+
+impl Arena {
+    /// Starts an export with this arena's release salt (see [`start`]).
+    pub async fn export(&self, spec: ExportSpec) -> ArenaResult<mpsc::Receiver<ExportEvent>> {
+        start(self.pool.clone(), self.export_salt.to_vec(), spec).await
+    }
+}
+
+/// Starts an export: its events (chunks, then the manifest) arrive on the receiver. The models
+/// named in the filter are checked first (an unknown one is a 422, before anything is sent).
+pub async fn start(
+    pool: sqlx::PgPool,
+    salt: Vec<u8>,
+    spec: ExportSpec,
+) -> ArenaResult<mpsc::Receiver<ExportEvent>> {
+    if salt.is_empty() {
+        return Err(ArenaError::Unavailable(
+            "exports are off until the operator sets exports.voter_salt (the key of the voter \
+             hashes of this data release)"
+                .into(),
+        ));
+    }
+    let known: Vec<String> = sqlx::query_scalar("select key from model")
+        .fetch_all(&pool)
+        .await?;
+    if let Some(unknown) = spec.models.iter().find(|m| !known.contains(m)) {
+        return Err(ArenaError::invalid(
+            "invalid_field",
+            format!("models: no model has the key {unknown:?}"),
+        ));
+    }
+    let (tx, rx) = mpsc::channel(4);
+    tokio::spawn(async move {
+        if let Err(e) = run(pool, spec, salt, tx.clone()).await {
+            tracing::warn!(error = %e, "export failed");
+            let _ = tx.send(ExportEvent::Failed(e.to_string())).await;
+        }
+    });
+    Ok(rx)
+}
+
+async fn run(
+    pool: sqlx::PgPool,
+    spec: ExportSpec,
+    salt: Vec<u8>,
+    out: mpsc::Sender<ExportEvent>,
+) -> ArenaResult<()> {
+    let mut db = pool.begin().await?;
+    sqlx::query("set transaction isolation level repeatable read, read only")
+        .execute(&mut *db)
+        .await?;
+    let snapshot_mark: i64 = sqlx::query_scalar(crate::leaderboard::counts::COUNTED_MARK)
+        .fetch_one(&mut *db)
+        .await?;
+    let max_vote_id: i64 = sqlx::query_scalar("select coalesce(max(id), 0) from vote")
+        .fetch_one(&mut *db)
+        .await?;
+    // The default leaderboard run that saw this same counted set (no filter, counted votes).
+    let rating_run: Option<i64> = if spec.counted_only
+        && !spec.include_voided
+        && spec.include_flagged
+        && !spec.first_turn_only
+        && spec.from.is_none()
+        && spec.to.is_none()
+        && spec.language.is_none()
+        && spec.models.is_empty()
+    {
+        sqlx::query_scalar(
+            "select id from rating_run where refresh and max_vote_id = $1
+             order by id desc limit 1",
+        )
+        .bind(snapshot_mark)
+        .fetch_optional(&mut *db)
+        .await?
+    } else {
+        None
+    };
+    let mut hasher = Sha256::new();
+    let mut rows = 0u64;
+    let mut buffer: Vec<u8> = Vec::with_capacity(CHUNK + 4096);
+    let mut header_written = false;
+    {
+        let mut stream = sqlx::query_as::<_, Raw>(QUERY)
+            .bind(spec.counted_only)
+            .bind(spec.include_voided)
+            .bind(
+                spec.from
+                    .as_deref()
+                    .map(|d| d.parse::<chrono::NaiveDate>().ok()),
+            )
+            .bind(
+                spec.to
+                    .as_deref()
+                    .map(|d| d.parse::<chrono::NaiveDate>().ok()),
+            )
+            .bind(&spec.language)
+            .bind(&spec.models)
+            .bind(spec.first_turn_only)
+            .fetch(&mut *db);
+        while let Some(raw) = stream.try_next().await? {
+            if !spec.include_flagged && raw.flagged {
+                continue;
+            }
+            let turns: Vec<TurnRecord> = serde_json::from_value(raw.turns)
+                .map_err(|e| ArenaError::Internal(format!("export turns: {e}")))?;
+            let record = ExportRecord {
+                vote_id: raw.vote_id,
+                battle_id: raw.battle_id.to_string(),
+                turn_index: raw.turn_index,
+                model_a: raw.model_a,
+                model_b: raw.model_b,
+                winner: raw.winner,
+                counted: raw.counted,
+                voided: raw.voided,
+                void_reason: raw.void_reason,
+                flagged: raw.flagged,
+                identity_leak: raw.identity_leak,
+                anonymous: raw.anonymous,
+                language: raw.language,
+                tstamp: raw.created_at.timestamp_millis() as f64 / 1000.0,
+                created_at: raw.created_at.to_rfc3339(),
+                voter: voter_hash(&salt, raw.voter_id),
+                turns,
+            };
+            let Some(row) = render::row(spec.schema, &record) else {
+                continue;
+            };
+            let text = match spec.format {
+                Format::Jsonl => row.json_line(),
+                Format::Csv => {
+                    let mut t = String::new();
+                    if !header_written {
+                        t.push_str(&row.csv_header());
+                        header_written = true;
+                    }
+                    t.push_str(&row.csv_line());
+                    t
+                }
+            };
+            rows += 1;
+            buffer.extend_from_slice(text.as_bytes());
+            if buffer.len() >= CHUNK {
+                hasher.update(&buffer);
+                let chunk = std::mem::replace(&mut buffer, Vec::with_capacity(CHUNK + 4096));
+                if out.send(ExportEvent::Chunk(chunk)).await.is_err() {
+                    // The client went away: stop reading.
+                    return Ok(());
+                }
+            }
+        }
+    }
+    db.commit().await?;
+    if !buffer.is_empty() {
+        hasher.update(&buffer);
+        if out.send(ExportEvent::Chunk(buffer)).await.is_err() {
+            return Ok(());
+        }
+    }
+    let manifest = Manifest {
+        schema: spec.schema.as_str().to_owned(),
+        schema_version: spec.schema.version(),
+        format: spec.format.as_str().to_owned(),
+        filters: spec,
+        snapshot_mark,
+        max_vote_id,
+        rows,
+        sha256: hex::encode(hasher.finalize()),
+        rating_run,
+    };
+    let _ = out.send(ExportEvent::Done(Box::new(manifest))).await;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn voter_hashes_are_keyed_and_stable() {
+        let id = uuid::Uuid::from_u128(42);
+        let a = voter_hash(b"release-1", id);
+        assert_eq!(a, voter_hash(b"release-1", id));
+        assert_ne!(a, voter_hash(b"release-2", id));
+        assert_eq!(a.len(), 32);
+        assert!(!a.contains(&id.simple().to_string()));
+        // RFC 4231, test case 2.
+        assert_eq!(
+            hex::encode(hmac_sha256(b"Jefe", b"what do ya want for nothing?")),
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
+    }
+}

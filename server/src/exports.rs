@@ -1,0 +1,96 @@
+//! Research exports over HTTP: `GET /api/v1/exports/battles?schema=…&format=…&…` streams the
+//! body as it is read (chunked), for researchers and admins; `…/battles/manifest` with the same
+//! query answers the export's manifest (row count, SHA-256 of the body, snapshot, rating run).
+
+use crate::AppState;
+use crate::account::SignedInAs;
+use crate::api::ApiError;
+use arena_core::Arena;
+use arena_core::accounts;
+use arena_core::exports::ExportEvent;
+use arena_domain::account::Role;
+use arena_domain::export::{ExportQuery, ExportSpec};
+use axum::body::{Body, Bytes};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Extension, Json, Router};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/exports/battles", get(export))
+        .route("/exports/battles/manifest", get(manifest))
+}
+
+fn spec(
+    account: &SignedInAs,
+    query: Result<Query<ExportQuery>, QueryRejection>,
+) -> Result<ExportSpec, ApiError> {
+    accounts::require(account.0.as_ref(), Role::Researcher)?;
+    let Query(query) = query.map_err(|e| {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_query",
+            e.body_text(),
+        )
+    })?;
+    query.parse().map_err(|e| {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_field",
+            e.to_string(),
+        )
+    })
+}
+
+async fn export(
+    State(arena): State<Arena>,
+    Extension(account): Extension<SignedInAs>,
+    query: Result<Query<ExportQuery>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let spec = spec(&account, query)?;
+    let filename = format!("arena-{}.{}", spec.schema.as_str(), spec.format.as_str());
+    let content_type = spec.format.content_type();
+    let schema = spec.schema.as_str();
+    let events = arena.export(spec.clone()).await?;
+    let body = futures::stream::unfold(events, |mut events| async move {
+        match events.recv().await? {
+            ExportEvent::Chunk(bytes) => Some((Ok(Bytes::from(bytes)), events)),
+            // The body ends; the manifest is at …/manifest.
+            ExportEvent::Done(_) => None,
+            // A failure mid-body aborts the response: the client sees a truncated transfer,
+            // never a short file that looks complete.
+            ExportEvent::Failed(message) => Some((Err(std::io::Error::other(message)), events)),
+        }
+    });
+    let mut response = Body::from_stream(body).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{filename}\"")) {
+        headers.insert(header::CONTENT_DISPOSITION, v);
+    }
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if let Ok(v) = HeaderValue::from_str(schema) {
+        headers.insert("x-arena-schema", v);
+    }
+    Ok(response)
+}
+
+async fn manifest(
+    State(arena): State<Arena>,
+    Extension(account): Extension<SignedInAs>,
+    query: Result<Query<ExportQuery>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let spec = spec(&account, query)?;
+    let mut events = arena.export(spec).await?;
+    while let Some(event) = events.recv().await {
+        match event {
+            ExportEvent::Chunk(_) => {}
+            ExportEvent::Done(manifest) => return Ok(Json(*manifest).into_response()),
+            ExportEvent::Failed(message) => return Err(ApiError::internal(message)),
+        }
+    }
+    Err(ApiError::internal("the export ended without a manifest"))
+}

@@ -1,0 +1,275 @@
+//! Research exports over HTTP on a real Postgres: every schema in JSONL and CSV, roles, filters,
+//! privacy (no secret ever appears), the manifest, and one snapshot per export.
+
+mod common;
+
+use arena_inference::fake::{Mode, spawn_fake};
+use common::*;
+use serde_json::{Value, json};
+
+const PASSWORD: &str = "correct horse battery";
+const SCHEMAS: [&str; 7] = [
+    "chatbot_arena_conversations",
+    "arena_human_preference_100k",
+    "arena_human_preference_140k",
+    "kaggle_55k",
+    "ebaluatoia",
+    "dpo",
+    "full",
+];
+
+async fn signed_in(app: &TestApp, username: &str, role: &str) -> reqwest::Client {
+    app.arena
+        .accounts
+        .create_admin(username, PASSWORD)
+        .await
+        .unwrap();
+    sqlx::query("update app_user set role = $2 where username = $1")
+        .bind(username)
+        .bind(role)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let client = app.client();
+    let r = client
+        .post(format!("{}/api/v1/account/signin", app.url))
+        .json(&json!({"username": username, "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    client
+}
+
+/// Two voters, three votes (one a tie on a second turn), on two models.
+async fn arena_with_votes() -> (TestApp, Vec<String>) {
+    let (fake, url) = spawn_fake(Mode::Normal).await;
+    std::mem::forget(fake);
+    let app = TestApp::spawn_with(
+        vec![model("alpha", &url, 16), model("beta", &url, 16)],
+        |s| s.exports.voter_salt = arena_core::config::Secret::new("release-2026-12"),
+    )
+    .await;
+    let mut cookies = Vec::new();
+    for (prompt, winners) in [("Hi", vec!["model_a", "tie"]), ("Hello", vec!["model_b"])] {
+        let voter = app.client();
+        let battle = app.create_battle(&voter, prompt).await;
+        for (turn, winner) in winners.iter().enumerate() {
+            if turn > 0 {
+                let r = voter
+                    .post(format!("{}/api/v1/battles/{battle}/turns", app.url))
+                    .json(&json!({"prompt": "And then?"}))
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(r.status(), 201);
+            }
+            app.read_stream(&voter, &battle).await;
+            let (s, _) = app.vote(&voter, &battle, winner, None).await;
+            assert_eq!(s, 200);
+        }
+        cookies.push(battle);
+    }
+    (app, cookies)
+}
+
+async fn get(client: &reqwest::Client, app: &TestApp, query: &str) -> (u16, String) {
+    let r = client
+        .get(format!("{}/api/v1/exports/battles?{query}", app.url))
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    (status, r.text().await.unwrap())
+}
+
+#[tokio::test]
+async fn every_schema_exports_as_jsonl_and_csv_for_researchers_only() {
+    let (app, _) = arena_with_votes().await;
+    let researcher = signed_in(&app, "res", "researcher").await;
+    let volunteer = signed_in(&app, "vol", "volunteer").await;
+    let (s, _) = get(&app.client(), &app, "schema=full").await;
+    assert_eq!(s, 401);
+    let (s, _) = get(&volunteer, &app, "schema=full").await;
+    assert_eq!(s, 403);
+    // Counted votes only by default: the second-turn tie (names revealed) is not counted.
+    for schema in SCHEMAS {
+        let (s, body) = get(&researcher, &app, &format!("schema={schema}&format=jsonl")).await;
+        assert_eq!(s, 200, "{schema}: {body}");
+        let rows: Vec<Value> = body
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        // Both counted votes have a winner, so DPO has a pair for each too.
+        let expected = 2;
+        assert_eq!(rows.len(), expected, "{schema}: {body}");
+        let (s, csv) = get(&researcher, &app, &format!("schema={schema}&format=csv")).await;
+        assert_eq!(s, 200);
+        let mut reader = csv_lines(&csv);
+        let header = reader.remove(0);
+        assert_eq!(reader.len(), expected, "{schema}: {csv}");
+        assert!(!header.is_empty());
+    }
+    // All votes: the tie on the second turn, with its two-turn conversation.
+    let (_, body) = get(
+        &researcher,
+        &app,
+        "schema=chatbot_arena_conversations&votes=all",
+    )
+    .await;
+    let rows: Vec<Value> = body
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(rows.len(), 3);
+    let tie = rows.iter().find(|r| r["winner"] == "tie").unwrap();
+    assert_eq!(tie["turn"], 2);
+    assert_eq!(tie["conversation_a"].as_array().unwrap().len(), 4);
+    assert_eq!(tie["anony"], true);
+    // DPO leaves the tie out even when asked for all votes.
+    let (_, body) = get(&researcher, &app, "schema=dpo&votes=all").await;
+    assert_eq!(body.lines().count(), 2);
+    // First turns only; a model filter; an unknown model; bad values.
+    let (_, body) = get(&researcher, &app, "schema=full&votes=all&turns=first").await;
+    assert_eq!(body.lines().count(), 2);
+    let (s, body) = get(&researcher, &app, "schema=full&models=nope").await;
+    assert_eq!(s, 422, "{body}");
+    for bad in [
+        "schema=nope",
+        "schema=full&format=xml",
+        "schema=full&from=2026-13-40",
+        "schema=full&extra=1",
+        "format=csv",
+    ] {
+        let (s, body) = get(&researcher, &app, bad).await;
+        assert_eq!(s, 422, "{bad}: {body}");
+        assert!(body.contains("\"error\""), "{body}");
+    }
+}
+
+/// CSV records (quoted fields may hold newlines).
+fn csv_lines(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut current = String::new();
+    let mut quoted = false;
+    for c in text.chars() {
+        if c == '"' {
+            quoted = !quoted;
+        }
+        if c == '\n' && !quoted {
+            out.push(std::mem::take(&mut current));
+        } else {
+            current.push(c);
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn voided_votes_opt_outs_and_secrets_stay_out() {
+    let (app, _) = arena_with_votes().await;
+    let researcher = signed_in(&app, "res", "researcher").await;
+    // A voided vote leaves by default and comes back marked when asked for.
+    let vote: i64 = app.count("select min(id) from vote").await;
+    let admin = signed_in(&app, "boss", "admin").await;
+    let r = admin
+        .post(format!("{}/api/v1/admin/votes/{vote}/void", app.url))
+        .json(&json!({"reason": "test"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let (_, body) = get(&researcher, &app, "schema=full").await;
+    assert_eq!(body.lines().count(), 1);
+    let (_, body) = get(&researcher, &app, "schema=full&voided=include").await;
+    let rows: Vec<Value> = body
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(rows.len(), 2);
+    assert_eq!(rows.iter().filter(|r| r["voided"] == true).count(), 1);
+    // The voter ids are keyed hashes; nothing secret is anywhere in any export.
+    let voters: Vec<String> = sqlx::query_scalar("select id::text from voter")
+        .fetch_all(&app.pool)
+        .await
+        .unwrap();
+    let sessions: Vec<String> = sqlx::query_scalar("select encode(session_hash, 'hex') from voter")
+        .fetch_all(&app.pool)
+        .await
+        .unwrap();
+    let urls: Vec<String> = sqlx::query_scalar("select base_url from model_endpoint")
+        .fetch_all(&app.pool)
+        .await
+        .unwrap();
+    for schema in SCHEMAS {
+        for format in ["jsonl", "csv"] {
+            let (_, body) = get(
+                &researcher,
+                &app,
+                &format!("schema={schema}&format={format}&votes=all&voided=include"),
+            )
+            .await;
+            for secret in voters.iter().chain(&sessions).chain(&urls) {
+                assert!(
+                    !body.contains(secret.as_str()),
+                    "{schema}/{format} leaks {secret}"
+                );
+            }
+            for forbidden in [
+                "127.0.0.1",
+                "upstream-secret-name",
+                "release-2026-12",
+                "You are a helpful assistant",
+            ] {
+                assert!(
+                    !body.contains(forbidden),
+                    "{schema}/{format} contains {forbidden}"
+                );
+            }
+        }
+    }
+    // A voter who opts out of data release leaves every export.
+    sqlx::query("update voter set data_release_opt_out = true where id = (select voter_id from vote order by id desc limit 1)")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let (_, body) = get(&researcher, &app, "schema=full&voided=include&votes=all").await;
+    assert_eq!(body.lines().count(), 2, "{body}");
+}
+
+#[tokio::test]
+async fn the_manifest_names_the_snapshot_rows_hash_and_rating_run() {
+    let (app, _) = arena_with_votes().await;
+    let researcher = signed_in(&app, "res", "researcher").await;
+    // Wait for the refresh to record the run of this vote set.
+    let mut run = None;
+    for _ in 0..100 {
+        let (_, board) = app.get_json(&app.client(), "/api/v1/leaderboard").await;
+        if board["vote_count"] == 2 {
+            run = board["run_id"].as_i64();
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let (_, body) = get(&researcher, &app, "schema=full").await;
+    let r = researcher
+        .get(format!(
+            "{}/api/v1/exports/battles/manifest?schema=full",
+            app.url
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let manifest: Value = r.json().await.unwrap();
+    assert_eq!(manifest["rows"], 2);
+    assert_eq!(manifest["schema"], "full");
+    assert_eq!(manifest["schema_version"], 1);
+    use sha2::Digest;
+    assert_eq!(
+        manifest["sha256"],
+        hex::encode(sha2::Sha256::digest(body.as_bytes()))
+    );
+    assert_eq!(manifest["rating_run"].as_i64(), run, "{manifest}");
+    assert!(manifest["max_vote_id"].as_i64().unwrap() >= 3);
+}
