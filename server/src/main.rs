@@ -2,7 +2,8 @@
 //!
 //! `server` serves; `server admin create --username NAME` creates the first admin (or makes an
 //! existing account admin), the password read from stdin when it is not a terminal, else from a
-//! prompt that does not echo. No admin ever exists by default.
+//! prompt that does not echo. No admin ever exists by default. `server export --schema S
+//! --format F --out FILE` writes a research export and its manifest (`FILE.manifest.json`).
 
 use arena_core::accounts::Accounts;
 use arena_core::config::Settings;
@@ -24,6 +25,44 @@ enum Command {
         #[command(subcommand)]
         command: AdminCommand,
     },
+    /// Write a research export to a file, with its manifest beside it.
+    Export(ExportArgs),
+}
+
+#[derive(clap::Args)]
+struct ExportArgs {
+    /// chatbot_arena_conversations, arena_human_preference_100k, arena_human_preference_140k,
+    /// kaggle_55k, ebaluatoia, dpo or full.
+    #[arg(long)]
+    schema: String,
+    /// jsonl (default) or csv.
+    #[arg(long, default_value = "jsonl")]
+    format: String,
+    /// The file to write (its manifest goes beside it, FILE.manifest.json).
+    #[arg(long)]
+    out: std::path::PathBuf,
+    /// First and last day (YYYY-MM-DD, UTC).
+    #[arg(long)]
+    from: Option<String>,
+    #[arg(long)]
+    to: Option<String>,
+    #[arg(long)]
+    language: Option<String>,
+    /// Model keys, comma-separated.
+    #[arg(long)]
+    models: Option<String>,
+    /// counted (default) or all.
+    #[arg(long)]
+    votes: Option<String>,
+    /// exclude (default) or include.
+    #[arg(long)]
+    voided: Option<String>,
+    /// include (default) or exclude.
+    #[arg(long)]
+    flagged: Option<String>,
+    /// all (default) or first.
+    #[arg(long)]
+    turns: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -46,6 +85,13 @@ async fn main() {
             std::process::exit(2);
         }
     };
+    if let Some(Command::Export(args)) = cli.command {
+        if let Err(e) = export(&settings, args).await {
+            eprintln!("export failed: {e}");
+            std::process::exit(1);
+        }
+        return;
+    }
     if let Some(Command::Admin {
         command: AdminCommand::Create { username },
     }) = cli.command
@@ -96,4 +142,73 @@ async fn create_admin(
         .create_admin(username, &password)
         .await?
         .to_string())
+}
+
+async fn export(settings: &Settings, args: ExportArgs) -> Result<(), Box<dyn std::error::Error>> {
+    use arena_core::exports::ExportEvent;
+    use std::io::Write;
+    let spec = arena_domain::export::ExportQuery {
+        schema: Some(args.schema),
+        format: Some(args.format),
+        from: args.from,
+        to: args.to,
+        language: args.language,
+        models: args.models,
+        votes: args.votes,
+        voided: args.voided,
+        flagged: args.flagged,
+        turns: args.turns,
+    }
+    .parse()?;
+    let pool = arena_core::db::connect(&settings.database).await?;
+    arena_core::db::migrate(&pool).await?;
+    let salt = settings.exports.voter_salt.expose().as_bytes().to_vec();
+    let mut events = arena_core::exports::start(pool, salt, spec).await?;
+    // Written beside the target and renamed at the end: a failed export leaves no file that
+    // looks complete.
+    let partial = args.out.with_extension("partial");
+    let mut file = std::io::BufWriter::new(std::fs::File::create(&partial)?);
+    let (start, mut written, mut shown) = (std::time::Instant::now(), 0usize, 0usize);
+    let progress = |written: usize, start: std::time::Instant| {
+        eprint!(
+            "\r[export] {:>10.1} MiB in {:>6.1} s",
+            written as f64 / (1024.0 * 1024.0),
+            start.elapsed().as_secs_f64()
+        );
+    };
+    while let Some(event) = events.recv().await {
+        match event {
+            ExportEvent::Chunk(bytes) => {
+                file.write_all(&bytes)?;
+                written += bytes.len();
+                if written - shown >= 4 << 20 {
+                    progress(written, start);
+                    shown = written;
+                }
+            }
+            ExportEvent::Done(manifest) => {
+                file.flush()?;
+                drop(file);
+                std::fs::rename(&partial, &args.out)?;
+                let mut path = args.out.clone().into_os_string();
+                path.push(".manifest.json");
+                std::fs::write(&path, serde_json::to_vec_pretty(&*manifest)?)?;
+                progress(written, start);
+                eprintln!(
+                    "\n[export] {} rows of {} written to {} (manifest: {})",
+                    manifest.rows,
+                    manifest.schema,
+                    args.out.display(),
+                    std::path::Path::new(&path).display()
+                );
+                return Ok(());
+            }
+            ExportEvent::Failed(message) => {
+                let _ = std::fs::remove_file(&partial);
+                return Err(message.into());
+            }
+        }
+    }
+    let _ = std::fs::remove_file(&partial);
+    Err("the export ended without a manifest".into())
 }

@@ -273,3 +273,143 @@ async fn the_manifest_names_the_snapshot_rows_hash_and_rating_run() {
     assert_eq!(manifest["rating_run"].as_i64(), run, "{manifest}");
     assert!(manifest["max_vote_id"].as_i64().unwrap() >= 3);
 }
+
+#[tokio::test]
+async fn the_export_command_writes_the_file_and_its_manifest() {
+    let (app, _) = arena_with_votes().await;
+    let dir = std::env::temp_dir().join(format!("arena-export-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = dir.join("votes.jsonl");
+    let run = |salt: &str, extra: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_server"))
+            .args(["export", "--schema", "chatbot_arena_conversations", "--out"])
+            .arg(&out)
+            .args(extra)
+            .env("DATABASE_URL", &app.database)
+            .env("ARENA__EXPORTS__VOTER_SALT", salt)
+            .output()
+            .unwrap()
+    };
+    let done = run("release-2026-12", &["--votes", "all"]);
+    assert!(
+        done.status.success(),
+        "{}",
+        String::from_utf8_lossy(&done.stderr)
+    );
+    assert!(String::from_utf8_lossy(&done.stderr).contains("3 rows"));
+    let body = std::fs::read_to_string(&out).unwrap();
+    assert_eq!(body.lines().count(), 3);
+    let manifest: Value =
+        serde_json::from_slice(&std::fs::read(dir.join("votes.jsonl.manifest.json")).unwrap())
+            .unwrap();
+    use sha2::Digest;
+    assert_eq!(
+        manifest["sha256"],
+        hex::encode(sha2::Sha256::digest(body.as_bytes()))
+    );
+    assert_eq!(manifest["rows"], 3);
+    // The same voter hashes as the HTTP export of the same release.
+    let researcher = signed_in(&app, "res", "researcher").await;
+    let (_, http) = get(
+        &researcher,
+        &app,
+        "schema=chatbot_arena_conversations&votes=all",
+    )
+    .await;
+    assert_eq!(http, body);
+    // Bad input: a clear message, exit 1, no file written.
+    std::fs::remove_file(&out).unwrap();
+    let refused = run("release-2026-12", &["--format", "xml"]);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("format"));
+    let refused = run("", &[]);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("voter_salt"));
+    assert!(!out.exists());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test]
+async fn a_vote_committed_during_an_export_is_wholly_in_or_out() {
+    let (app, _) = arena_with_votes().await;
+    // Enough votes for several chunks (about 64 KiB each): copies of the existing battles.
+    sqlx::query(
+        "with src as (select b.* from battle b join vote v on v.battle_id = b.id and v.counted
+                      limit 1),
+              n as (select gen_random_uuid() as id, gen_random_uuid() as turn, k
+                    from generate_series(1, 3000) k),
+              b as (insert into battle (id, voter_id, model_a_id, model_b_id, language)
+                    select n.id, src.voter_id, src.model_a_id, src.model_b_id, src.language
+                    from n, src returning id),
+              t as (insert into battle_turn (id, battle_id, turn_index, prompt, status)
+                    select n.turn, n.id, 0, repeat('a long prompt ', 4) || n.k, 'voted'
+                    from n returning id),
+              a as (insert into answer (id, turn_id, side, model_id, status, content)
+                    select gen_random_uuid(), n.turn, s.side, src.model_a_id, 'done',
+                           'an answer ' || n.k
+                    from n, src, (values ('a'), ('b')) s(side) returning id)
+         insert into vote (turn_id, battle_id, voter_id, winner, counted)
+         select n.turn, n.id, src.voter_id, 'model_a', true from n, src",
+    )
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    let before: i64 = app.count("select count(*) from vote where counted").await;
+    let spec = arena_domain::export::ExportQuery {
+        schema: Some("full".into()),
+        ..Default::default()
+    }
+    .parse()
+    .unwrap();
+    let mut events = app.arena.export(spec).await.unwrap();
+    // The first chunk is out: the snapshot is taken. A vote commits now.
+    let first = events.recv().await.unwrap();
+    assert!(matches!(first, arena_core::exports::ExportEvent::Chunk(_)));
+    let late: i64 = sqlx::query_scalar(
+        "with b as (insert into battle (id, voter_id, model_a_id, model_b_id)
+                    select gen_random_uuid(), voter_id, model_a_id, model_b_id from battle limit 1
+                    returning id, voter_id),
+              t as (insert into battle_turn (id, battle_id, turn_index, prompt, status)
+                    select gen_random_uuid(), b.id, 0, 'late', 'voted' from b
+                    returning id, battle_id)
+         insert into vote (turn_id, battle_id, voter_id, winner, counted)
+         select t.id, t.battle_id, b.voter_id, 'tie', true from t, b returning id",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    let mut body = match first {
+        arena_core::exports::ExportEvent::Chunk(b) => b,
+        _ => unreachable!(),
+    };
+    let manifest = loop {
+        match events.recv().await.unwrap() {
+            arena_core::exports::ExportEvent::Chunk(b) => body.extend(b),
+            arena_core::exports::ExportEvent::Done(m) => break m,
+            arena_core::exports::ExportEvent::Failed(e) => panic!("{e}"),
+        }
+    };
+    let text = String::from_utf8(body).unwrap();
+    assert_eq!(
+        text.lines().count() as i64,
+        before,
+        "the export is the snapshot's votes"
+    );
+    assert_eq!(manifest.rows as i64, before);
+    assert!(manifest.max_vote_id < late);
+    assert!(!text.contains(&format!("\"vote_id\":{late},")));
+    // The next export has it.
+    let spec = arena_domain::export::ExportQuery {
+        schema: Some("full".into()),
+        ..Default::default()
+    }
+    .parse()
+    .unwrap();
+    let mut events = app.arena.export(spec).await.unwrap();
+    let manifest = loop {
+        if let arena_core::exports::ExportEvent::Done(m) = events.recv().await.unwrap() {
+            break m;
+        }
+    };
+    assert_eq!(manifest.rows as i64, before + 1);
+}
