@@ -26,7 +26,7 @@ enum Command {
         command: AdminCommand,
     },
     /// Write a research export to a file, with its manifest beside it.
-    Export(ExportArgs),
+    Export(Box<ExportArgs>),
 }
 
 #[derive(clap::Args)]
@@ -86,7 +86,7 @@ async fn main() {
         }
     };
     if let Some(Command::Export(args)) = cli.command {
-        if let Err(e) = export(&settings, args).await {
+        if let Err(e) = export(&settings, *args).await {
             eprintln!("export failed: {e}");
             std::process::exit(1);
         }
