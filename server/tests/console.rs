@@ -647,6 +647,19 @@ async fn a_voided_vote_leaves_the_leaderboard_at_once_and_stays_marked() {
         )
         .await;
     assert_eq!(reproduced["identical"], true, "{reproduced}");
+    // Renaming a model or changing its license does not make a run "not identical".
+    sqlx::query("update model set display_name = 'Renamed', license = 'Other'")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    eventually("the catalog to reload", || async {
+        app.arena.catalog.all().iter().all(|m| m.display_name == "Renamed")
+    })
+    .await;
+    let (_, reproduced) = app
+        .get_json(&volunteer, &format!("/api/v1/leaderboard/runs/{latest}/reproduce"))
+        .await;
+    assert_eq!(reproduced["identical"], true, "{reproduced}");
     // Every void of a voter at once.
     let voter: String = sqlx::query_scalar("select voter_id::text from vote")
         .fetch_one(&app.pool)

@@ -317,14 +317,21 @@ impl Arena {
         let computed = compute(listed(&catalog, &keys), counts, spec).await?;
         Ok(ReproducedRun {
             run_id,
+            // By model key and rating (with its interval) only: a renamed model or a new
+            // license does not make a run "not identical".
             identical: recomputed_vote_count == recorded.vote_count
-                && computed.entries == recorded.entries,
+                && same_ratings(&computed.entries, &recorded.entries),
             recorded_vote_count: recorded.vote_count,
             recomputed_vote_count,
             recorded: recorded.entries,
             recomputed: computed.entries,
         })
     }
+}
+
+fn same_ratings(a: &[LeaderboardEntry], b: &[LeaderboardEntry]) -> bool {
+    let key = |e: &LeaderboardEntry| (e.model.clone(), e.rating, e.ci_lower, e.ci_upper);
+    a.len() == b.len() && a.iter().map(key).eq(b.iter().map(key))
 }
 
 /// Count rows by model key, sorted by key pair.
