@@ -35,6 +35,7 @@ pub fn router() -> Router<AppState> {
         .route("/terms", get(terms))
         .route("/terms/accept", post(accept_terms))
         .route("/pairing", get(pairing))
+        .route("/data-release", get(data_release).put(set_data_release))
         .route("/leaderboard", get(leaderboard))
         .route("/leaderboard/runs/{id}", get(rating_run))
         .route("/leaderboard/runs/{id}/reproduce", get(reproduce_run))
@@ -357,6 +358,42 @@ async fn accept_terms(
     };
     arena_core::voters::accept_terms(&arena.pool, voter, &body.version).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DataRelease {
+    /// True: this browser's conversations and votes are left out of research exports.
+    opt_out: bool,
+}
+
+async fn data_release(
+    State(arena): State<Arena>,
+    session: Session,
+) -> Result<impl IntoResponse, ApiError> {
+    let opt_out = match session.voter() {
+        Some(voter) => arena_core::voters::data_release_opt_out(&arena.pool, voter).await?,
+        None => false,
+    };
+    Ok(Json(DataRelease { opt_out }))
+}
+
+/// Opts this browser's voter out of (or back into) research data releases.
+async fn set_data_release(
+    State(arena): State<Arena>,
+    Extension(ClientAddr(client)): Extension<ClientAddr>,
+    session: Session,
+    ApiJson(body): ApiJson<DataRelease>,
+) -> Result<impl IntoResponse, ApiError> {
+    let voter = match session.voter() {
+        Some(voter) => voter,
+        None => {
+            arena.limits.check_address(Action::CreateBattle, client)?;
+            session.voter_or_create().await?
+        }
+    };
+    arena_core::voters::set_data_release_opt_out(&arena.pool, voter, body.opt_out).await?;
+    Ok(Json(body))
 }
 
 /// The pairing policy and the realised sampling of every pair over the last day (public:

@@ -653,11 +653,18 @@ async fn a_voided_vote_leaves_the_leaderboard_at_once_and_stays_marked() {
         .await
         .unwrap();
     eventually("the catalog to reload", || async {
-        app.arena.catalog.all().iter().all(|m| m.display_name == "Renamed")
+        app.arena
+            .catalog
+            .all()
+            .iter()
+            .all(|m| m.display_name == "Renamed")
     })
     .await;
     let (_, reproduced) = app
-        .get_json(&volunteer, &format!("/api/v1/leaderboard/runs/{latest}/reproduce"))
+        .get_json(
+            &volunteer,
+            &format!("/api/v1/leaderboard/runs/{latest}/reproduce"),
+        )
         .await;
     assert_eq!(reproduced["identical"], true, "{reproduced}");
     // Every void of a voter at once.

@@ -228,13 +228,34 @@ async fn voided_votes_opt_outs_and_secrets_stay_out() {
             }
         }
     }
-    // A voter who opts out of data release leaves every export.
-    sqlx::query("update voter set data_release_opt_out = true where id = (select voter_id from vote order by id desc limit 1)")
-        .execute(&app.pool)
+    // A voter who opts out of data release (from their browser) leaves every export.
+    let all = "schema=full&voided=include&votes=all";
+    let n = get(&researcher, &app, all).await.1.lines().count();
+    let owner = app.client();
+    let battle = app.create_battle(&owner, "Mine").await;
+    app.read_stream(&owner, &battle).await;
+    assert_eq!(app.vote(&owner, &battle, "model_a", None).await.0, 200);
+    assert_eq!(get(&researcher, &app, all).await.1.lines().count(), n + 1);
+    let url = format!("{}/api/v1/data-release", app.url);
+    let r = owner.get(&url).send().await.unwrap();
+    assert_eq!(r.json::<Value>().await.unwrap()["opt_out"], false);
+    let r = owner
+        .put(&url)
+        .json(&json!({"opt_out": "yes"}))
+        .send()
         .await
         .unwrap();
-    let (_, body) = get(&researcher, &app, "schema=full&voided=include&votes=all").await;
-    assert_eq!(body.lines().count(), 2, "{body}");
+    assert_eq!(r.status(), 422);
+    let r = owner
+        .put(&url)
+        .json(&json!({"opt_out": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let r = owner.get(&url).send().await.unwrap();
+    assert_eq!(r.json::<Value>().await.unwrap()["opt_out"], true);
+    assert_eq!(get(&researcher, &app, all).await.1.lines().count(), n);
 }
 
 #[tokio::test]

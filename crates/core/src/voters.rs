@@ -122,3 +122,27 @@ pub async fn accept_terms(pool: &PgPool, voter: VoterId, version: &str) -> Arena
     .await?;
     Ok(())
 }
+
+/// Whether this voter's conversations and votes are left out of research exports.
+pub async fn data_release_opt_out(pool: &PgPool, voter: VoterId) -> ArenaResult<bool> {
+    Ok(
+        sqlx::query_scalar("select data_release_opt_out from voter where id = $1")
+            .bind(voter.0)
+            .fetch_optional(pool)
+            .await?
+            .unwrap_or(false),
+    )
+}
+
+pub async fn set_data_release_opt_out(
+    pool: &PgPool,
+    voter: VoterId,
+    opt_out: bool,
+) -> ArenaResult<()> {
+    sqlx::query("update voter set data_release_opt_out = $2 where id = $1")
+        .bind(voter.0)
+        .bind(opt_out)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
