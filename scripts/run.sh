@@ -29,7 +29,8 @@ for _ in $(seq 1 120); do
   sleep 0.5
 done
 echo "[run] built-in worker ready on http://$WORKER_LISTEN"
-target/release/server &
+# A local run exports with a local release salt (set your own for a real data release).
+ARENA__EXPORTS__VOTER_SALT=${ARENA__EXPORTS__VOTER_SALT:-local-run} target/release/server &
 pids+=($!)
 echo "[run] the arena: http://127.0.0.1:3000  (Ctrl-C stops it)"
 wait -n "${pids[@]}"

@@ -88,7 +88,7 @@ max_tokens = 48
 system_prompt = "You are a helpful assistant."
 endpoints = [{ base_url = "http://127.0.0.1:$worker_port", upstream_model = "smollm2-135m-instruct", max_concurrency = 4 }]
 TOML
-DATABASE_URL="$base_url/$e2e_db" ARENA_CONFIG=target/e2e-config.toml \
+DATABASE_URL="$base_url/$e2e_db" ARENA_CONFIG=target/e2e-config.toml ARENA__EXPORTS__VOTER_SALT=e2e \
   ARENA__SERVER__LISTEN="127.0.0.1:$app_port" target/debug/server > target/e2e-server.log 2>&1 &
 pids+=($!)
 for _ in $(seq 1 120); do

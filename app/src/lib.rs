@@ -4,6 +4,7 @@
 
 mod account;
 mod admin;
+mod data;
 // The page's state machine is driven only by browser code.
 #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
 mod battle;
@@ -82,6 +83,7 @@ pub fn App() -> impl IntoView {
                 <nav>
                     <A href="/">"Battle"</A>
                     <A href="/leaderboard">"Leaderboard"</A>
+                    <A href="/data">"Data"</A>
                     <account::AccountCorner/>
                 </nav>
             </header>
@@ -93,6 +95,7 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("signup") view=account::SignUpPage/>
                     <Route path=StaticSegment("account") view=account::AccountPage/>
                     <Route path=StaticSegment("terms") view=TermsPage/>
+                    <Route path=StaticSegment("data") view=data::DataPage/>
                     <Route path=StaticSegment("admin") view=admin::AdminModelsPage/>
                     <Route path=(StaticSegment("admin"), StaticSegment("models"), ParamSegment("key")) view=admin::AdminModelPage/>
                     <Route path=(StaticSegment("admin"), StaticSegment("pairing")) view=admin::AdminPairingPage/>

@@ -1,4 +1,5 @@
 import { test, expect, Page } from "@playwright/test";
+import * as fs from "fs";
 import * as path from "path";
 
 import { castVote, typePrompt, waitForBothDone } from "./helpers";
@@ -126,4 +127,24 @@ test("an admin adds a model on a second worker, edits a weight, voids a vote; al
   await page.locator("form.edit-model").getByLabel("Weight").fill("1");
   await page.locator("form.edit-model").getByRole("button", { name: "Save" }).click();
   await expect(page.locator(".notice[role=status]")).toContainText("Saved");
+});
+
+test("a researcher downloads the votes from /data", async ({ page }) => {
+  await page.goto("/signin?next=/data");
+  await signIn(page, ADMIN, PASSWORD);
+  await expect(page).toHaveURL(/\/data$/);
+  await page.waitForLoadState("networkidle");
+  await page.locator("select[name=schema]").selectOption("full");
+  await page.locator("select[name=votes]").selectOption("all");
+  await page.locator("select[name=voided]").selectOption("include");
+  const [download] = await Promise.all([
+    page.waitForEvent("download"),
+    page.getByRole("button", { name: "Download" }).click(),
+  ]);
+  expect(download.suggestedFilename()).toBe("arena-full.jsonl");
+  const file = await download.path();
+  const rows = fs.readFileSync(file!, "utf8").trim().split("\n").map((l: string) => JSON.parse(l));
+  expect(rows.length).toBeGreaterThan(0);
+  expect(rows.some((r: any) => r.voided === true)).toBe(true);
+  await page.screenshot({ path: shot("data.png"), fullPage: true });
 });
