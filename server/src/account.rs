@@ -7,10 +7,11 @@ use crate::api::{ApiError, ApiJson};
 use crate::client::ClientAddr;
 use crate::session::Session;
 use arena_core::Arena;
+use arena_core::accounts::tokens::TokenRefusal;
 use arena_core::accounts::{self, Account, SignedIn, cookie};
 use arena_domain::account::Role;
 use arena_domain::api::{AccountView, ChangePassword, Credentials};
-use axum::extract::{Request, State};
+use axum::extract::{Path, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -25,6 +26,8 @@ pub fn router() -> Router<AppState> {
         .route("/account/signin", post(sign_in))
         .route("/account/signout", post(sign_out))
         .route("/account/password", post(change_password))
+        .route("/account/tokens", get(tokens).post(create_token))
+        .route("/account/tokens/{id}", axum::routing::delete(revoke_token))
 }
 
 /// The request's account, if it is signed in (resolved by [`attach_account`]).
@@ -42,6 +45,50 @@ pub async fn attach_account(
     next: Next,
 ) -> Response {
     if !crate::session::may_have_voter(request.uri().path()) {
+        return next.run(request).await;
+    }
+    // A bearer token: read-only, for the exports and the leaderboard, limited per token.
+    if let Some(value) = request.headers().get(header::AUTHORIZATION) {
+        let token = value
+            .to_str()
+            .ok()
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or("")
+            .trim()
+            .to_owned();
+        let account = match state.arena.accounts.resolve_token(&token).await {
+            Ok(Ok(account)) => account,
+            Ok(Err(refusal)) => {
+                let message = match refusal {
+                    TokenRefusal::Unknown => "this API token is not valid",
+                    TokenRefusal::Revoked => "this API token was revoked",
+                    TokenRefusal::Expired => "this API token has expired",
+                };
+                return ApiError::new(StatusCode::UNAUTHORIZED, "invalid_token", message)
+                    .into_response();
+            }
+            Err(e) => return ApiError::from(e).into_response(),
+        };
+        let path = request.uri().path();
+        let readable = request.method() == axum::http::Method::GET
+            && (path.starts_with("/api/v1/exports/") || path.starts_with("/api/v1/leaderboard"));
+        if !readable {
+            return ApiError::new(
+                StatusCode::FORBIDDEN,
+                "token_scope",
+                "API tokens only read the exports and the leaderboard; sign in for anything else",
+            )
+            .into_response();
+        }
+        if let Err(e) = state
+            .arena
+            .limits
+            .check_voter(arena_core::limits::Action::Leaderboard, account.session_id)
+        {
+            return ApiError::from(e).into_response();
+        }
+        request.extensions_mut().insert(account.clone());
+        request.extensions_mut().insert(SignedInAs(Some(account)));
         return next.run(request).await;
     }
     let mut rotated = None;
@@ -224,4 +271,44 @@ fn url_escape(s: &str) -> String {
             _ => format!("%{b:02X}"),
         })
         .collect()
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewToken {
+    name: String,
+    #[serde(default)]
+    expires_days: Option<u32>,
+}
+
+async fn tokens(
+    State(arena): State<Arena>,
+    Extension(SignedInAs(account)): Extension<SignedInAs>,
+) -> Result<Response, ApiError> {
+    let account = accounts::require(account.as_ref(), Role::Researcher)?;
+    Ok(Json(arena.accounts.tokens(account).await?).into_response())
+}
+
+/// A new token, shown in this answer only.
+async fn create_token(
+    State(arena): State<Arena>,
+    Extension(SignedInAs(account)): Extension<SignedInAs>,
+    ApiJson(body): ApiJson<NewToken>,
+) -> Result<Response, ApiError> {
+    let account = accounts::require(account.as_ref(), Role::Researcher)?;
+    let created = arena
+        .accounts
+        .create_token(account, &body.name, body.expires_days)
+        .await?;
+    Ok((StatusCode::CREATED, Json(created)).into_response())
+}
+
+async fn revoke_token(
+    State(arena): State<Arena>,
+    Extension(SignedInAs(account)): Extension<SignedInAs>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let account = accounts::require(account.as_ref(), Role::Researcher)?;
+    arena.accounts.revoke_token(account, &id).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -65,7 +65,8 @@ async fn export(
             ExportEvent::Failed(message) => Some((Err(std::io::Error::other(message)), events)),
         }
     });
-    let mut response = Body::from_stream(body).into_response();
+    // Fused: the compression layer may poll once more after the end.
+    let mut response = Body::from_stream(futures::StreamExt::fuse(body)).into_response();
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{filename}\"")) {

@@ -110,6 +110,20 @@ async fn every_schema_exports_as_jsonl_and_csv_for_researchers_only() {
         assert_eq!(reader.len(), expected, "{schema}: {csv}");
         assert!(!header.is_empty());
     }
+    // Compressed as a browser asks for it, to its end.
+    let r = researcher
+        .get(format!(
+            "{}/api/v1/exports/battles?schema=full&votes=all",
+            app.url
+        ))
+        .header("Accept-Encoding", "gzip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-encoding"], "gzip");
+    let compressed = r.bytes().await.expect("the whole compressed body");
+    assert!(compressed.len() > 20);
     // All votes: the tie on the second turn, with its two-turn conversation.
     let (_, body) = get(
         &researcher,
@@ -433,4 +447,186 @@ async fn a_vote_committed_during_an_export_is_wholly_in_or_out() {
         }
     };
     assert_eq!(manifest.rows as i64, before + 1);
+}
+
+#[tokio::test]
+async fn api_tokens_read_exports_only_until_revoked_or_expired() {
+    let (app, _) = arena_with_votes().await;
+    let researcher = signed_in(&app, "res", "researcher").await;
+    let volunteer = signed_in(&app, "vol", "volunteer").await;
+    let url = |p: &str| format!("{}{p}", app.url);
+    let r = volunteer
+        .post(url("/api/v1/account/tokens"))
+        .json(&json!({"name": "mine"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    let r = researcher
+        .post(url("/api/v1/account/tokens"))
+        .json(&json!({"name": ""}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 422);
+    let r = researcher
+        .post(url("/api/v1/account/tokens"))
+        .json(&json!({"name": "laptop", "expires_days": 30}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let created: Value = r.json().await.unwrap();
+    let token = created["token"].as_str().unwrap().to_owned();
+    assert!(token.starts_with("arena_"));
+    // Listed without the token; only its hash is stored.
+    let list: Value = researcher
+        .get(url("/api/v1/account/tokens"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list[0]["name"], "laptop");
+    assert!(!list.to_string().contains(&token));
+    assert_eq!(
+        app.count(&format!(
+            "select count(*) from api_token where token_hash::text like '%{}%'",
+            &token[6..20]
+        ))
+        .await,
+        0
+    );
+    let bearer = |t: &str| format!("Bearer {t}");
+    let anon = reqwest::Client::new();
+    // Reads the exports and the leaderboard.
+    let r = anon
+        .get(url("/api/v1/exports/battles?schema=dpo"))
+        .header("Authorization", bearer(&token))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.text().await.unwrap().lines().count(), 2);
+    let r = anon
+        .get(url("/api/v1/leaderboard"))
+        .header("Authorization", bearer(&token))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    // Nothing else: no writes, no console, no account.
+    for (method, path) in [
+        (reqwest::Method::POST, "/api/v1/battles"),
+        (reqwest::Method::GET, "/api/v1/admin/models"),
+        (reqwest::Method::GET, "/api/v1/account"),
+        (reqwest::Method::POST, "/api/v1/account/tokens"),
+    ] {
+        let r = anon
+            .request(method.clone(), url(path))
+            .header("Authorization", bearer(&token))
+            .json(&json!({"prompt": "Hi", "name": "x"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 403, "{method} {path}");
+        let body: Value = r.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "token_scope");
+    }
+    // Garbage, expired, revoked: 401 with a JSON error.
+    let r = anon
+        .get(url("/api/v1/leaderboard"))
+        .header("Authorization", "Bearer nope")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["error"]["code"],
+        "invalid_token"
+    );
+    let r = researcher
+        .post(url("/api/v1/account/tokens"))
+        .json(&json!({"name": "old"}))
+        .send()
+        .await
+        .unwrap();
+    let old: Value = r.json().await.unwrap();
+    sqlx::query("update api_token set expires_at = now() - interval '1 day' where name = 'old'")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let r = anon
+        .get(url("/api/v1/leaderboard"))
+        .header("Authorization", bearer(old["token"].as_str().unwrap()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    assert!(r.text().await.unwrap().contains("expired"));
+    let id = created["id"].as_str().unwrap();
+    let r = volunteer
+        .delete(url(&format!("/api/v1/account/tokens/{id}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403, "someone else's token");
+    let r = researcher
+        .delete(url(&format!("/api/v1/account/tokens/{id}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    let r = anon
+        .get(url("/api/v1/leaderboard"))
+        .header("Authorization", bearer(&token))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    assert!(r.text().await.unwrap().contains("revoked"));
+}
+
+#[tokio::test]
+async fn api_tokens_are_rate_limited_per_token() {
+    let (app, _) = arena_with_votes().await;
+    let researcher = signed_in(&app, "res", "researcher").await;
+    let r = researcher
+        .post(format!("{}/api/v1/account/tokens", app.url))
+        .json(&json!({"name": "script"}))
+        .send()
+        .await
+        .unwrap();
+    let token = r.json::<Value>().await.unwrap()["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut statuses = Vec::new();
+    for _ in 0..15 {
+        let r = reqwest::Client::new()
+            .get(format!("{}/api/v1/leaderboard", app.url))
+            .header("Authorization", format!("Bearer {token}"))
+            .send()
+            .await
+            .unwrap();
+        statuses.push(r.status().as_u16());
+    }
+    assert!(statuses.contains(&429), "{statuses:?}");
+    assert_eq!(statuses[0], 200);
+    // Per token: another token from the same address still reads.
+    let r = researcher
+        .post(format!("{}/api/v1/account/tokens", app.url))
+        .json(&json!({"name": "other"}))
+        .send()
+        .await
+        .unwrap();
+    let other = r.json::<Value>().await.unwrap()["token"].as_str().unwrap().to_owned();
+    let r = reqwest::Client::new()
+        .get(format!("{}/api/v1/exports/battles?schema=dpo", app.url))
+        .header("Authorization", format!("Bearer {other}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
 }

@@ -125,6 +125,11 @@ pub const UNIQUE_CONSTRAINTS: &[(&str, &str, &str)] = &[
         "you already reported this battle",
     ),
     (
+        "api_token_token_hash_key",
+        "session_conflict",
+        "this token already exists; retry the request",
+    ),
+    (
         "leaderboard_refresh_pkey",
         "concurrent_update",
         "another refresh started at the same moment; retry the request",
@@ -147,6 +152,7 @@ pub const GENERATED_KEYS: &[&str] = &[
     "vote_void_pkey",
     "battle_report_pkey",
     "audit_log_pkey",
+    "api_token_pkey",
     "_sqlx_migrations_pkey",
 ];
 

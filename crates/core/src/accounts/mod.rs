@@ -14,6 +14,7 @@
 pub mod cookie;
 pub mod password;
 pub mod throttle;
+pub mod tokens;
 
 use crate::error::{ArenaError, ArenaResult};
 use crate::voters::{self, VoterId};
