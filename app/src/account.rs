@@ -2,7 +2,7 @@
 //! (or without) the wasm bundle; each answer sets the cookies and redirects.
 
 use crate::error::PageError;
-use arena_domain::api::AccountView;
+use arena_domain::api::{AccountView, ApiTokenCreated, ApiTokenView};
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
@@ -162,6 +162,117 @@ pub async fn change_password(
     Ok(())
 }
 
+#[server(prefix = "/api/pages", endpoint = "tokens")]
+pub async fn list_tokens() -> Result<Vec<ApiTokenView>, PageError> {
+    let arena = server::arena()?;
+    let account =
+        server::account().ok_or_else(|| PageError::Unauthorized("sign in first".into()))?;
+    let tokens = arena
+        .accounts
+        .tokens(&account)
+        .await
+        .map_err(PageError::from)?;
+    Ok(tokens
+        .into_iter()
+        .map(|t| ApiTokenView {
+            id: t.id.to_string(),
+            name: t.name,
+            created_at: t.created_at.to_rfc3339(),
+            expires_at: t.expires_at.map(|e| e.to_rfc3339()),
+            last_used_at: t.last_used_at.map(|e| e.to_rfc3339()),
+            revoked: t.revoked,
+        })
+        .collect())
+}
+
+#[server(prefix = "/api/pages", endpoint = "create_token")]
+pub async fn create_token(
+    name: String,
+    expires_days: String,
+) -> Result<ApiTokenCreated, PageError> {
+    let arena = server::arena()?;
+    let account =
+        server::account().ok_or_else(|| PageError::Unauthorized("sign in first".into()))?;
+    let days = match expires_days.trim() {
+        "" => None,
+        d => Some(d.parse::<u32>().map_err(|_| {
+            PageError::Invalid("expires_days: a whole number of days, or empty".into()).respond()
+        })?),
+    };
+    let t = arena
+        .accounts
+        .create_token(&account, &name, days)
+        .await
+        .map_err(PageError::from)?;
+    Ok(ApiTokenCreated {
+        id: t.id.to_string(),
+        name: t.name,
+        token: t.token,
+        expires_at: t.expires_at,
+    })
+}
+
+#[server(prefix = "/api/pages", endpoint = "revoke_token")]
+pub async fn revoke_token(id: String) -> Result<(), PageError> {
+    let arena = server::arena()?;
+    let account =
+        server::account().ok_or_else(|| PageError::Unauthorized("sign in first".into()))?;
+    arena
+        .accounts
+        .revoke_token(&account, &id)
+        .await
+        .map_err(PageError::from)
+}
+
+/// Researchers' and admins' API tokens on the account page.
+#[component]
+fn Tokens() -> impl IntoView {
+    let create = ServerAction::<CreateToken>::new();
+    let revoke = ServerAction::<RevokeToken>::new();
+    let tokens = Resource::new(
+        move || (create.version().get(), revoke.version().get()),
+        |_| list_tokens(),
+    );
+    view! {
+        <h2>"API tokens"</h2>
+        <p class="hint">"Read-only access to the exports and the leaderboard from scripts: " <code>"Authorization: Bearer …"</code></p>
+        <ActionForm action=create attr:class="account-form tokens">
+            <label>"Name" <input name="name" required maxlength="100"/></label>
+            <label>"Expires after (days, empty: never)" <input name="expires_days" inputmode="numeric"/></label>
+            <button type="submit">"Create token"</button>
+        </ActionForm>
+        {move || create.value().get().map(|r| match r {
+            Ok(t) => view! {
+                <p class="notice new-token" role="status">"Your new token (shown this once): " <code>{t.token}</code></p>
+            }.into_any(),
+            Err(e) => view! { <p class="notice failure" role="alert">{e.to_string()}</p> }.into_any(),
+        })}
+        <Suspense fallback=|| ()>
+            {move || tokens.get().map(|r| r.map(|list| view! {
+                <ul class="token-list">
+                    {list.into_iter().map(|t| {
+                        let id = t.id.clone();
+                        let state = if t.revoked { "revoked".to_owned() } else {
+                            t.expires_at.as_deref().map_or("no expiry".to_owned(), |e| format!("expires {}", &e[..10.min(e.len())]))
+                        };
+                        view! {
+                            <li>
+                                <strong>{t.name.clone()}</strong> " · " {state}
+                                {(!t.revoked).then(|| view! {
+                                    <ActionForm action=revoke attr:class="inline">
+                                        <input type="hidden" name="id" value=id.clone()/>
+                                        <button type="submit" class="danger">"Revoke"</button>
+                                    </ActionForm>
+                                })}
+                            </li>
+                        }
+                    }).collect_view()}
+                </ul>
+            }))}
+        </Suspense>
+    }
+}
+
 /// The form's fields: username, password, and where to go afterwards.
 fn credential_fields(password_autocomplete: &'static str) -> impl IntoView {
     let query = use_query_map();
@@ -233,6 +344,7 @@ pub fn AccountPage() -> impl IntoView {
                             Ok(()) => view! { <p class="notice" role="status">"Password changed; your other sessions were signed out."</p> }.into_any(),
                             Err(e) => view! { <p class="notice failure" role="alert">{e.to_string()}</p> }.into_any(),
                         })}
+                        {(account.role == "researcher" || account.role == "admin").then(|| view! { <Tokens/> })}
                         <ActionForm action=sign_out attr:class="signout">
                             <button type="submit">"Sign out"</button>
                         </ActionForm>

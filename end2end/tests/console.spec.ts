@@ -147,4 +147,23 @@ test("a researcher downloads the votes from /data", async ({ page }) => {
   expect(rows.length).toBeGreaterThan(0);
   expect(rows.some((r: any) => r.voided === true)).toBe(true);
   await page.screenshot({ path: shot("data.png"), fullPage: true });
+
+  // An API token from the account page reads the same export from a script, until revoked.
+  await page.goto("/account");
+  await page.waitForLoadState("networkidle");
+  await page.locator("form.tokens").getByLabel("Name").fill("notebook");
+  await page.getByRole("button", { name: "Create token" }).click();
+  const token = (await page.locator(".new-token code").innerText()).trim();
+  expect(token).toMatch(/^arena_[0-9a-f]{64}$/);
+  const script = await page.context().browser()!.newContext();
+  const r = await script.request.get("/api/v1/exports/battles?schema=full&votes=all&voided=include", {
+    headers: { Authorization: `Bearer ${token}` },
+  });
+  expect(r.status()).toBe(200);
+  expect((await r.text()).trim().split("\n").length).toBe(rows.length);
+  await page.getByRole("button", { name: "Revoke" }).click();
+  await expect(page.locator(".token-list")).toContainText("revoked");
+  const again = await script.request.get("/api/v1/leaderboard", { headers: { Authorization: `Bearer ${token}` } });
+  expect(again.status()).toBe(401);
+  await script.close();
 });

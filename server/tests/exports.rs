@@ -621,7 +621,10 @@ async fn api_tokens_are_rate_limited_per_token() {
         .send()
         .await
         .unwrap();
-    let other = r.json::<Value>().await.unwrap()["token"].as_str().unwrap().to_owned();
+    let other = r.json::<Value>().await.unwrap()["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let r = reqwest::Client::new()
         .get(format!("{}/api/v1/exports/battles?schema=dpo", app.url))
         .header("Authorization", format!("Bearer {other}"))

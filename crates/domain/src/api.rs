@@ -286,3 +286,23 @@ pub struct AccountView {
 pub struct SetRole {
     pub role: String,
 }
+
+/// An API token as its owner sees it (never the token itself, after creation).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ApiTokenView {
+    pub id: String,
+    pub name: String,
+    pub created_at: String,
+    pub expires_at: Option<String>,
+    pub last_used_at: Option<String>,
+    pub revoked: bool,
+}
+
+/// A new API token: the only time the token is shown.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ApiTokenCreated {
+    pub id: String,
+    pub name: String,
+    pub token: String,
+    pub expires_at: Option<String>,
+}
