@@ -156,14 +156,15 @@ test("a researcher downloads the votes from /data", async ({ page }) => {
   const token = (await page.locator(".new-token code").innerText()).trim();
   expect(token).toMatch(/^arena_[0-9a-f]{64}$/);
   const script = await page.context().browser()!.newContext();
-  const r = await script.request.get("/api/v1/exports/battles?schema=full&votes=all&voided=include", {
+  const abs = (p: string) => new URL(p, page.url()).toString();
+  const r = await script.request.get(abs("/api/v1/exports/battles?schema=full&votes=all&voided=include"), {
     headers: { Authorization: `Bearer ${token}` },
   });
   expect(r.status()).toBe(200);
   expect((await r.text()).trim().split("\n").length).toBe(rows.length);
   await page.getByRole("button", { name: "Revoke" }).click();
   await expect(page.locator(".token-list")).toContainText("revoked");
-  const again = await script.request.get("/api/v1/leaderboard", { headers: { Authorization: `Bearer ${token}` } });
+  const again = await script.request.get(abs("/api/v1/leaderboard"), { headers: { Authorization: `Bearer ${token}` } });
   expect(again.status()).toBe(401);
   await script.close();
 });
