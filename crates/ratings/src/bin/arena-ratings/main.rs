@@ -4,7 +4,12 @@
 //! and active pair sampling) and `bench` (timings on an arena-sized case
 //! against the MM baseline). Exit codes: 0 ok, 1 the fit failed, 2 bad input.
 
+mod bench;
 mod input;
+mod simulate;
+
+use bench::bench;
+use simulate::{describe_active, simulate_target};
 
 use std::io::{BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -388,104 +393,6 @@ fn run(cli: Cli) -> Result<(), Failure> {
     }
 }
 
-fn describe_active(a: &ActiveOptions) -> String {
-    let criterion = match a.criterion {
-        Criterion::WidestInterval => "widest-interval",
-        Criterion::TotalVariance => "total-variance",
-        Criterion::ChatbotArena => "chatbot-arena",
-    };
-    format!(
-        "active (criterion {criterion}, uniform floor {}, prior precision {})",
-        a.floor, a.prior_precision
-    )
-}
-
-/// Target mode of `simulate`: one policy, or both compared.
-fn simulate_target(
-    config: &TargetConfig,
-    only: Option<Sampling>,
-    active: &ActiveOptions,
-    json: bool,
-) -> Result<(), Failure> {
-    let start = Instant::now();
-    let input = |e: arena_ratings::RatingError| Failure::Input(e.to_string());
-    let (reports, comparison) = match only {
-        Some(sampling) => (
-            vec![votes_to_target(config, &sampling).map_err(input)?],
-            None,
-        ),
-        None => {
-            let c = compare_sampling(config, active).map_err(input)?;
-            (vec![c.uniform.clone(), c.active.clone()], Some(c))
-        }
-    };
-    let seconds = start.elapsed().as_secs_f64();
-    if json {
-        let value = match &comparison {
-            Some(c) => serde_json::to_value(c),
-            None => serde_json::to_value(serde_json::json!({
-                "config": config,
-                "report": reports[0],
-            })),
-        }
-        .map_err(|e| Failure::Fit(e.to_string()))?;
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&value).map_err(|e| Failure::Fit(e.to_string()))?
-        );
-        return Ok(());
-    }
-    println!(
-        "votes until the widest 95% interval is below {} Elo: {} models, true-rating SD {} Elo, tie rate {}, refit (sandwich intervals) every {} votes, cap {} votes, {} replicates, {:.1} s",
-        config.target_width,
-        config.models,
-        config.strength_sd,
-        config.tie_rate,
-        config.batch,
-        config.max_votes,
-        config.replicates,
-        seconds
-    );
-    println!(
-        "{:<10} {:>10} {:>10} {:>10} {:>10} {:>9} {:>17}",
-        "policy", "median", "mean", "min", "max", "reached", "coverage at stop"
-    );
-    for r in &reports {
-        let name = match r.sampling {
-            Sampling::Uniform => "uniform",
-            Sampling::Active(_) => "active",
-        };
-        println!(
-            "{name:<10} {:>10.0} {:>10.0} {:>10} {:>10} {:>9} {:>17.3}",
-            r.median_votes,
-            r.mean_votes,
-            r.min_votes,
-            r.max_votes,
-            format!("{}/{}", r.reached, r.votes_needed.len()),
-            r.coverage_at_stop
-        );
-    }
-    if reports
-        .iter()
-        .any(|r| matches!(r.sampling, Sampling::Active(_)))
-    {
-        println!("active: {}", describe_active(active));
-    }
-    if let Some(c) = comparison {
-        println!(
-            "active / uniform: {:.3} (medians), {:.3} (means), {:.3} (median of per-replicate ratios)",
-            c.median_ratio, c.mean_ratio, c.paired_median_ratio
-        );
-        let fewer = c.fewer_votes_percent();
-        println!(
-            "active needs {:.1}% {} votes than uniform (median)",
-            fewer.abs(),
-            if fewer >= 0.0 { "fewer" } else { "more" }
-        );
-    }
-    Ok(())
-}
-
 fn report_diagnostics(board: &Leaderboard) {
     let d = &board.diagnostics;
     eprintln!(
@@ -542,116 +449,4 @@ fn write_leaderboard(board: &Leaderboard, format: Format) -> std::io::Result<()>
             Ok(())
         }
     }
-}
-
-fn median_time(repeats: usize, mut f: impl FnMut()) -> Duration {
-    let mut times: Vec<Duration> = (0..repeats)
-        .map(|_| {
-            let t = Instant::now();
-            f();
-            t.elapsed()
-        })
-        .collect();
-    times.sort();
-    times[times.len() / 2]
-}
-
-fn ms(d: Duration) -> String {
-    format!("{:.3} ms", d.as_secs_f64() * 1e3)
-}
-
-fn bench(rounds: usize, repeats: usize, seed: u64) {
-    let (c, _) = synthetic_arena(seed);
-    println!(
-        "bench: {} models, {} pairs, {} votes, {} rayon threads; median of {repeats} runs (machine is shared: compare ratios)",
-        c.models().len(),
-        c.pairs().count(),
-        c.total_votes(),
-        rayon::current_num_threads()
-    );
-    let exact = fit(&c, &FitOptions::default()).expect("synthetic case is fittable");
-    let t_fit = median_time(repeats, || {
-        std::hint::black_box(fit(&c, &FitOptions::default()).expect("fit"));
-    });
-    let mm = mm_fit(&c, 1e-6, 100_000).expect("mm");
-    let t_mm = median_time(repeats.min(5), || {
-        std::hint::black_box(mm_fit(&c, 1e-6, 100_000).expect("mm"));
-    });
-    // how far the baseline's stopping rule leaves it from the optimum
-    let mean = mm.theta.iter().sum::<f64>() / mm.theta.len() as f64;
-    let mm_error = mm
-        .models
-        .iter()
-        .zip(&mm.theta)
-        .map(|(m, t)| {
-            (1000.0 + ELO_PER_NATURAL_UNIT * (t - mean) - exact.rating(m).unwrap_or(f64::NAN)).abs()
-        })
-        .fold(0.0, f64::max);
-    let sandwich = FitOptions {
-        ci: CiMethod::Sandwich,
-        ..FitOptions::default()
-    };
-    let t_sandwich = median_time(repeats, || {
-        std::hint::black_box(fit(&c, &sandwich).expect("fit"));
-    });
-    let boot = FitOptions {
-        ci: CiMethod::Bootstrap { rounds, seed },
-        ..FitOptions::default()
-    };
-    let t_boot = median_time(3.min(repeats), || {
-        std::hint::black_box(fit(&c, &boot).expect("fit"));
-    });
-    // The same bootstrap on one thread: its cost per round does not depend on
-    // how many cores the other jobs on the machine leave free.
-    let single = rayon::ThreadPoolBuilder::new()
-        .num_threads(1)
-        .build()
-        .expect("thread pool");
-    let t_boot_1 = single.install(|| {
-        median_time(1, || {
-            std::hint::black_box(fit(&c, &boot).expect("fit"));
-        })
-    });
-    let ratio = |d: Duration| d.as_secs_f64() / t_mm.as_secs_f64();
-    println!("{:<44} {:>12} {:>16}", "operation", "time", "× MM baseline");
-    println!(
-        "{:<44} {:>12} {:>16}",
-        format!("MM baseline fit (tol 1e-6, {} iterations)", mm.iterations),
-        ms(t_mm),
-        "1.000"
-    );
-    println!(
-        "{:<44} {:>12} {:>16.3}",
-        format!(
-            "Newton fit (grad ≤ 1e-10, {} iterations)",
-            exact.diagnostics.iterations
-        ),
-        ms(t_fit),
-        ratio(t_fit)
-    );
-    println!(
-        "{:<44} {:>12} {:>16.3}",
-        "Newton fit + sandwich CIs",
-        ms(t_sandwich),
-        ratio(t_sandwich)
-    );
-    println!(
-        "{:<44} {:>12} {:>16.3}",
-        format!("Newton fit + {rounds}-round bootstrap"),
-        ms(t_boot),
-        ratio(t_boot)
-    );
-    println!(
-        "{:<44} {:>12} {:>16.3}",
-        format!(
-            "  the same on 1 thread ({:.3} ms/round)",
-            t_boot_1.as_secs_f64() * 1e3 / rounds as f64
-        ),
-        ms(t_boot_1),
-        ratio(t_boot_1)
-    );
-    println!(
-        "final gradient norm {:.2e}; MM baseline ends {:.4} Elo (max) from the exact optimum",
-        exact.diagnostics.gradient_norm, mm_error
-    );
 }
