@@ -307,6 +307,20 @@ async fn report(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// The voter of a cheap, idempotent settings write (terms, data release): only creating a voter
+/// spends the address's budget.
+async fn settings_voter(
+    arena: &Arena,
+    client: IpAddr,
+    session: &Session,
+) -> Result<arena_core::voters::VoterId, ApiError> {
+    if let Some(voter) = session.voter() {
+        return Ok(voter);
+    }
+    arena.limits.check_address(Action::CreateBattle, client)?;
+    session.voter_or_create().await
+}
+
 #[derive(serde::Serialize)]
 struct Terms {
     version: &'static str,
@@ -348,14 +362,7 @@ async fn accept_terms(
     session: Session,
     ApiJson(body): ApiJson<AcceptTerms>,
 ) -> Result<impl IntoResponse, ApiError> {
-    // Cheap and idempotent: only creating a voter spends the address's budget.
-    let voter = match session.voter() {
-        Some(voter) => voter,
-        None => {
-            arena.limits.check_address(Action::CreateBattle, client)?;
-            session.voter_or_create().await?
-        }
-    };
+    let voter = settings_voter(&arena, client, &session).await?;
     arena_core::voters::accept_terms(&arena.pool, voter, &body.version).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -385,13 +392,7 @@ async fn set_data_release(
     session: Session,
     ApiJson(body): ApiJson<DataRelease>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let voter = match session.voter() {
-        Some(voter) => voter,
-        None => {
-            arena.limits.check_address(Action::CreateBattle, client)?;
-            session.voter_or_create().await?
-        }
-    };
+    let voter = settings_voter(&arena, client, &session).await?;
     arena_core::voters::set_data_release_opt_out(&arena.pool, voter, body.opt_out).await?;
     Ok(Json(body))
 }

@@ -9,8 +9,6 @@ use common::*;
 use serde_json::{Value, json};
 use std::time::Duration;
 
-const PASSWORD: &str = "correct horse battery";
-
 async fn app() -> (TestApp, String) {
     let (fake, url) = spawn_fake(Mode::Normal).await;
     std::mem::forget(fake);
@@ -20,30 +18,6 @@ async fn app() -> (TestApp, String) {
     )
     .await;
     (app, url)
-}
-
-/// A browser signed in as `username` with `role` (created here).
-async fn signed_in(app: &TestApp, username: &str, role: &str) -> reqwest::Client {
-    app.arena
-        .accounts
-        .create_admin(username, PASSWORD)
-        .await
-        .unwrap();
-    sqlx::query("update app_user set role = $2 where username = $1")
-        .bind(username)
-        .bind(role)
-        .execute(&app.pool)
-        .await
-        .unwrap();
-    let client = app.client();
-    let r = client
-        .post(format!("{}/api/v1/account/signin", app.url))
-        .json(&json!({"username": username, "password": PASSWORD}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
-    client
 }
 
 async fn call(
@@ -77,9 +51,9 @@ async fn audit_actions(app: &TestApp) -> Vec<String> {
 async fn every_console_route_checks_the_role_first() {
     let (app, _) = app().await;
     let stranger = app.client();
-    let volunteer = signed_in(&app, "vol", "volunteer").await;
-    let researcher = signed_in(&app, "res", "researcher").await;
-    let admin = signed_in(&app, "boss", "admin").await;
+    let volunteer = signed_in_as(&app, "vol", "volunteer").await;
+    let researcher = signed_in_as(&app, "res", "researcher").await;
+    let admin = signed_in_as(&app, "boss", "admin").await;
     let get = reqwest::Method::GET;
     let post = reqwest::Method::POST;
     let put = reqwest::Method::PUT;
@@ -195,7 +169,7 @@ async fn every_console_route_checks_the_role_first() {
 #[tokio::test]
 async fn bad_model_and_endpoint_input_gets_a_clear_error_and_changes_nothing() {
     let (app, _) = app().await;
-    let admin = signed_in(&app, "boss", "admin").await;
+    let admin = signed_in_as(&app, "boss", "admin").await;
     let url = |p: &str| format!("{}{p}", app.url);
     let post = reqwest::Method::POST;
     let cases = [
@@ -305,7 +279,7 @@ async fn bad_model_and_endpoint_input_gets_a_clear_error_and_changes_nothing() {
 #[tokio::test]
 async fn a_concurrent_edit_of_the_same_model_is_refused_not_overwritten() {
     let (app, _) = app().await;
-    let admin = signed_in(&app, "boss", "admin").await;
+    let admin = signed_in_as(&app, "boss", "admin").await;
     let url = format!("{}/api/v1/admin/models/alpha", app.url);
     let (_, m) = call(&admin, reqwest::Method::GET, url.clone(), None).await;
     let version = m["version"].as_i64().unwrap();
@@ -363,7 +337,7 @@ where
 async fn a_model_added_while_running_serves_the_next_battles_with_no_restart() {
     let (app, _) = app().await;
     let (second, second_url) = spawn_fake(Mode::Normal).await;
-    let admin = signed_in(&app, "boss", "admin").await;
+    let admin = signed_in_as(&app, "boss", "admin").await;
     let url = |p: &str| format!("{}{p}", app.url);
     let (s, b) = call(
         &admin,
@@ -538,7 +512,7 @@ async fn a_model_added_while_running_serves_the_next_battles_with_no_restart() {
 #[tokio::test]
 async fn a_voided_vote_leaves_the_leaderboard_at_once_and_stays_marked() {
     let (app, _) = app().await;
-    let admin = signed_in(&app, "boss", "admin").await;
+    let admin = signed_in_as(&app, "boss", "admin").await;
     let volunteer = app.client();
     let battle = app.create_battle(&volunteer, "Hi").await;
     app.read_stream(&volunteer, &battle).await;
@@ -702,7 +676,7 @@ async fn a_voided_vote_leaves_the_leaderboard_at_once_and_stays_marked() {
 #[tokio::test]
 async fn a_banned_voter_starts_no_battle_and_a_report_reaches_the_queue() {
     let (app, _) = app().await;
-    let admin = signed_in(&app, "boss", "admin").await;
+    let admin = signed_in_as(&app, "boss", "admin").await;
     let volunteer = app.client();
     let battle = app.create_battle(&volunteer, "Hi").await;
     app.read_stream(&volunteer, &battle).await;
@@ -817,7 +791,7 @@ async fn the_pairing_policy_steers_battles_and_the_realised_rates_are_public() {
     let (app, url) = app().await;
     // A third model, from the configuration of a fresh arena on the same fake worker.
     let _ = url;
-    let admin = signed_in(&app, "boss", "admin").await;
+    let admin = signed_in_as(&app, "boss", "admin").await;
     let u = |p: &str| format!("{}{p}", app.url);
     let (_, p) = call(
         &admin,
@@ -926,7 +900,7 @@ async fn the_pairing_policy_steers_battles_and_the_realised_rates_are_public() {
 async fn a_model_retired_while_its_battles_run_lets_them_finish() {
     let (fake, url) = spawn_fake(Mode::Slow(150)).await;
     let app = TestApp::spawn(vec![model("alpha", &url, 16), model("beta", &url, 16)]).await;
-    let admin = signed_in(&app, "boss", "admin").await;
+    let admin = signed_in_as(&app, "boss", "admin").await;
     let volunteer = app.client();
     let battle = app.create_battle(&volunteer, "Hi").await;
     let (s, b) = call(

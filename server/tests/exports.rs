@@ -7,7 +7,6 @@ use arena_inference::fake::{Mode, spawn_fake};
 use common::*;
 use serde_json::{Value, json};
 
-const PASSWORD: &str = "correct horse battery";
 const SCHEMAS: [&str; 7] = [
     "chatbot_arena_conversations",
     "arena_human_preference_100k",
@@ -17,29 +16,6 @@ const SCHEMAS: [&str; 7] = [
     "dpo",
     "full",
 ];
-
-async fn signed_in(app: &TestApp, username: &str, role: &str) -> reqwest::Client {
-    app.arena
-        .accounts
-        .create_admin(username, PASSWORD)
-        .await
-        .unwrap();
-    sqlx::query("update app_user set role = $2 where username = $1")
-        .bind(username)
-        .bind(role)
-        .execute(&app.pool)
-        .await
-        .unwrap();
-    let client = app.client();
-    let r = client
-        .post(format!("{}/api/v1/account/signin", app.url))
-        .json(&json!({"username": username, "password": PASSWORD}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
-    client
-}
 
 /// Two voters, three votes (one a tie on a second turn), on two models.
 async fn arena_with_votes() -> (TestApp, Vec<String>) {
@@ -86,8 +62,8 @@ async fn get(client: &reqwest::Client, app: &TestApp, query: &str) -> (u16, Stri
 #[tokio::test]
 async fn every_schema_exports_as_jsonl_and_csv_for_researchers_only() {
     let (app, _) = arena_with_votes().await;
-    let researcher = signed_in(&app, "res", "researcher").await;
-    let volunteer = signed_in(&app, "vol", "volunteer").await;
+    let researcher = signed_in_as(&app, "res", "researcher").await;
+    let volunteer = signed_in_as(&app, "vol", "volunteer").await;
     let (s, _) = get(&app.client(), &app, "schema=full").await;
     assert_eq!(s, 401);
     let (s, _) = get(&volunteer, &app, "schema=full").await;
@@ -182,10 +158,10 @@ fn csv_lines(text: &str) -> Vec<String> {
 #[tokio::test]
 async fn voided_votes_opt_outs_and_secrets_stay_out() {
     let (app, _) = arena_with_votes().await;
-    let researcher = signed_in(&app, "res", "researcher").await;
+    let researcher = signed_in_as(&app, "res", "researcher").await;
     // A voided vote leaves by default and comes back marked when asked for.
     let vote: i64 = app.count("select min(id) from vote").await;
-    let admin = signed_in(&app, "boss", "admin").await;
+    let admin = signed_in_as(&app, "boss", "admin").await;
     let r = admin
         .post(format!("{}/api/v1/admin/votes/{vote}/void", app.url))
         .json(&json!({"reason": "test"}))
@@ -275,7 +251,7 @@ async fn voided_votes_opt_outs_and_secrets_stay_out() {
 #[tokio::test]
 async fn the_manifest_names_the_snapshot_rows_hash_and_rating_run() {
     let (app, _) = arena_with_votes().await;
-    let researcher = signed_in(&app, "res", "researcher").await;
+    let researcher = signed_in_as(&app, "res", "researcher").await;
     // Wait for the refresh to record the run of this vote set.
     let mut run = None;
     for _ in 0..100 {
@@ -344,7 +320,7 @@ async fn the_export_command_writes_the_file_and_its_manifest() {
     );
     assert_eq!(manifest["rows"], 3);
     // The same voter hashes as the HTTP export of the same release.
-    let researcher = signed_in(&app, "res", "researcher").await;
+    let researcher = signed_in_as(&app, "res", "researcher").await;
     let (_, http) = get(
         &researcher,
         &app,
@@ -452,8 +428,8 @@ async fn a_vote_committed_during_an_export_is_wholly_in_or_out() {
 #[tokio::test]
 async fn api_tokens_read_exports_only_until_revoked_or_expired() {
     let (app, _) = arena_with_votes().await;
-    let researcher = signed_in(&app, "res", "researcher").await;
-    let volunteer = signed_in(&app, "vol", "volunteer").await;
+    let researcher = signed_in_as(&app, "res", "researcher").await;
+    let volunteer = signed_in_as(&app, "vol", "volunteer").await;
     let url = |p: &str| format!("{}{p}", app.url);
     let r = volunteer
         .post(url("/api/v1/account/tokens"))
@@ -591,7 +567,7 @@ async fn api_tokens_read_exports_only_until_revoked_or_expired() {
 #[tokio::test]
 async fn api_tokens_are_rate_limited_per_token() {
     let (app, _) = arena_with_votes().await;
-    let researcher = signed_in(&app, "res", "researcher").await;
+    let researcher = signed_in_as(&app, "res", "researcher").await;
     let r = researcher
         .post(format!("{}/api/v1/account/tokens", app.url))
         .json(&json!({"name": "script"}))

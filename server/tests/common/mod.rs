@@ -252,3 +252,29 @@ pub fn text_of(events: &[(String, serde_json::Value)], side: &str) -> String {
         .map(|(_, d)| d["text"].as_str().unwrap().to_owned())
         .collect()
 }
+
+/// A browser signed in as a new account `username` with `role` (password `PASSWORD`).
+pub const PASSWORD: &str = "correct horse battery";
+
+pub async fn signed_in_as(app: &TestApp, username: &str, role: &str) -> reqwest::Client {
+    app.arena
+        .accounts
+        .create_admin(username, PASSWORD)
+        .await
+        .unwrap();
+    sqlx::query("update app_user set role = $2 where username = $1")
+        .bind(username)
+        .bind(role)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let client = app.client();
+    let r = client
+        .post(format!("{}/api/v1/account/signin", app.url))
+        .json(&serde_json::json!({"username": username, "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    client
+}
