@@ -31,7 +31,7 @@ cleanup() {
 }
 trap cleanup INT TERM EXIT
 
-step() { printf '\n\033[1;34m== %s\033[0m\n' "$*"; }
+step() { printf '\n\033[1;34m== %s\033[0m (at %dm%02ds)\n' "$*" $((SECONDS / 60)) $((SECONDS % 60)); }
 
 step "format"
 cargo fmt --all -- --check

@@ -2,7 +2,7 @@
 //! boundary, every bad input, live catalog changes, voids, bans, reports, pairing, consent and
 //! the audit log.
 
-mod common;
+use crate::common;
 
 use arena_inference::fake::{Mode, spawn_fake};
 use common::*;

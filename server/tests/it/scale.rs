@@ -1,7 +1,7 @@
 //! Many server processes on one Postgres, and votes without a global lock: two apps share one
 //! database; rating runs stay reproducible to the bit while votes commit concurrently.
 
-mod common;
+use crate::common;
 
 use arena_core::limits::{Budget, Rate};
 use arena_inference::fake::{Mode, spawn_fake};

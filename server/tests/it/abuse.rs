@@ -2,7 +2,7 @@
 //! floods, spoofed forwarding headers, cross-site writes, races on unique constraints, slow and
 //! heavy clients, malformed server-function calls, and GET loops that would write rating runs.
 
-mod common;
+use crate::common;
 
 use arena_core::limits::{Budget, Rate};
 use arena_inference::fake::{Mode, spawn_fake};

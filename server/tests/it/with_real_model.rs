@@ -1,6 +1,6 @@
 //! A battle end to end through the API with the real built-in model (SmolLM2 on CPU).
 
-mod common;
+use crate::common;
 
 use common::*;
 use std::net::SocketAddr;

@@ -3,7 +3,7 @@
 //! users and wrong passwords, failed sign-ins and password hashing are bounded, and the role
 //! boundaries hold. The first admin comes from the command line.
 
-mod common;
+use crate::common;
 
 use arena_inference::fake::{Mode, spawn_fake};
 use common::*;

@@ -1,7 +1,7 @@
 //! The JSON/SSE battle API against a real Postgres, with a scripted fake worker standing in for
 //! remote failure modes (the real model is exercised in `with_real_model.rs`).
 
-mod common;
+use crate::common;
 
 use arena_inference::fake::{Mode, spawn_fake};
 use common::*;

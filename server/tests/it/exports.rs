@@ -1,7 +1,7 @@
 //! Research exports over HTTP on a real Postgres: every schema in JSONL and CSV, roles, filters,
 //! privacy (no secret ever appears), the manifest, and one snapshot per export.
 
-mod common;
+use crate::common;
 
 use arena_inference::fake::{Mode, spawn_fake};
 use common::*;
