@@ -4,7 +4,9 @@
 #      (8 clients) in the same run: votes/s, p50/p99, and the ratio;
 #   2. time to first token through the arena against straight to the worker;
 #   3. 1,000 concurrent streaming battles: the server's RSS idle, at peak and after;
-#   4. the built-in CPU worker's and the rating engine's own benchmarks (skipped when quick).
+#   4. research exports (JSONL, CSV, Parquet) and the import of the same file, against
+#      `COPY … TO STDOUT` of the same rows, with the server's peak RSS growth;
+#   5. the built-in CPU worker's and the rating engine's own benchmarks (skipped when quick).
 # A scripted OpenAI-compatible worker (`arena-bench worker`) answers instead of a model.
 # BENCH_PHASES="votes ttft streams sustained models" (default: all) picks phases.
 # BENCH_QUICK=1: a short version on the debug build (seconds of load; CI runs it so the harness
@@ -13,14 +15,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/db.sh
 quick=${BENCH_QUICK:-0}
-phases=${BENCH_PHASES:-votes ttft streams sustained models}
+phases=${BENCH_PHASES:-votes ttft streams sustained exports models}
 want() { [[ " $phases " == *" $1 "* ]]; }
 if [ "$quick" = 1 ]; then
   profile=debug prepare=200 clones=80 wrk_secs=3 ttft_samples=30 streams=100 stream_tokens=20
-  sustained=300 phases=${BENCH_PHASES:-votes ttft streams sustained}
+  sustained=300 export_battles=2000 phases=${BENCH_PHASES:-votes ttft streams sustained exports}
 else
   profile=release prepare=2000 clones=60 wrk_secs=20 ttft_samples=300 streams=1000 stream_tokens=100
-  sustained=10000
+  sustained=10000 export_battles=${BENCH_EXPORT_BATTLES:-1000000}
 fi
 command -v wrk >/dev/null || {
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
@@ -42,6 +44,7 @@ mkdir -p "$out"
 base_url="${DATABASE_URL%/*}"
 # Databases of this run only (two runs on one Postgres must not drop each other's).
 votes_db="arena_bench_$$"
+exports_db="arena_bench_exports_$$"
 streams_db="arena_bench_streams_$$"
 
 pids=()
@@ -181,13 +184,73 @@ if want sustained; then
     --pid "$votes_pid" --settle-secs "$settle" | tee "$out/sustained.md"
 fi
 
+if want exports; then
+  # --- 4. Research exports and imports against COPY --------------------------------------------
+  fresh_db "$exports_db"
+  ARENA__EXPORTS__VOTER_SALT=bench start_server exports "$exports_db" "$fast_worker"
+  exports_pid=$server_pid exports_url=$server_url
+  "$bin/arena-bench" seed --database "$base_url/$exports_db" --battles "$export_battles"
+  echo "bench admin password" | DATABASE_URL="$base_url/$exports_db" ARENA_CONFIG="$out/exports.toml" \
+    "$bin/server" admin create --username bench-admin >/dev/null
+  jar="$out/exports.cookies"
+  curl -fsS -c "$jar" -H "Origin: $exports_url" -H 'Content-Type: application/json' \
+    -d '{"username":"bench-admin","password":"bench admin password"}' \
+    "$exports_url/api/v1/account/signin" >/dev/null
+  now() { date +%s.%N; }
+  calc() { python3 -c "print($1)"; }
+  kib() { awk -v k="$2" '$1 == k":" {print $2}' "/proc/$1/status"; }
+  # The same rows (votes with their prompts and both answers), as plainly as Postgres writes them.
+  t0=$(now)
+  psql "$base_url/$exports_db" -qc "copy (
+      select v.id, v.battle_id, v.winner, v.counted, v.voided, v.created_at, b.language,
+             ma.key, mb.key, t.prompt, aa.content, ab.content, aa.token_count, ab.token_count
+      from vote v join battle b on b.id = v.battle_id join battle_turn t on t.id = v.turn_id
+      join model ma on ma.id = b.model_a_id join model mb on mb.id = b.model_b_id
+      join answer aa on aa.turn_id = t.id and aa.side = 'a' and not aa.discarded
+      join answer ab on ab.turn_id = t.id and ab.side = 'b' and not ab.discarded
+      order by v.id) to stdout" > "$out/copy.tsv"
+  copy_s=$(calc "$(now) - $t0")
+  copy_mib=$(( $(stat -c %s "$out/copy.tsv") / 1048576 ))
+  {
+    echo "| $export_battles battles | seconds | × COPY TO | MiB | server peak RSS growth (MiB) |"
+    echo "|---|---|---|---|---|"
+    printf '| COPY … TO STDOUT (psql) | %.1f | 1.00 | %s | — |\n' "$copy_s" "$copy_mib"
+    for format in jsonl csv parquet; do
+      rss_before=$(kib "$exports_pid" VmRSS)
+      t0=$(now)
+      code=$(curl -sS -b "$jar" -o "$out/export.$format" -w '%{http_code}' \
+        "$exports_url/api/v1/exports/battles?schema=full&format=$format")
+      secs=$(calc "$(now) - $t0")
+      if [ "$code" != 200 ]; then
+        echo "| export, full schema, $format | refused ($code): $(head -c 200 "$out/export.$format") | | | |"
+        continue
+      fi
+      peak=$(kib "$exports_pid" VmHWM)
+      growth=$(( (peak - rss_before) / 1024 ))
+      [ "$growth" -ge 0 ] || growth=0
+      printf '| export, full schema, %s (HTTP) | %.1f | %.2f | %s | %s |\n' "$format" "$secs" \
+        "$(calc "$secs / $copy_s")" "$(( $(stat -c %s "$out/export.$format") / 1048576 ))" "$growth"
+    done
+    t0=$(now)
+    DATABASE_URL="$base_url/$exports_db" ARENA_CONFIG="$out/exports.toml" \
+      "$bin/server" import --schema full --source bench-import "$out/export.jsonl" \
+      > "$out/import.json" 2> "$out/import.log"
+    secs=$(calc "$(now) - $t0")
+    printf '| import of the JSONL export (server import) | %.1f | %.2f | %s | — |\n' "$secs" \
+      "$(calc "$secs / $copy_s")" "$(( $(stat -c %s "$out/export.jsonl") / 1048576 ))"
+  } | tee "$out/exports.md"
+  rows=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["rows_added"])' "$out/import.json")
+  [ "$rows" -gt 0 ] || { echo "[bench] the import added nothing; see $out/import.log" >&2; exit 1; }
+  rm -f "$out"/export.* "$out/copy.tsv"
+fi
+
 if want models; then
-  # --- 4. The built-in worker and the rating engine -------------------------------------------
+  # --- 5. The built-in worker and the rating engine -------------------------------------------
   bash scripts/fetch-model.sh
   cargo run --release -p arena-worker --bin worker-bench
   cargo run --release -p arena-ratings --bin arena-ratings -- bench
 fi
-for db in "$votes_db" "$streams_db"; do
+for db in "$votes_db" "$streams_db" "$exports_db"; do
   psql "$DATABASE_URL" -qc "drop database if exists $db with (force)" >/dev/null 2>&1 || true
 done
 echo "[bench] done"

@@ -16,6 +16,7 @@ have_cmd curl || need+=(curl ca-certificates)
 have_cmd pkg-config || need+=(pkg-config)
 have_cmd python3 || need+=(python3)
 python3 -m pip --version >/dev/null 2>&1 || need+=(python3-pip)
+python3 -c 'import ensurepip' >/dev/null 2>&1 || need+=(python3-venv)  # .local/pyenv
 have_cmd node || need+=(nodejs)
 have_cmd npm || need+=(npm)
 have_cmd psql || need+=(postgresql-client)
@@ -53,6 +54,37 @@ if [ ! -x end2end/node_modules/.bin/playwright ] || [ ! -x end2end/node_modules/
    || [ end2end/package-lock.json -nt end2end/node_modules/.package-lock.json ]; then
   log "installing end-to-end test packages (npm ci)"
   (cd end2end && npm ci --no-audit --no-fund)
+fi
+
+# --- Python tools in .local/pyenv (a venv shared by the test tools; one block per tool) -------
+if [ ! -x .local/pyenv/bin/python ]; then
+  log "creating the Python venv .local/pyenv"
+  python3 -m venv .local/pyenv
+fi
+
+# openapi-spec-validator: checks /api/v1/openapi.json (server/tests/it/openapi.rs runs it).
+OPENAPI_VALIDATOR_VERSION=0.9.0
+if ! .local/pyenv/bin/python -m pip show openapi-spec-validator 2>/dev/null \
+    | grep -qx "Version: $OPENAPI_VALIDATOR_VERSION"; then
+  log "installing openapi-spec-validator $OPENAPI_VALIDATOR_VERSION into .local/pyenv"
+  .local/pyenv/bin/python -m pip install -q --disable-pip-version-check \
+    "openapi-spec-validator==$OPENAPI_VALIDATOR_VERSION"
+fi
+
+# pandas, pyarrow and Hugging Face datasets: make test loads every export with them
+# (scripts/datasets_check.py). Pinned: these install as wheels on CPython 3.11.
+PANDAS_VERSION=3.1.1 PYARROW_VERSION=26.0.1 DATASETS_VERSION=5.2.0
+if ! .local/pyenv/bin/python - "$PANDAS_VERSION" "$PYARROW_VERSION" "$DATASETS_VERSION" \
+    >/dev/null 2>&1 <<'PY'
+import sys
+from importlib.metadata import version
+wanted = dict(zip(["pandas", "pyarrow", "datasets"], sys.argv[1:]))
+sys.exit(any(version(name) != v for name, v in wanted.items()))
+PY
+then
+  log "installing pandas $PANDAS_VERSION, pyarrow $PYARROW_VERSION, datasets $DATASETS_VERSION into .local/pyenv"
+  .local/pyenv/bin/python -m pip install -q --disable-pip-version-check \
+    "pandas==$PANDAS_VERSION" "pyarrow==$PYARROW_VERSION" "datasets==$DATASETS_VERSION"
 fi
 
 # --- The built-in model ------------------------------------------------------------------------

@@ -102,6 +102,21 @@ mkdir -p docs
 (cd end2end && ARENA_URL="http://127.0.0.1:$app_port" SECOND_WORKER_URL="http://127.0.0.1:$second_port" \
   ARENA_ADMIN=e2e-admin npx playwright test)
 
+# The research exports of the browser test's real votes, every schema in every format, as
+# researchers will load them: pandas, pyarrow and Hugging Face datasets, offline; row counts,
+# SHA-256 and key columns against the manifests, Parquet rows against JSONL rows (docs/exports.md).
+step "exports load with pandas, pyarrow and datasets"
+rm -rf target/e2e-exports && mkdir -p target/e2e-exports
+for schema in chatbot_arena_conversations arena_human_preference_100k arena_human_preference_140k \
+    kaggle_55k ebaluatoia dpo full; do
+  for format in jsonl csv parquet; do
+    DATABASE_URL="$base_url/$e2e_db" ARENA_CONFIG=target/e2e-config.toml ARENA__EXPORTS__VOTER_SALT=e2e \
+      target/debug/server export --schema "$schema" --format "$format" --votes all --voided include \
+      --out "target/e2e-exports/$schema.$format"
+  done
+done
+.local/pyenv/bin/python scripts/datasets_check.py target/e2e-exports
+
 # The harnesses of make bench and make chaos, short, on the binaries cargo test built: they must
 # not rot. Their figures are printed, never asserted (the full runs' figures are in docs/scale.md);
 # chaos fails on a lost, changed or duplicated vote or counts that differ from the votes.

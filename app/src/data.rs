@@ -42,7 +42,7 @@ pub fn DataPage() -> impl IntoView {
                     Ok(Some(a)) if a.role == "researcher" || a.role == "admin" => view! {
                         <form method="get" action="/api/v1/exports/battles" class="console-form export">
                             <label>"Schema" {choices("schema", &SCHEMAS)}</label>
-                            <label>"Format" {choices("format", &[("jsonl", "JSON Lines"), ("csv", "CSV")])}</label>
+                            <label>"Format" {choices("format", &[("jsonl", "JSON Lines"), ("csv", "CSV"), ("parquet", "Parquet")])}</label>
                             <label>"From" <input type="date" name="from"/></label>
                             <label>"To" <input type="date" name="to"/></label>
                             <label>"Language" <input name="language" placeholder="all, or e.g. eu"/></label>

@@ -54,6 +54,7 @@ pub fn LeaderboardPage() -> impl IntoView {
                 ties: get("ties"),
                 rounds: get("rounds"),
                 seed: get("seed"),
+                source: get("source"),
             }
         })
     };
@@ -75,7 +76,20 @@ pub fn LeaderboardPage() -> impl IntoView {
     view! {
         <section class="leaderboard">
             <h1>"Leaderboard"</h1>
+            {move || {
+                let source = current("source");
+                (!source.is_empty()).then(|| view! {
+                    <p class="notice source-notice" role="status">
+                        {format!("Imported data source “{source}”: its own votes, not the arena's. ")}
+                        <a href="/leaderboard">"The arena's leaderboard"</a>
+                    </p>
+                })
+            }}
             <form method="get" class="filters">
+                {move || {
+                    let source = current("source");
+                    (!source.is_empty()).then(|| view! { <input type="hidden" name="source" value=source/> })
+                }}
                 <label>"Language "
                     <select name="language">
                         {options("language", &[("", "All"), ("en", "English"), ("eu", "Euskara"), ("es", "Español"), ("fr", "Français"), ("other", "Other")])}

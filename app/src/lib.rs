@@ -100,6 +100,7 @@ pub fn App() -> impl IntoView {
                     <Route path=(StaticSegment("admin"), StaticSegment("models"), ParamSegment("key")) view=admin::AdminModelPage/>
                     <Route path=(StaticSegment("admin"), StaticSegment("pairing")) view=admin::AdminPairingPage/>
                     <Route path=(StaticSegment("admin"), StaticSegment("moderation")) view=admin::AdminModerationPage/>
+                    <Route path=(StaticSegment("admin"), StaticSegment("imports")) view=admin::AdminImportsPage/>
                     <Route path=(StaticSegment("admin"), StaticSegment("users")) view=admin::AdminUsersPage/>
                     <Route path=(StaticSegment("admin"), StaticSegment("audit")) view=admin::AdminAuditPage/>
                 </Routes>

@@ -7,10 +7,10 @@ use crate::api::{ApiError, ApiJson};
 use crate::client::ClientAddr;
 use crate::session::Session;
 use arena_core::Arena;
-use arena_core::accounts::tokens::TokenRefusal;
+use arena_core::accounts::tokens::{TokenCreated, TokenRefusal, TokenView};
 use arena_core::accounts::{self, Account, SignedIn, cookie};
 use arena_domain::account::Role;
-use arena_domain::api::{AccountView, ChangePassword, Credentials};
+use arena_domain::api::{AccountView, ApiErrorBody, ChangePassword, Credentials};
 use axum::extract::{Path, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
@@ -152,6 +152,16 @@ async fn signed_in(
     Ok(response)
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/account",
+    tag = "accounts",
+    security(("session_cookie" = [])),
+    responses(
+        (status = 200, description = "Who is signed in", body = AccountView),
+        (status = 401, description = "Not signed in", body = ApiErrorBody),
+    )
+)]
 async fn me(
     State(arena): State<Arena>,
     Extension(SignedInAs(account)): Extension<SignedInAs>,
@@ -161,6 +171,20 @@ async fn me(
     Ok(Json(view(account, votes)).into_response())
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/account/signup",
+    tag = "accounts",
+    request_body = Credentials,
+    security((), ("voter_cookie" = [])),
+    responses(
+        (status = 201, description = "Signed up and in: sets the session cookie and a new voter \
+            cookie; the browser's earlier votes stay with the account", body = AccountView,
+            headers(("Set-Cookie" = String))),
+        (status = 409, description = "The username is taken", body = ApiErrorBody),
+        (status = 429, description = "Rate limited (`Retry-After`)", body = ApiErrorBody),
+    )
+)]
 async fn sign_up(
     State(state): State<AppState>,
     session: Session,
@@ -174,6 +198,20 @@ async fn sign_up(
     signed_in(&state, StatusCode::CREATED, done).await
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/account/signin",
+    tag = "accounts",
+    request_body = Credentials,
+    security((), ("voter_cookie" = [])),
+    responses(
+        (status = 200, description = "Signed in: sets the session cookie and a new voter cookie",
+            body = AccountView, headers(("Set-Cookie" = String))),
+        (status = 401, description = "Wrong username or password", body = ApiErrorBody),
+        (status = 429, description = "Too many failed sign-ins (`Retry-After`)",
+            body = ApiErrorBody),
+    )
+)]
 async fn sign_in(
     State(state): State<AppState>,
     Extension(ClientAddr(address)): Extension<ClientAddr>,
@@ -190,6 +228,14 @@ async fn sign_in(
 
 /// Ends the session on the server and forgets both cookies: the browser is a new anonymous
 /// voter from its next write.
+#[utoipa::path(
+    post,
+    path = "/api/v1/account/signout",
+    tag = "accounts",
+    security((), ("session_cookie" = [])),
+    responses((status = 204, description = "Signed out; both cookies cleared",
+        headers(("Set-Cookie" = String))))
+)]
 async fn sign_out(
     State(state): State<AppState>,
     Extension(SignedInAs(account)): Extension<SignedInAs>,
@@ -205,6 +251,18 @@ async fn sign_out(
     Ok(response)
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/account/password",
+    tag = "accounts",
+    request_body = ChangePassword,
+    security(("session_cookie" = [])),
+    responses(
+        (status = 204, description = "Changed"),
+        (status = 401, description = "Not signed in, or the current password is wrong",
+            body = ApiErrorBody),
+    )
+)]
 async fn change_password(
     State(arena): State<Arena>,
     Extension(ClientAddr(address)): Extension<ClientAddr>,
@@ -273,7 +331,7 @@ fn url_escape(s: &str) -> String {
         .collect()
 }
 
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct NewToken {
     name: String,
@@ -281,6 +339,18 @@ struct NewToken {
     expires_days: Option<u32>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/account/tokens",
+    tag = "accounts",
+    security(("session_cookie" = [])),
+    responses(
+        (status = 200, description = "The account's API tokens (never the tokens themselves)",
+            body = Vec<TokenView>),
+        (status = 401, description = "Not signed in", body = ApiErrorBody),
+        (status = 403, description = "A volunteer: tokens are for researchers and admins", body = ApiErrorBody),
+    )
+)]
 async fn tokens(
     State(arena): State<Arena>,
     Extension(SignedInAs(account)): Extension<SignedInAs>,
@@ -290,6 +360,19 @@ async fn tokens(
 }
 
 /// A new token, shown in this answer only.
+#[utoipa::path(
+    post,
+    path = "/api/v1/account/tokens",
+    tag = "accounts",
+    request_body = NewToken,
+    security(("session_cookie" = [])),
+    responses(
+        (status = 201, description = "The new token: the only time it is shown",
+            body = TokenCreated),
+        (status = 401, description = "Not signed in", body = ApiErrorBody),
+        (status = 403, description = "A volunteer: tokens are for researchers and admins", body = ApiErrorBody),
+    )
+)]
 async fn create_token(
     State(arena): State<Arena>,
     Extension(SignedInAs(account)): Extension<SignedInAs>,
@@ -303,6 +386,19 @@ async fn create_token(
     Ok((StatusCode::CREATED, Json(created)).into_response())
 }
 
+#[utoipa::path(
+    delete,
+    path = "/api/v1/account/tokens/{id}",
+    tag = "accounts",
+    params(("id" = String, Path, format = Uuid, description = "The token's id")),
+    security(("session_cookie" = [])),
+    responses(
+        (status = 204, description = "Revoked"),
+        (status = 401, description = "Not signed in", body = ApiErrorBody),
+        (status = 403, description = "A volunteer: tokens are for researchers and admins", body = ApiErrorBody),
+        (status = 404, description = "No such token of this account", body = ApiErrorBody),
+    )
+)]
 async fn revoke_token(
     State(arena): State<Arena>,
     Extension(SignedInAs(account)): Extension<SignedInAs>,

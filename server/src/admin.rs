@@ -49,10 +49,34 @@ fn console(arena: &Arena, signed_in: &SignedInAs) -> Result<Admin, ApiError> {
 
 type Console = Extension<SignedInAs>;
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/admin/models",
+    tag = "admin",
+    security(("session_cookie" = [])),
+    responses(
+        (status = 200, description = "Every model with its endpoints and their health", body = Vec<arena_domain::admin::AdminModel>),
+        (status = 401, description = "Not signed in", body = arena_domain::api::ApiErrorBody),
+        (status = 403, description = "Not an admin", body = arena_domain::api::ApiErrorBody),
+    )
+)]
 async fn models(State(arena): State<Arena>, Extension(s): Console) -> Result<Response, ApiError> {
     Ok(Json(console(&arena, &s)?.models().await?).into_response())
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/admin/models/{key}",
+    tag = "admin",
+    params(("key" = String, Path, description = "The model's key")),
+    security(("session_cookie" = [])),
+    responses(
+        (status = 200, description = "The model", body = arena_domain::admin::AdminModel),
+        (status = 401, description = "Not signed in", body = arena_domain::api::ApiErrorBody),
+        (status = 403, description = "Not an admin", body = arena_domain::api::ApiErrorBody),
+        (status = 404, description = "No such model", body = arena_domain::api::ApiErrorBody),
+    )
+)]
 async fn model(
     State(arena): State<Arena>,
     Extension(s): Console,
@@ -61,6 +85,20 @@ async fn model(
     Ok(Json(console(&arena, &s)?.model(&key).await?).into_response())
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/admin/models",
+    tag = "admin",
+    request_body = ModelInput,
+    security(("session_cookie" = [])),
+    responses(
+        (status = 201, description = "The new model", body = arena_domain::admin::AdminModel),
+        (status = 401, description = "Not signed in", body = arena_domain::api::ApiErrorBody),
+        (status = 403, description = "Not an admin", body = arena_domain::api::ApiErrorBody),
+        (status = 409, description = "Changed meanwhile by someone else (stale `version`), or \
+            the key is taken", body = arena_domain::api::ApiErrorBody),
+    )
+)]
 async fn create_model(
     State(arena): State<Arena>,
     Extension(s): Console,
@@ -70,6 +108,22 @@ async fn create_model(
     Ok((StatusCode::CREATED, Json(admin.create_model(body).await?)).into_response())
 }
 
+#[utoipa::path(
+    put,
+    path = "/api/v1/admin/models/{key}",
+    tag = "admin",
+    params(("key" = String, Path, description = "The model's key")),
+    request_body = ModelInput,
+    security(("session_cookie" = [])),
+    responses(
+        (status = 200, description = "The model, changed", body = arena_domain::admin::AdminModel),
+        (status = 401, description = "Not signed in", body = arena_domain::api::ApiErrorBody),
+        (status = 403, description = "Not an admin", body = arena_domain::api::ApiErrorBody),
+        (status = 404, description = "No such model", body = arena_domain::api::ApiErrorBody),
+        (status = 409, description = "Changed meanwhile by someone else (stale `version`), or \
+            the key is taken", body = arena_domain::api::ApiErrorBody),
+    )
+)]
 async fn update_model(
     State(arena): State<Arena>,
     Extension(s): Console,
@@ -80,13 +134,26 @@ async fn update_model(
     Ok(Json(admin.update_model(&key, body).await?).into_response())
 }
 
-#[derive(serde::Serialize)]
+#[derive(serde::Serialize, utoipa::ToSchema)]
 struct ActiveChange {
     active: bool,
     /// Battles with the model still being answered (they keep it).
     live_battles: i64,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/admin/models/{key}/retire",
+    tag = "admin",
+    params(("key" = String, Path, description = "The model's key")),
+    security(("session_cookie" = [])),
+    responses(
+        (status = 200, description = "Retired: no new battles", body = ActiveChange),
+        (status = 401, description = "Not signed in", body = arena_domain::api::ApiErrorBody),
+        (status = 403, description = "Not an admin", body = arena_domain::api::ApiErrorBody),
+        (status = 404, description = "No such model", body = arena_domain::api::ApiErrorBody),
+    )
+)]
 async fn retire(
     State(arena): State<Arena>,
     Extension(s): Console,
@@ -100,6 +167,19 @@ async fn retire(
     .into_response())
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/admin/models/{key}/reactivate",
+    tag = "admin",
+    params(("key" = String, Path, description = "The model's key")),
+    security(("session_cookie" = [])),
+    responses(
+        (status = 200, description = "Back in new battles", body = ActiveChange),
+        (status = 401, description = "Not signed in", body = arena_domain::api::ApiErrorBody),
+        (status = 403, description = "Not an admin", body = arena_domain::api::ApiErrorBody),
+        (status = 404, description = "No such model", body = arena_domain::api::ApiErrorBody),
+    )
+)]
 async fn reactivate(
     State(arena): State<Arena>,
     Extension(s): Console,
@@ -113,6 +193,20 @@ async fn reactivate(
     .into_response())
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/admin/models/{key}/endpoints",
+    tag = "admin",
+    params(("key" = String, Path, description = "The model's key")),
+    request_body = EndpointInput,
+    security(("session_cookie" = [])),
+    responses(
+        (status = 201, description = "The model with its new endpoint", body = arena_domain::admin::AdminModel),
+        (status = 401, description = "Not signed in", body = arena_domain::api::ApiErrorBody),
+        (status = 403, description = "Not an admin", body = arena_domain::api::ApiErrorBody),
+        (status = 404, description = "No such model", body = arena_domain::api::ApiErrorBody),
+    )
+)]
 async fn add_endpoint(
     State(arena): State<Arena>,
     Extension(s): Console,
@@ -127,6 +221,20 @@ async fn add_endpoint(
         .into_response())
 }
 
+#[utoipa::path(
+    put,
+    path = "/api/v1/admin/endpoints/{id}",
+    tag = "admin",
+    params(("id" = String, Path, format = Uuid, description = "The endpoint's id")),
+    request_body = EndpointInput,
+    security(("session_cookie" = [])),
+    responses(
+        (status = 200, description = "The endpoint's model", body = arena_domain::admin::AdminModel),
+        (status = 401, description = "Not signed in", body = arena_domain::api::ApiErrorBody),
+        (status = 403, description = "Not an admin", body = arena_domain::api::ApiErrorBody),
+        (status = 404, description = "No such endpoint", body = arena_domain::api::ApiErrorBody),
+    )
+)]
 async fn update_endpoint(
     State(arena): State<Arena>,
     Extension(s): Console,
@@ -137,6 +245,19 @@ async fn update_endpoint(
     Ok(Json(admin.update_endpoint(&id, body).await?).into_response())
 }
 
+#[utoipa::path(
+    delete,
+    path = "/api/v1/admin/endpoints/{id}",
+    tag = "admin",
+    params(("id" = String, Path, format = Uuid, description = "The endpoint's id")),
+    security(("session_cookie" = [])),
+    responses(
+        (status = 200, description = "The endpoint's model, without it", body = arena_domain::admin::AdminModel),
+        (status = 401, description = "Not signed in", body = arena_domain::api::ApiErrorBody),
+        (status = 403, description = "Not an admin", body = arena_domain::api::ApiErrorBody),
+        (status = 404, description = "No such endpoint", body = arena_domain::api::ApiErrorBody),
+    )
+)]
 async fn delete_endpoint(
     State(arena): State<Arena>,
     Extension(s): Console,
@@ -146,6 +267,19 @@ async fn delete_endpoint(
     Ok(Json(admin.delete_endpoint(&id).await?).into_response())
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/admin/endpoints/{id}/test",
+    tag = "admin",
+    params(("id" = String, Path, format = Uuid, description = "The endpoint's id")),
+    security(("session_cookie" = [])),
+    responses(
+        (status = 200, description = "A short test request's outcome", body = arena_domain::admin::EndpointTest),
+        (status = 401, description = "Not signed in", body = arena_domain::api::ApiErrorBody),
+        (status = 403, description = "Not an admin", body = arena_domain::api::ApiErrorBody),
+        (status = 404, description = "No such endpoint", body = arena_domain::api::ApiErrorBody),
+    )
+)]
 async fn test_endpoint(
     State(arena): State<Arena>,
     Extension(s): Console,
@@ -155,11 +289,36 @@ async fn test_endpoint(
     Ok(Json(admin.test_endpoint(&id).await?).into_response())
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/admin/pairing",
+    operation_id = "admin_pairing",
+    tag = "admin",
+    security(("session_cookie" = [])),
+    responses(
+        (status = 200, description = "The pairing policy and the last day's sampling", body = arena_domain::admin::PairingView),
+        (status = 401, description = "Not signed in", body = arena_domain::api::ApiErrorBody),
+        (status = 403, description = "Not an admin", body = arena_domain::api::ApiErrorBody),
+    )
+)]
 async fn pairing(State(arena): State<Arena>, Extension(s): Console) -> Result<Response, ApiError> {
     console(&arena, &s)?;
     Ok(Json(arena.pairing_view().await?).into_response())
 }
 
+#[utoipa::path(
+    put,
+    path = "/api/v1/admin/pairing",
+    tag = "admin",
+    request_body = PairingPolicyInput,
+    security(("session_cookie" = [])),
+    responses(
+        (status = 200, description = "The policy, changed", body = arena_domain::admin::PairingView),
+        (status = 401, description = "Not signed in", body = arena_domain::api::ApiErrorBody),
+        (status = 403, description = "Not an admin", body = arena_domain::api::ApiErrorBody),
+        (status = 409, description = "Changed meanwhile (stale `version`)", body = arena_domain::api::ApiErrorBody),
+    )
+)]
 async fn set_policy(
     State(arena): State<Arena>,
     Extension(s): Console,
@@ -169,6 +328,18 @@ async fn set_policy(
     Ok(Json(admin.set_pairing_policy(body).await?).into_response())
 }
 
+#[utoipa::path(
+    put,
+    path = "/api/v1/admin/pairing/rules",
+    tag = "admin",
+    request_body = PairRuleInput,
+    security(("session_cookie" = [])),
+    responses(
+        (status = 200, description = "The policy with the pair's rule", body = arena_domain::admin::PairingView),
+        (status = 401, description = "Not signed in", body = arena_domain::api::ApiErrorBody),
+        (status = 403, description = "Not an admin", body = arena_domain::api::ApiErrorBody),
+    )
+)]
 async fn set_rule(
     State(arena): State<Arena>,
     Extension(s): Console,
@@ -178,6 +349,19 @@ async fn set_rule(
     Ok(Json(admin.set_pair_rule(body).await?).into_response())
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/admin/votes",
+    tag = "admin",
+    params(VoteQuery),
+    security(("session_cookie" = [])),
+    responses(
+        (status = 200, description = "Matching votes, newest first", body = Vec<arena_domain::admin::VoteRow>),
+        (status = 401, description = "Not signed in", body = arena_domain::api::ApiErrorBody),
+        (status = 403, description = "Not an admin", body = arena_domain::api::ApiErrorBody),
+        (status = 422, description = "A bad query value", body = arena_domain::api::ApiErrorBody),
+    )
+)]
 async fn votes(
     State(arena): State<Arena>,
     Extension(s): Console,
@@ -198,6 +382,53 @@ fn unknown_action() -> ApiError {
     ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such API route")
 }
 
+/// The `{action}` of a path, as one of its enum's names (the same enum documents the path's
+/// choices); anything else names no route.
+fn parse_action<A: serde::de::DeserializeOwned>(raw: &str) -> Result<A, ApiError> {
+    A::deserialize(serde::de::value::StrDeserializer::<serde::de::value::Error>::new(raw))
+        .map_err(|_| unknown_action())
+}
+
+/// `POST /votes/{id}/{action}`.
+#[derive(Clone, Copy, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+enum VoteAction {
+    Void,
+    Unvoid,
+}
+
+/// `POST /voters/{id}/{action}`: void or restore all the voter's votes, or (un)ban the voter.
+#[derive(Clone, Copy, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+enum VoterAction {
+    Void,
+    Unvoid,
+    Ban,
+    Unban,
+}
+
+/// `POST /battles/{id}/{action}`: void the battle's votes, or dismiss it from the queue.
+#[derive(Clone, Copy, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+enum BattleAction {
+    Void,
+    Dismiss,
+}
+
+#[utoipa::path(
+    post,
+    path = "/api/v1/admin/votes/{id}/{action}",
+    tag = "admin",
+    params(("id" = i64, Path, description = "The vote's id"), ("action" = inline(VoteAction), Path)),
+    request_body = ModerationInput,
+    security(("session_cookie" = [])),
+    responses(
+        (status = 200, description = "What changed", body = arena_domain::admin::ModerationOutcome),
+        (status = 401, description = "Not signed in", body = arena_domain::api::ApiErrorBody),
+        (status = 403, description = "Not an admin", body = arena_domain::api::ApiErrorBody),
+        (status = 404, description = "No such vote, or no such action", body = arena_domain::api::ApiErrorBody),
+    )
+)]
 async fn vote_action(
     State(arena): State<Arena>,
     Extension(s): Console,
@@ -205,17 +436,28 @@ async fn vote_action(
     ApiJson(body): ApiJson<ModerationInput>,
 ) -> Result<Response, ApiError> {
     let admin = console(&arena, &s)?;
-    let voided = match action.as_str() {
-        "void" => true,
-        "unvoid" => false,
-        _ => return Err(unknown_action()),
-    };
+    let voided = parse_action::<VoteAction>(&action)? == VoteAction::Void;
     let id: i64 = id
         .parse()
         .map_err(|_| ApiError::from(arena_core::ArenaError::NotFound { what: "vote" }))?;
     Ok(Json(admin.void_vote(id, voided, &body).await?).into_response())
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/admin/voters/{id}/{action}",
+    tag = "admin",
+    params(("id" = String, Path, format = Uuid, description = "The voter's id"), ("action" = inline(VoterAction), Path)),
+    request_body = ModerationInput,
+    security(("session_cookie" = [])),
+    responses(
+        (status = 200, description = "`void`, `unvoid`: what changed", body = arena_domain::admin::ModerationOutcome),
+        (status = 204, description = "`ban`, `unban`: done"),
+        (status = 401, description = "Not signed in", body = arena_domain::api::ApiErrorBody),
+        (status = 403, description = "Not an admin", body = arena_domain::api::ApiErrorBody),
+        (status = 404, description = "No such voter, or no such action", body = arena_domain::api::ApiErrorBody),
+    )
+)]
 async fn voter_action(
     State(arena): State<Arena>,
     Extension(s): Console,
@@ -223,24 +465,39 @@ async fn voter_action(
     ApiJson(body): ApiJson<ModerationInput>,
 ) -> Result<Response, ApiError> {
     let admin = console(&arena, &s)?;
-    match action.as_str() {
-        "void" | "unvoid" => {
-            Ok(Json(admin.void_voter(&id, action == "void", &body).await?).into_response())
+    match parse_action(&action)? {
+        a @ (VoterAction::Void | VoterAction::Unvoid) => {
+            let voided = a == VoterAction::Void;
+            Ok(Json(admin.void_voter(&id, voided, &body).await?).into_response())
         }
-        "ban" | "unban" => {
-            admin.ban_voter(&id, action == "ban", &body).await?;
+        a @ (VoterAction::Ban | VoterAction::Unban) => {
+            admin.ban_voter(&id, a == VoterAction::Ban, &body).await?;
             Ok(StatusCode::NO_CONTENT.into_response())
         }
-        _ => Err(unknown_action()),
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct Page {
+    /// Entries older than this id (paging; the audit log only).
     before: Option<i64>,
+    /// At most this many (default 100).
     limit: Option<i64>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/admin/flags",
+    tag = "admin",
+    params(Page),
+    security(("session_cookie" = [])),
+    responses(
+        (status = 200, description = "The moderation queue", body = Vec<arena_domain::admin::FlaggedBattle>),
+        (status = 401, description = "Not signed in", body = arena_domain::api::ApiErrorBody),
+        (status = 403, description = "Not an admin", body = arena_domain::api::ApiErrorBody),
+    )
+)]
 async fn flags(
     State(arena): State<Arena>,
     Extension(s): Console,
@@ -250,6 +507,21 @@ async fn flags(
     Ok(Json(admin.flagged(page.limit.unwrap_or(100)).await?).into_response())
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/admin/battles/{id}/{action}",
+    tag = "admin",
+    params(("id" = String, Path, format = Uuid, description = "The battle's id"), ("action" = inline(BattleAction), Path)),
+    request_body = ModerationInput,
+    security(("session_cookie" = [])),
+    responses(
+        (status = 200, description = "`void`: what changed", body = arena_domain::admin::ModerationOutcome),
+        (status = 204, description = "`dismiss`: reviewed, left as it is"),
+        (status = 401, description = "Not signed in", body = arena_domain::api::ApiErrorBody),
+        (status = 403, description = "Not an admin", body = arena_domain::api::ApiErrorBody),
+        (status = 404, description = "No such battle, or no such action", body = arena_domain::api::ApiErrorBody),
+    )
+)]
 async fn battle_action(
     State(arena): State<Arena>,
     Extension(s): Console,
@@ -257,16 +529,27 @@ async fn battle_action(
     ApiJson(body): ApiJson<ModerationInput>,
 ) -> Result<Response, ApiError> {
     let admin = console(&arena, &s)?;
-    match action.as_str() {
-        "void" => Ok(Json(admin.void_battle(&id, &body).await?).into_response()),
-        "dismiss" => {
+    match parse_action(&action)? {
+        BattleAction::Void => Ok(Json(admin.void_battle(&id, &body).await?).into_response()),
+        BattleAction::Dismiss => {
             admin.review_battle(&id, &body).await?;
             Ok(StatusCode::NO_CONTENT.into_response())
         }
-        _ => Err(unknown_action()),
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/admin/audit",
+    tag = "admin",
+    params(Page),
+    security(("session_cookie" = [])),
+    responses(
+        (status = 200, description = "The audit log, newest first", body = Vec<arena_domain::admin::AuditEntry>),
+        (status = 401, description = "Not signed in", body = arena_domain::api::ApiErrorBody),
+        (status = 403, description = "Not an admin", body = arena_domain::api::ApiErrorBody),
+    )
+)]
 async fn audit(
     State(arena): State<Arena>,
     Extension(s): Console,
@@ -281,10 +564,36 @@ async fn audit(
     .into_response())
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/admin/users",
+    tag = "admin",
+    security(("session_cookie" = [])),
+    responses(
+        (status = 200, description = "Every account", body = Vec<arena_domain::admin::UserRow>),
+        (status = 401, description = "Not signed in", body = arena_domain::api::ApiErrorBody),
+        (status = 403, description = "Not an admin", body = arena_domain::api::ApiErrorBody),
+    )
+)]
 async fn users(State(arena): State<Arena>, Extension(s): Console) -> Result<Response, ApiError> {
     Ok(Json(console(&arena, &s)?.users().await?).into_response())
 }
 
+#[utoipa::path(
+    put,
+    path = "/api/v1/admin/users/{username}/role",
+    tag = "admin",
+    params(("username" = String, Path)),
+    request_body = SetRole,
+    security(("session_cookie" = [])),
+    responses(
+        (status = 204, description = "Changed"),
+        (status = 401, description = "Not signed in", body = arena_domain::api::ApiErrorBody),
+        (status = 403, description = "Not an admin", body = arena_domain::api::ApiErrorBody),
+        (status = 404, description = "No such account", body = arena_domain::api::ApiErrorBody),
+        (status = 409, description = "An admin cannot take their own admin role away", body = arena_domain::api::ApiErrorBody),
+    )
+)]
 async fn set_role(
     State(arena): State<Arena>,
     Extension(s): Console,

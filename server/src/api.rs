@@ -8,7 +8,8 @@ use arena_core::limits::Action;
 use arena_core::live::Requester;
 use arena_core::{Arena, ArenaError};
 use arena_domain::api::{
-    ApiErrorBody, ApiErrorDetail, CastVote, ContinueBattle, CreateBattle, StreamEvent,
+    ApiErrorBody, ApiErrorDetail, BattleCreated, BattleView, CastVote, ContinueBattle,
+    CreateBattle, Reveal, StreamEvent,
 };
 use axum::extract::{FromRequest, Path, Request, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -224,6 +225,20 @@ fn reader(session: &Session) -> Result<arena_core::voters::VoterId, ApiError> {
         .ok_or_else(|| ApiError::from(ArenaError::NotFound { what: "battle" }))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/battles",
+    tag = "battles",
+    request_body = CreateBattle,
+    security((), ("voter_cookie" = [])),
+    responses(
+        (status = 201, description = "The battle and its first turn (read the answers from \
+            `…/stream`); a browser's first write also sets the voter cookie", body = BattleCreated),
+        (status = 429, description = "Rate limited (`Retry-After`)", body = ApiErrorBody),
+        (status = 503, description = "No two models available, or busy (`Retry-After`)",
+            body = ApiErrorBody),
+    )
+)]
 async fn create_battle(
     State(arena): State<Arena>,
     Extension(ClientAddr(client)): Extension<ClientAddr>,
@@ -237,6 +252,22 @@ async fn create_battle(
     Ok((StatusCode::CREATED, Json(created)))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/battles/{id}/turns",
+    tag = "battles",
+    params(("id" = String, Path, format = Uuid, description = "The battle's id")),
+    request_body = ContinueBattle,
+    security(("voter_cookie" = [])),
+    responses(
+        (status = 201, description = "The next turn: same two models, whole history",
+            body = BattleCreated),
+        (status = 404, description = "No such battle, or another voter's", body = ApiErrorBody),
+        (status = 409, description = "The battle cannot take a turn now", body = ApiErrorBody),
+        (status = 429, description = "Rate limited (`Retry-After`)", body = ApiErrorBody),
+        (status = 503, description = "A model is unavailable, or busy", body = ApiErrorBody),
+    )
+)]
 async fn continue_battle(
     State(arena): State<Arena>,
     Extension(ClientAddr(client)): Extension<ClientAddr>,
@@ -250,6 +281,21 @@ async fn continue_battle(
     Ok((StatusCode::CREATED, Json(created)))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/battles/{id}/regenerate",
+    tag = "battles",
+    params(("id" = String, Path, format = Uuid, description = "The battle's id")),
+    security(("voter_cookie" = [])),
+    responses(
+        (status = 201, description = "Both answers again, before the vote (the old ones are \
+            kept, marked discarded)", body = BattleCreated),
+        (status = 404, description = "No such battle, or another voter's", body = ApiErrorBody),
+        (status = 409, description = "The turn cannot be regenerated now", body = ApiErrorBody),
+        (status = 429, description = "Rate limited (`Retry-After`)", body = ApiErrorBody),
+        (status = 503, description = "A model is unavailable, or busy", body = ApiErrorBody),
+    )
+)]
 async fn regenerate(
     State(arena): State<Arena>,
     Extension(ClientAddr(client)): Extension<ClientAddr>,
@@ -262,6 +308,25 @@ async fn regenerate(
     Ok((StatusCode::CREATED, Json(created)))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/battles/{id}/vote",
+    tag = "battles",
+    params(
+        ("id" = String, Path, format = Uuid, description = "The battle's id"),
+        ("Idempotency-Key" = Option<String>, Header, description = "The same key again returns \
+            the same answer and writes nothing; visible ASCII"),
+    ),
+    request_body = CastVote,
+    security(("voter_cookie" = [])),
+    responses(
+        (status = 200, description = "The vote, and the reveal of both models", body = Reveal),
+        (status = 404, description = "No such battle, or another voter's", body = ApiErrorBody),
+        (status = 409, description = "Before both answers finished, a second different vote, a \
+            failed battle, or an Idempotency-Key used for another vote", body = ApiErrorBody),
+        (status = 429, description = "Rate limited (`Retry-After`)", body = ApiErrorBody),
+    )
+)]
 async fn vote(
     State(arena): State<Arena>,
     Extension(ClientAddr(client)): Extension<ClientAddr>,
@@ -286,12 +351,25 @@ async fn vote(
     Ok(Json(reveal))
 }
 
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, utoipa::ToSchema)]
 struct Report {
     reason: String,
 }
 
 /// The battle's voter reports it: it enters the moderators' queue.
+#[utoipa::path(
+    post,
+    path = "/api/v1/battles/{id}/report",
+    tag = "battles",
+    params(("id" = String, Path, format = Uuid, description = "The battle's id")),
+    request_body = Report,
+    security(("voter_cookie" = [])),
+    responses(
+        (status = 204, description = "Reported"),
+        (status = 404, description = "No such battle, or another voter's", body = ApiErrorBody),
+        (status = 429, description = "Rate limited (`Retry-After`)", body = ApiErrorBody),
+    )
+)]
 async fn report(
     State(arena): State<Arena>,
     Extension(ClientAddr(client)): Extension<ClientAddr>,
@@ -321,7 +399,7 @@ async fn settings_voter(
     session.voter_or_create().await
 }
 
-#[derive(serde::Serialize)]
+#[derive(serde::Serialize, utoipa::ToSchema)]
 struct Terms {
     version: &'static str,
     text: &'static str,
@@ -329,6 +407,13 @@ struct Terms {
     accepted: bool,
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/terms",
+    tag = "voters",
+    security((), ("voter_cookie" = [])),
+    responses((status = 200, description = "The current terms", body = Terms))
+)]
 async fn terms(
     State(arena): State<Arena>,
     session: Session,
@@ -350,12 +435,23 @@ async fn terms(
     }))
 }
 
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, utoipa::ToSchema)]
 struct AcceptTerms {
     version: String,
 }
 
 /// Accepts the terms for this browser's voter (created if it has none yet).
+#[utoipa::path(
+    post,
+    path = "/api/v1/terms/accept",
+    tag = "voters",
+    request_body = AcceptTerms,
+    security((), ("voter_cookie" = [])),
+    responses(
+        (status = 204, description = "Accepted (a voter is created if the browser has none)"),
+        (status = 429, description = "Rate limited (`Retry-After`)", body = ApiErrorBody),
+    )
+)]
 async fn accept_terms(
     State(arena): State<Arena>,
     Extension(ClientAddr(client)): Extension<ClientAddr>,
@@ -367,13 +463,20 @@ async fn accept_terms(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(serde::Serialize, serde::Deserialize)]
+#[derive(serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct DataRelease {
     /// True: this browser's conversations and votes are left out of research exports.
     opt_out: bool,
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/data-release",
+    tag = "voters",
+    security((), ("voter_cookie" = [])),
+    responses((status = 200, description = "This browser's choice", body = DataRelease))
+)]
 async fn data_release(
     State(arena): State<Arena>,
     session: Session,
@@ -386,6 +489,17 @@ async fn data_release(
 }
 
 /// Opts this browser's voter out of (or back into) research data releases.
+#[utoipa::path(
+    put,
+    path = "/api/v1/data-release",
+    tag = "voters",
+    request_body = DataRelease,
+    security((), ("voter_cookie" = [])),
+    responses(
+        (status = 200, description = "The choice, as stored", body = DataRelease),
+        (status = 429, description = "Rate limited (`Retry-After`)", body = ApiErrorBody),
+    )
+)]
 async fn set_data_release(
     State(arena): State<Arena>,
     Extension(ClientAddr(client)): Extension<ClientAddr>,
@@ -399,10 +513,29 @@ async fn set_data_release(
 
 /// The pairing policy and the realised sampling of every pair over the last day (public:
 /// researchers correct for it).
+#[utoipa::path(
+    get,
+    path = "/api/v1/pairing",
+    tag = "leaderboard",
+    responses((status = 200, description = "The pairing policy and the last day's sampling",
+        body = arena_domain::admin::PairingView))
+)]
 async fn pairing(State(arena): State<Arena>) -> Result<impl IntoResponse, ApiError> {
     Ok(Json(arena.pairing_view().await?))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/battles/{id}",
+    tag = "battles",
+    params(("id" = String, Path, format = Uuid, description = "The battle's id")),
+    security(("voter_cookie" = [])),
+    responses(
+        (status = 200, description = "The battle; model names only once a vote revealed them",
+            body = BattleView),
+        (status = 404, description = "No such battle, or another voter's", body = ApiErrorBody),
+    )
+)]
 async fn get_battle(
     State(arena): State<Arena>,
     session: Session,
@@ -413,6 +546,20 @@ async fn get_battle(
     Ok(Json(arena.battle_view(voter, id).await?))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/battles/{id}/stream",
+    tag = "battles",
+    params(("id" = String, Path, format = Uuid, description = "The battle's id")),
+    security(("voter_cookie" = [])),
+    responses(
+        (status = 200, description = "Server-sent events of the current turn, replayed from its \
+            start: events `delta`, `done` and `error`, each with a `StreamEvent` as JSON data; \
+            never a model's name. Ends once both sides ended.",
+            content_type = "text/event-stream", body = String),
+        (status = 404, description = "No such battle, or another voter's", body = ApiErrorBody),
+    )
+)]
 async fn stream_battle(
     State(arena): State<Arena>,
     session: Session,
@@ -473,6 +620,20 @@ fn sse_event(event: StreamEvent) -> Result<Event, Infallible> {
     Ok(Event::default().event(event.name()).data(data))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/leaderboard",
+    tag = "leaderboard",
+    params(arena_domain::api::LeaderboardFilter),
+    security((), ("api_token" = [])),
+    responses(
+        (status = 200, description = "The ratings for this filter",
+            body = arena_domain::api::LeaderboardView),
+        (status = 422, description = "A bad filter value, named in the message",
+            body = ApiErrorBody),
+        (status = 429, description = "Rate limited (`Retry-After`)", body = ApiErrorBody),
+    )
+)]
 async fn leaderboard(
     State(arena): State<Arena>,
     Extension(ClientAddr(address)): Extension<ClientAddr>,
@@ -499,6 +660,18 @@ fn run_id(raw: &str) -> Result<i64, ApiError> {
         .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "not_found", "rating run not found"))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/leaderboard/runs/{id}",
+    tag = "leaderboard",
+    params(("id" = i64, Path, description = "The rating run's id")),
+    security((), ("api_token" = [])),
+    responses(
+        (status = 200, description = "A recorded rating run",
+            body = arena_domain::api::LeaderboardView),
+        (status = 404, description = "No such run", body = ApiErrorBody),
+    )
+)]
 async fn rating_run(
     State(arena): State<Arena>,
     Path(id): Path<String>,
@@ -506,6 +679,18 @@ async fn rating_run(
     Ok(Json(arena.rating_run(run_id(&id)?).await?))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/leaderboard/runs/{id}/reproduce",
+    tag = "leaderboard",
+    params(("id" = i64, Path, description = "The rating run's id")),
+    security((), ("api_token" = [])),
+    responses(
+        (status = 200, description = "The run refitted from the votes it saw",
+            body = arena_domain::api::ReproducedRun),
+        (status = 404, description = "No such run", body = ApiErrorBody),
+    )
+)]
 async fn reproduce_run(
     State(arena): State<Arena>,
     Path(id): Path<String>,

@@ -22,6 +22,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/exports/battles", get(export))
         .route("/exports/battles/manifest", get(manifest))
+        .route("/sources", get(sources))
 }
 
 fn spec(
@@ -45,13 +46,38 @@ fn spec(
     })
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/exports/battles",
+    tag = "exports",
+    params(ExportQuery),
+    security(("session_cookie" = []), ("api_token" = [])),
+    responses(
+        (status = 200, description = "The export, streamed as it is read (chunked; a failure \
+            mid-body aborts the transfer). Its manifest is at `…/manifest` with the same query.",
+            content(
+                (String = "application/jsonl; charset=utf-8"),
+                (String = "text/csv; charset=utf-8"),
+                (String = "application/vnd.apache.parquet"),
+            ),
+            headers(
+                ("Content-Disposition" = String, description = "`attachment; filename=…`"),
+                ("x-arena-schema" = String, description = "The schema of the rows"),
+            )),
+        (status = 401, description = "Not signed in (no session, no token), or the token is not \
+            valid", body = arena_domain::api::ApiErrorBody),
+        (status = 403, description = "A volunteer: exports are for researchers and admins",
+            body = arena_domain::api::ApiErrorBody),
+        (status = 422, description = "A bad query value, named in the message", body = arena_domain::api::ApiErrorBody),
+    )
+)]
 async fn export(
     State(arena): State<Arena>,
     Extension(account): Extension<SignedInAs>,
     query: Result<Query<ExportQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let spec = spec(&account, query)?;
-    let filename = format!("arena-{}.{}", spec.schema.as_str(), spec.format.as_str());
+    let filename = format!("arena-{}.{}", spec.schema.as_str(), spec.format.extension());
     let content_type = spec.format.content_type();
     let schema = spec.schema.as_str();
     let events = arena.export(spec.clone()).await?;
@@ -79,6 +105,22 @@ async fn export(
     Ok(response)
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/exports/battles/manifest",
+    tag = "exports",
+    params(ExportQuery),
+    security(("session_cookie" = []), ("api_token" = [])),
+    responses(
+        (status = 200, description = "The manifest of the export with this query: rows, SHA-256 \
+            of the body, snapshot, rating run", body = arena_core::exports::Manifest),
+        (status = 401, description = "Not signed in (no session, no token), or the token is not \
+            valid", body = arena_domain::api::ApiErrorBody),
+        (status = 403, description = "A volunteer: exports are for researchers and admins",
+            body = arena_domain::api::ApiErrorBody),
+        (status = 422, description = "A bad query value, named in the message", body = arena_domain::api::ApiErrorBody),
+    )
+)]
 async fn manifest(
     State(arena): State<Arena>,
     Extension(account): Extension<SignedInAs>,
@@ -94,4 +136,17 @@ async fn manifest(
         }
     }
     Err(ApiError::internal("the export ended without a manifest"))
+}
+
+/// `GET /api/v1/sources`: the imported data sources (public, as the leaderboard is): name,
+/// schema, votes, models, last import. `GET /api/v1/leaderboard?source=NAME` rates one.
+#[utoipa::path(
+    get,
+    path = "/api/v1/sources",
+    tag = "leaderboard",
+    responses((status = 200, description = "The imported data sources, newest first",
+        body = Vec<arena_core::imports::DataSource>))
+)]
+async fn sources(State(arena): State<Arena>) -> Result<Response, ApiError> {
+    Ok(Json(arena_core::imports::sources(&arena.pool).await?).into_response())
 }

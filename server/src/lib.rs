@@ -7,6 +7,8 @@ pub mod assets;
 pub mod client;
 mod exports;
 pub mod health;
+mod imports;
+pub mod openapi;
 pub mod security;
 pub mod session;
 pub mod telemetry;
@@ -222,8 +224,10 @@ pub fn router(state: AppState) -> Router {
             api::router()
                 .merge(account::router())
                 .merge(exports::router())
-                .nest("/admin", admin::router()),
+                .merge(openapi::router())
+                .nest("/admin", admin::router().merge(imports::api_router())),
         )
+        .merge(imports::page_router())
         .merge(pages)
         .layer(axum::middleware::from_fn(account::console_gate))
         .layer(axum::middleware::from_fn_with_state(

@@ -3,7 +3,10 @@
 //! `server` serves; `server admin create --username NAME` creates the first admin (or makes an
 //! existing account admin), the password read from stdin when it is not a terminal, else from a
 //! prompt that does not echo. No admin ever exists by default. `server export --schema S
-//! --format F --out FILE` writes a research export and its manifest (`FILE.manifest.json`).
+//! --format F --out FILE` writes a research export and its manifest (`FILE.manifest.json`);
+//! `server import --schema S FILE` loads a public arena dataset as a read-only data source.
+
+mod import_command;
 
 use arena_core::accounts::Accounts;
 use arena_core::config::Settings;
@@ -27,6 +30,8 @@ enum Command {
     },
     /// Write a research export to a file, with its manifest beside it.
     Export(Box<ExportArgs>),
+    /// Load a public arena dataset (JSONL, CSV or Parquet) as a named, read-only data source.
+    Import(import_command::ImportArgs),
 }
 
 #[derive(clap::Args)]
@@ -35,7 +40,7 @@ struct ExportArgs {
     /// kaggle_55k, ebaluatoia, dpo or full.
     #[arg(long)]
     schema: String,
-    /// jsonl (default) or csv.
+    /// jsonl (default), csv or parquet.
     #[arg(long, default_value = "jsonl")]
     format: String,
     /// The file to write (its manifest goes beside it, FILE.manifest.json).
@@ -63,6 +68,9 @@ struct ExportArgs {
     /// all (default) or first.
     #[arg(long)]
     turns: Option<String>,
+    /// A rating run's id: exactly the votes it fitted (excludes the other filters).
+    #[arg(long)]
+    run: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -85,6 +93,9 @@ async fn main() {
             std::process::exit(2);
         }
     };
+    if let Some(Command::Import(args)) = cli.command {
+        std::process::exit(import_command::run(&settings, args).await);
+    }
     if let Some(Command::Export(args)) = cli.command {
         if let Err(e) = export(&settings, *args).await {
             eprintln!("export failed: {e}");
@@ -158,6 +169,7 @@ async fn export(settings: &Settings, args: ExportArgs) -> Result<(), Box<dyn std
         voided: args.voided,
         flagged: args.flagged,
         turns: args.turns,
+        run: args.run,
     }
     .parse()?;
     let pool = arena_core::db::connect(&settings.database).await?;

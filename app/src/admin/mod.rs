@@ -3,10 +3,12 @@
 //! which checks the role on the server before anything else: a stranger gets 401 (the pages
 //! send them to the sign-in page), any other role 403.
 
+mod imports;
 mod models;
 mod moderation;
 mod pairing;
 
+pub use imports::AdminImportsPage;
 pub use models::{AdminModelPage, AdminModelsPage};
 pub use moderation::AdminModerationPage;
 pub use pairing::AdminPairingPage;
@@ -79,6 +81,7 @@ pub fn ConsoleNav() -> impl IntoView {
             <A href="/admin" exact=true>"Models"</A>
             <A href="/admin/pairing">"Pairing"</A>
             <A href="/admin/moderation">"Moderation"</A>
+            <A href="/admin/imports">"Imports"</A>
             <A href="/admin/users">"Users"</A>
             <A href="/admin/audit">"Audit log"</A>
         </nav>

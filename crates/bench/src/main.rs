@@ -4,11 +4,13 @@
 //! - `prepare`: battles ready to vote on, for the vote-ingest load (`wrk`);
 //! - `ttft`: time to first token through the arena against straight to the worker;
 //! - `streams`: many concurrent streaming battles, with the server's memory sampled;
-//! - `chaos`: a steady vote load across server processes, then the audit of the vote record.
+//! - `chaos`: a steady vote load across server processes, then the audit of the vote record;
+//! - `seed`: many voted battles straight into the database (the export/import benchmark).
 
 mod chaos;
 mod client;
 mod load;
+mod seed;
 mod worker;
 
 use clap::{Parser, Subcommand};
@@ -32,6 +34,8 @@ enum Command {
     Streams(load::StreamsArgs),
     /// A vote load through several server processes, then the audit of the vote record.
     Chaos(chaos::ChaosArgs),
+    /// Many voted battles straight into a migrated database.
+    Seed(seed::SeedArgs),
 }
 
 #[tokio::main]
@@ -42,6 +46,7 @@ async fn main() {
         Command::Ttft(args) => load::ttft(args).await,
         Command::Streams(args) => load::streams(args).await,
         Command::Chaos(args) => chaos::run(args).await,
+        Command::Seed(args) => seed::run(args).await,
     };
     if let Err(e) = result {
         eprintln!("arena-bench: {e}");

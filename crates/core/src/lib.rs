@@ -9,6 +9,7 @@ pub mod config;
 pub mod db;
 pub mod error;
 pub mod exports;
+pub mod imports;
 pub mod leaderboard;
 pub mod limits;
 pub mod live;
@@ -285,6 +286,7 @@ impl Arena {
 }
 
 #[derive(Debug, Clone, Copy, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Readiness {
     pub database: bool,
     pub healthy_workers: bool,

@@ -4,6 +4,7 @@ use crate::vote::Side;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CreateBattle {
     pub prompt: String,
@@ -12,18 +13,21 @@ pub struct CreateBattle {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct BattleCreated {
     pub battle_id: String,
     pub turn: i32,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ContinueBattle {
     pub prompt: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CastVote {
     pub winner: String,
@@ -31,6 +35,7 @@ pub struct CastVote {
 
 /// The reveal: returned by a successful vote.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Reveal {
     pub model_a: String,
     pub model_b: String,
@@ -41,6 +46,7 @@ pub struct Reveal {
 /// One event of `GET /api/v1/battles/{id}/stream`. The SSE event name is [`StreamEvent::name`];
 /// the data is this value as JSON. Never carries a model's name or id.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(untagged)]
 pub enum StreamEvent {
     Delta {
@@ -78,6 +84,7 @@ impl StreamEvent {
 
 /// An answer as shown in the battle state.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AnswerView {
     pub side: Side,
     /// `pending`, `streaming`, `done` or `error`.
@@ -89,6 +96,7 @@ pub struct AnswerView {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TurnView {
     pub turn: i32,
     pub prompt: String,
@@ -102,6 +110,7 @@ pub struct TurnView {
 
 /// `GET /api/v1/battles/{id}`: model names are `None` until a vote revealed them.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct BattleView {
     pub battle_id: String,
     pub language: Option<String>,
@@ -111,11 +120,13 @@ pub struct BattleView {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ApiErrorBody {
     pub error: ApiErrorDetail,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ApiErrorDetail {
     pub code: String,
     pub message: String,
@@ -125,6 +136,11 @@ pub struct ApiErrorDetail {
 /// kept as text (as it arrives from a query string or a form) so that a bad value gets a clear
 /// error naming it rather than a generic parse failure.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(
+    feature = "openapi",
+    derive(utoipa::ToSchema, utoipa::IntoParams),
+    into_params(parameter_in = Query)
+)]
 #[serde(deny_unknown_fields)]
 pub struct LeaderboardFilter {
     /// The battle's language tag (e.g. `eu`); absent: all languages.
@@ -147,9 +163,13 @@ pub struct LeaderboardFilter {
     /// Bootstrap seed (default 1).
     #[serde(default)]
     pub seed: Option<String>,
+    /// An imported data source's name (`server import`): its votes instead of the arena's own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LeaderboardEntry {
     pub rank: Option<usize>,
     pub model: String,
@@ -163,6 +183,7 @@ pub struct LeaderboardEntry {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LeaderboardView {
     pub run_id: i64,
     pub method: String,
@@ -235,6 +256,7 @@ mod view_tests {
 /// `GET /api/v1/leaderboard/runs/{id}/reproduce`: a recorded run refitted from the votes
 /// themselves (those it saw: counted, id up to its `max_vote_id`, same filter and parameters).
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ReproducedRun {
     pub run_id: i64,
     /// The recomputation matched the recorded run exactly (same vote count, same rows to the bit).
@@ -247,6 +269,7 @@ pub struct ReproducedRun {
 
 /// `POST /api/v1/account/signup` and `/signin`.
 #[derive(Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Credentials {
     pub username: String,
@@ -264,6 +287,7 @@ impl std::fmt::Debug for Credentials {
 
 /// `POST /api/v1/account/password`.
 #[derive(Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ChangePassword {
     pub current_password: String,
@@ -272,6 +296,7 @@ pub struct ChangePassword {
 
 /// `GET /api/v1/account`: who is signed in.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AccountView {
     pub username: String,
     /// `volunteer`, `researcher` or `admin`.
@@ -282,6 +307,7 @@ pub struct AccountView {
 
 /// `PUT /api/v1/admin/users/{username}/role` (admins only).
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct SetRole {
     pub role: String,

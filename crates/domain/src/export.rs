@@ -9,6 +9,7 @@ use std::str::FromStr;
 /// The schemas of the public arena datasets (field lists in ../shared/ARENA-NOTES.md), DPO
 /// pairs, and the arena's own full schema.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Schema {
     /// lmsys/chatbot_arena_conversations (33k).
@@ -95,17 +96,23 @@ impl FromStr for Schema {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Format {
     Jsonl,
     Csv,
+    /// Apache Parquet: typed columns, Snappy-compressed, written a row group at a time.
+    Parquet,
 }
 
 impl Format {
+    pub const ALL: [Format; 3] = [Format::Jsonl, Format::Csv, Format::Parquet];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Format::Jsonl => "jsonl",
             Format::Csv => "csv",
+            Format::Parquet => "parquet",
         }
     }
 
@@ -113,7 +120,13 @@ impl Format {
         match self {
             Format::Jsonl => "application/jsonl; charset=utf-8",
             Format::Csv => "text/csv; charset=utf-8",
+            Format::Parquet => "application/vnd.apache.parquet",
         }
+    }
+
+    /// The file name extension (without the dot).
+    pub fn extension(self) -> &'static str {
+        self.as_str()
     }
 }
 
@@ -123,13 +136,10 @@ impl FromStr for Format {
         match s.trim().to_ascii_lowercase().as_str() {
             "jsonl" | "json" => Ok(Format::Jsonl),
             "csv" => Ok(Format::Csv),
-            "parquet" => Err(bad(
-                "format",
-                "parquet is not available in this build yet; use jsonl or csv",
-            )),
+            "parquet" => Ok(Format::Parquet),
             other => Err(bad(
                 "format",
-                format!("unknown format {other:?}; jsonl or csv"),
+                format!("unknown format {other:?}; jsonl, csv or parquet"),
             )),
         }
     }
@@ -137,6 +147,11 @@ impl FromStr for Format {
 
 /// The query string of an export, as sent (every field optional but the schema).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(
+    feature = "openapi",
+    derive(utoipa::ToSchema, utoipa::IntoParams),
+    into_params(parameter_in = Query)
+)]
 #[serde(deny_unknown_fields)]
 pub struct ExportQuery {
     #[serde(default)]
@@ -165,10 +180,16 @@ pub struct ExportQuery {
     /// `all` (default: every voted turn) or `first` (first turns only).
     #[serde(default)]
     pub turns: Option<String>,
+    /// A rating run's id: exactly the votes that run fitted (its own filter), so that
+    /// `arena-ratings fit --battles` on the file gives the run's ratings. Excludes every other
+    /// filter.
+    #[serde(default)]
+    pub run: Option<String>,
 }
 
 /// A checked export request.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ExportSpec {
     pub schema: Schema,
     pub format: Format,
@@ -180,6 +201,9 @@ pub struct ExportSpec {
     pub include_voided: bool,
     pub include_flagged: bool,
     pub first_turn_only: bool,
+    /// The rating run whose vote set this is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub run: Option<i64>,
 }
 
 fn date(field: &'static str, raw: Option<&str>) -> Result<Option<String>, ExportInputError> {
@@ -225,6 +249,37 @@ impl ExportQuery {
         let format = match self.format.as_deref() {
             None => Format::Jsonl,
             Some(f) => f.parse()?,
+        };
+        let run = match self.run.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+            None => None,
+            Some(r) => {
+                let id = r
+                    .parse::<i64>()
+                    .ok()
+                    .filter(|id| *id > 0)
+                    .ok_or_else(|| bad("run", format!("{r:?} is not a rating run id")))?;
+                let given = |v: &Option<String>| v.as_deref().is_some_and(|s| !s.trim().is_empty());
+                if [
+                    &self.from,
+                    &self.to,
+                    &self.language,
+                    &self.models,
+                    &self.votes,
+                    &self.voided,
+                    &self.flagged,
+                    &self.turns,
+                ]
+                .into_iter()
+                .any(given)
+                {
+                    return Err(bad(
+                        "run",
+                        "a run selects its own votes (its filter and snapshot): leave out the \
+                         other filters",
+                    ));
+                }
+                Some(id)
+            }
         };
         let from = date("from", self.from.as_deref())?;
         let to = date("to", self.to.as_deref())?;
@@ -289,6 +344,7 @@ impl ExportQuery {
                 "exclude",
             )?,
             first_turn_only: choice("turns", self.turns.as_deref(), false, "first", "all")?,
+            run,
         })
     }
 }
@@ -316,13 +372,6 @@ mod tests {
             (
                 ExportQuery {
                     format: Some("xml".into()),
-                    ..q("dpo")
-                },
-                "format",
-            ),
-            (
-                ExportQuery {
-                    format: Some("parquet".into()),
                     ..q("dpo")
                 },
                 "format",
@@ -371,5 +420,18 @@ mod tests {
         .unwrap();
         assert!(!s.counted_only && s.include_voided && !s.include_flagged && s.first_turn_only);
         assert_eq!(s.models, ["a", "b"]);
+        for format in Format::ALL {
+            let s = ExportQuery {
+                format: Some(format.as_str().to_ascii_uppercase()),
+                ..q("dpo")
+            }
+            .parse()
+            .unwrap();
+            assert_eq!(s.format, format);
+        }
+        assert_eq!(
+            Format::Parquet.content_type(),
+            "application/vnd.apache.parquet"
+        );
     }
 }

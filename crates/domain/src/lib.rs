@@ -8,6 +8,7 @@ pub mod admin;
 pub mod api;
 pub mod export;
 pub mod identity;
+pub mod import;
 pub mod markdown;
 pub mod prompt;
 pub mod terms;

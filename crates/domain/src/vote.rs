@@ -6,6 +6,7 @@ use std::str::FromStr;
 
 /// Which anonymous answer: the left ("Model A") or the right ("Model B").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Side {
     A,

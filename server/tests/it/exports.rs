@@ -1,5 +1,8 @@
 //! Research exports over HTTP on a real Postgres: every schema in JSONL and CSV, roles, filters,
-//! privacy (no secret ever appears), the manifest, and one snapshot per export.
+//! privacy (no secret ever appears), the manifest, and one snapshot per export. Parquet in
+//! [`parquet`].
+
+mod parquet;
 
 use crate::common;
 

@@ -9,5 +9,7 @@ mod accounts;
 mod api;
 mod console;
 mod exports;
+mod imports;
+mod openapi;
 mod scale;
 mod with_real_model;

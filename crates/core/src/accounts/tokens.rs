@@ -14,6 +14,7 @@ use uuid::Uuid;
 const PREFIX: &str = "arena_";
 
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TokenCreated {
     pub id: Uuid,
     pub name: String,
@@ -23,6 +24,7 @@ pub struct TokenCreated {
 }
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TokenView {
     pub id: Uuid,
     pub name: String,

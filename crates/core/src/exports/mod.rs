@@ -1,20 +1,23 @@
-//! Research exports: the votes with their conversations, in the public arena schemas, as JSONL
-//! or CSV, streamed as they are read.
+//! Research exports: the votes with their conversations, in the public arena schemas, as JSONL,
+//! CSV or Parquet, streamed as they are read.
 //!
 //! - **One snapshot.** An export reads in one read-only repeatable-read transaction: a vote
 //!   committed meanwhile is wholly in or wholly out. The manifest names the snapshot's highest
 //!   counted-set mark (as rating runs do) and the rating run that saw exactly this vote set.
-//! - **Streaming.** Rows go to the client in chunks of about 64 KiB as they are read (a bounded
-//!   channel: a slow client slows the reading, memory does not grow with the export).
+//! - **Streaming.** Rows go to the client in chunks of about 64 KiB (Parquet: one row group of
+//!   at most 4096 rows each) as they are read (a bounded channel: a slow client slows the
+//!   reading, memory does not grow with the export). See [`body`].
 //! - **Privacy.** The voter id becomes HMAC-SHA-256(`exports.voter_salt`, id); the salt is
 //!   configured per release and never exported. Voters who opted out of data release are left
 //!   out. No API key, session, client address or endpoint URL is ever read by the query.
 
+mod body;
 pub mod render;
 
 use crate::Arena;
 use crate::error::{ArenaError, ArenaResult};
-use arena_domain::export::{ExportSpec, Format};
+use arena_domain::export::ExportSpec;
+pub use body::available as format_available;
 use futures::TryStreamExt;
 use render::{ExportRecord, TurnRecord};
 use sha2::{Digest, Sha256};
@@ -22,6 +25,7 @@ use tokio::sync::mpsc;
 
 /// What an export was, for its manifest.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Manifest {
     pub schema: String,
     pub schema_version: u32,
@@ -46,8 +50,6 @@ pub enum ExportEvent {
     Failed(String),
 }
 
-const CHUNK: usize = 64 * 1024;
-
 #[derive(sqlx::FromRow)]
 struct Raw {
     vote_id: i64,
@@ -65,6 +67,7 @@ struct Raw {
     language: Option<String>,
     created_at: chrono::DateTime<chrono::Utc>,
     voter_id: uuid::Uuid,
+    redacted: bool,
     turns: serde_json::Value,
 }
 
@@ -93,6 +96,9 @@ pub fn voter_hash(salt: &[u8], voter: uuid::Uuid) -> String {
     hex::encode(&hmac_sha256(salt, voter.as_bytes())[..16])
 }
 
+/// The votes of an export. `$8`/`$9`: a rating run's mark and snapshot (`run=ID`): exactly the
+/// counted votes that run saw, not voided as of its snapshot ({not_voided}); a voter's opt-out
+/// then redacts the conversation instead of leaving the vote out, so the run still reproduces.
 const QUERY: &str = "
 select v.id as vote_id, v.battle_id, t.turn_index, ma.key as model_a, mb.key as model_b,
        v.winner, v.counted, v.voided, v.void_reason,
@@ -105,6 +111,7 @@ select v.id as vote_id, v.battle_id, t.turn_index, ma.key as model_a, mb.key as 
                where lt.battle_id = b.id and lt.turn_index <= t.turn_index
                  and la.identity_leak and not la.discarded) as identity_leak,
        b.anonymous, b.language, v.created_at, v.voter_id,
+       r.data_release_opt_out as redacted,
        (select coalesce(json_agg(json_build_object(
                    'prompt', tt.prompt, 'a', aa.content, 'b', ab.content,
                    'a_tokens', aa.token_count, 'b_tokens', ab.token_count,
@@ -125,13 +132,61 @@ join model mb on mb.id = b.model_b_id
 join voter r on r.id = v.voter_id
 where (not $1 or v.counted)
   and ($2 or not v.voided)
-  and ($3::date is null or v.created_at >= $3::date)
-  and ($4::date is null or v.created_at < $4::date + 1)
+  and ($3::date is null or (v.created_at at time zone 'utc')::date >= $3)
+  and ($4::date is null or (v.created_at at time zone 'utc')::date <= $4)
   and ($5::text is null or coalesce(b.language, '') = $5)
   and (cardinality($6::text[]) = 0 or ma.key = any($6) or mb.key = any($6))
   and (not $7 or t.turn_index = 0)
-  and not r.data_release_opt_out
+  and (case when $8::bigint is null then not r.data_release_opt_out
+            else v.counted
+                 and (case when $9::text is null then v.id <= $8
+                           else v.txid is null or pg_visible_in_snapshot(v.txid, $9::pg_snapshot)
+                      end)
+                 and {not_voided}
+       end)
 order by v.id";
+
+/// The run an export reproduces: its mark, snapshot and filter.
+struct RunSet {
+    mark: i64,
+    snapshot: Option<String>,
+}
+
+/// Fills `spec` with the run's own filter (language, dates) and checks the run is the arena's.
+async fn run_set(pool: &sqlx::PgPool, spec: &mut ExportSpec, run: i64) -> ArenaResult<RunSet> {
+    let row: Option<(
+        i64,
+        Option<String>,
+        Option<String>,
+        Option<chrono::NaiveDate>,
+        Option<chrono::NaiveDate>,
+        bool,
+    )> = sqlx::query_as(
+        "select max_vote_id, snapshot, language, date_from, date_to, source_id is not null
+         from rating_run where id = $1",
+    )
+    .bind(run)
+    .fetch_optional(pool)
+    .await?;
+    let Some((mark, snapshot, language, from, to, imported)) = row else {
+        return Err(ArenaError::NotFound { what: "rating run" });
+    };
+    if imported {
+        return Err(ArenaError::invalid(
+            "invalid_field",
+            "run: that run rates an imported data source; its votes are the imported file",
+        ));
+    }
+    spec.language = language;
+    spec.from = from.map(|d| d.to_string());
+    spec.to = to.map(|d| d.to_string());
+    spec.counted_only = true;
+    // Voided as of the run's snapshot, not as of now (the query's own condition).
+    spec.include_voided = true;
+    spec.include_flagged = true;
+    spec.first_turn_only = false;
+    Ok(RunSet { mark, snapshot })
+}
 
 impl Arena {
     /// Starts an export with this arena's release salt (see [`start`]).
@@ -147,6 +202,9 @@ pub async fn start(
     salt: Vec<u8>,
     spec: ExportSpec,
 ) -> ArenaResult<mpsc::Receiver<ExportEvent>> {
+    if !body::available(spec.format) {
+        return Err(body::unavailable(spec.format));
+    }
     if salt.is_empty() {
         return Err(ArenaError::Unavailable(
             "exports are off until the operator sets exports.voter_salt (the key of the voter \
@@ -163,9 +221,14 @@ pub async fn start(
             format!("models: no model has the key {unknown:?}"),
         ));
     }
+    let mut spec = spec;
+    let run_set = match spec.run {
+        Some(id) => Some(run_set(&pool, &mut spec, id).await?),
+        None => None,
+    };
     let (tx, rx) = mpsc::channel(4);
     tokio::spawn(async move {
-        if let Err(e) = run(pool, spec, salt, tx.clone()).await {
+        if let Err(e) = run(pool, spec, run_set, salt, tx.clone()).await {
             tracing::warn!(error = %e, "export failed");
             let _ = tx.send(ExportEvent::Failed(e.to_string())).await;
         }
@@ -176,6 +239,7 @@ pub async fn start(
 async fn run(
     pool: sqlx::PgPool,
     spec: ExportSpec,
+    run_set: Option<RunSet>,
     salt: Vec<u8>,
     out: mpsc::Sender<ExportEvent>,
 ) -> ArenaResult<()> {
@@ -190,7 +254,9 @@ async fn run(
         .fetch_one(&mut *db)
         .await?;
     // The default leaderboard run that saw this same counted set (no filter, counted votes).
-    let rating_run: Option<i64> = if spec.counted_only
+    let rating_run: Option<i64> = if spec.run.is_some() {
+        spec.run
+    } else if spec.counted_only
         && !spec.include_voided
         && spec.include_flagged
         && !spec.first_turn_only
@@ -211,10 +277,13 @@ async fn run(
     };
     let mut hasher = Sha256::new();
     let mut rows = 0u64;
-    let mut buffer: Vec<u8> = Vec::with_capacity(CHUNK + 4096);
-    let mut header_written = false;
+    let mut encoded = body::Body::new(spec.schema, spec.format)?;
     {
-        let mut stream = sqlx::query_as::<_, Raw>(QUERY)
+        let query = QUERY.replace(
+            "{not_voided}",
+            &crate::leaderboard::counts::not_voided_in("$9"),
+        );
+        let mut stream = sqlx::query_as::<_, Raw>(sqlx::AssertSqlSafe(query))
             .bind(spec.counted_only)
             .bind(spec.include_voided)
             .bind(
@@ -230,13 +299,20 @@ async fn run(
             .bind(&spec.language)
             .bind(&spec.models)
             .bind(spec.first_turn_only)
+            .bind(run_set.as_ref().map(|r| r.mark))
+            .bind(run_set.as_ref().and_then(|r| r.snapshot.clone()))
             .fetch(&mut *db);
         while let Some(raw) = stream.try_next().await? {
             if !spec.include_flagged && raw.flagged {
                 continue;
             }
-            let turns: Vec<TurnRecord> = serde_json::from_value(raw.turns)
-                .map_err(|e| ArenaError::Internal(format!("export turns: {e}")))?;
+            // An opted-out voter's conversation never leaves (`run=` keeps the vote itself).
+            let turns: Vec<TurnRecord> = if raw.redacted {
+                Vec::new()
+            } else {
+                serde_json::from_value(raw.turns)
+                    .map_err(|e| ArenaError::Internal(format!("export turns: {e}")))?
+            };
             let record = ExportRecord {
                 vote_id: raw.vote_id,
                 battle_id: raw.battle_id.to_string(),
@@ -259,23 +335,9 @@ async fn run(
             let Some(row) = render::row(spec.schema, &record) else {
                 continue;
             };
-            let text = match spec.format {
-                Format::Jsonl => row.json_line(),
-                Format::Csv => {
-                    let mut t = String::new();
-                    if !header_written {
-                        t.push_str(&row.csv_header());
-                        header_written = true;
-                    }
-                    t.push_str(&row.csv_line());
-                    t
-                }
-            };
             rows += 1;
-            buffer.extend_from_slice(text.as_bytes());
-            if buffer.len() >= CHUNK {
-                hasher.update(&buffer);
-                let chunk = std::mem::replace(&mut buffer, Vec::with_capacity(CHUNK + 4096));
+            if let Some(chunk) = encoded.push(row)? {
+                hasher.update(&chunk);
                 if out.send(ExportEvent::Chunk(chunk)).await.is_err() {
                     // The client went away: stop reading.
                     return Ok(());
@@ -284,9 +346,10 @@ async fn run(
         }
     }
     db.commit().await?;
-    if !buffer.is_empty() {
-        hasher.update(&buffer);
-        if out.send(ExportEvent::Chunk(buffer)).await.is_err() {
+    let last = encoded.finish()?;
+    if !last.is_empty() {
+        hasher.update(&last);
+        if out.send(ExportEvent::Chunk(last)).await.is_err() {
             return Ok(());
         }
     }

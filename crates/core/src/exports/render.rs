@@ -293,10 +293,18 @@ pub fn row(schema: Schema, r: &ExportRecord) -> Option<Row> {
             } else {
                 prompt.push_str(&format!("User: {}", last.prompt));
             }
+            let (chosen_model, rejected_model) = if side == 'a' {
+                (&r.model_a, &r.model_b)
+            } else {
+                (&r.model_b, &r.model_a)
+            };
+            // The triple, then the two models (so the pairs can be rated, and imported back).
             obj(vec![
                 ("prompt", json!(prompt)),
                 ("chosen", json!(chosen)),
                 ("rejected", json!(rejected)),
+                ("chosen_model", json!(chosen_model)),
+                ("rejected_model", json!(rejected_model)),
             ])
         }
         Schema::Full => obj(vec![

@@ -105,3 +105,46 @@ impl Arena {
         Ok(rows.into_iter().map(|(a, b, n)| ((a, b), n)).collect())
     }
 }
+
+/// Inserts the rows of the import's temporary table `import_rows` into `source`'s votes (a row
+/// already there is left alone) and adds the new counted ones to the source's counts, in one
+/// statement. Returns how many rows were new.
+pub(crate) async fn add_imported(conn: &mut PgConnection, source: Uuid) -> ArenaResult<i64> {
+    let added: i64 = sqlx::query_scalar(
+        "with added as (
+             insert into source_vote (source_id, row_key, model_a_id, model_b_id, winner,
+                                      counted, language, voted_at, turn, payload)
+             select $1, r.row_key, a.id, b.id, r.winner, r.counted, coalesce(r.language, ''),
+                    r.voted_at, r.turn, r.payload
+             from import_rows r
+             join model a on a.key = r.model_a
+             join model b on b.key = r.model_b
+             on conflict (source_id, row_key) do nothing
+             returning model_a_id, model_b_id, winner, counted, language, voted_at
+         ), agg as (
+             select model_a_id, model_b_id, language,
+                    (voted_at at time zone 'utc')::date as day,
+                    count(*) filter (where winner = 'model_a') as wins_a,
+                    count(*) filter (where winner = 'model_b') as wins_b,
+                    count(*) filter (where winner = 'tie') as ties,
+                    count(*) filter (where winner = 'both_bad') as both_bad
+             from added where counted
+             group by 1, 2, 3, 4
+         ), counts as (
+             insert into source_pair_count (source_id, model_a_id, model_b_id, language, day,
+                                            wins_a, wins_b, ties, both_bad)
+             select $1, model_a_id, model_b_id, language, day, wins_a, wins_b, ties, both_bad
+             from agg
+             on conflict (source_id, model_a_id, model_b_id, language, day) do update set
+                 wins_a = source_pair_count.wins_a + excluded.wins_a,
+                 wins_b = source_pair_count.wins_b + excluded.wins_b,
+                 ties = source_pair_count.ties + excluded.ties,
+                 both_bad = source_pair_count.both_bad + excluded.both_bad
+         )
+         select count(*) from added",
+    )
+    .bind(source)
+    .fetch_one(conn)
+    .await?;
+    Ok(added)
+}

@@ -37,6 +37,8 @@ const FALLBACK_RIDGE: f64 = 0.01;
 /// A validated [`LeaderboardFilter`].
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Spec {
+    /// An imported data source's name; `None`: the arena's own votes.
+    source: Option<String>,
     language: Option<String>,
     from: Option<NaiveDate>,
     to: Option<NaiveDate>,
@@ -135,7 +137,13 @@ impl Spec {
                 ));
             }
         };
+        let source = given(&filter.source).map(str::to_owned);
+        if let Some(s) = &source {
+            arena_domain::import::check_source_name(s)
+                .map_err(|e| ArenaError::invalid("invalid_source", e.message))?;
+        }
         Ok(Spec {
+            source,
             language,
             from,
             to,
@@ -153,7 +161,8 @@ impl Spec {
 
     /// The view the page opens with: every vote, sandwich intervals, ties as half wins.
     pub(crate) fn is_default(&self) -> bool {
-        self.language.is_none()
+        self.source.is_none()
+            && self.language.is_none()
             && self.from.is_none()
             && self.to.is_none()
             && self.ties == TieModel::Half
@@ -216,6 +225,7 @@ impl Spec {
             ties: Some(self.ties_name().into()),
             rounds: self.bootstrap.map(|(r, _)| r.to_string()),
             seed: self.bootstrap.map(|(_, s)| s.to_string()),
+            source: self.source.clone(),
         }
     }
 }
@@ -285,6 +295,30 @@ impl Arena {
                 .bind(run_id)
                 .fetch_one(&self.pool)
                 .await?;
+        if let Some(name) = &spec.source {
+            let source = self.source_id(name).await?;
+            let rows: Vec<CountRow> = sqlx::query_as(
+                "select model_a_id, model_b_id,
+                        count(*) filter (where winner = 'model_a') as wins_a,
+                        count(*) filter (where winner = 'model_b') as wins_b,
+                        count(*) filter (where winner = 'tie') as ties,
+                        count(*) filter (where winner = 'both_bad') as both_bad
+                 from source_vote
+                 where source_id = $5 and counted and seq <= $1
+                   and ($2::text is null or language = $2)
+                   and ($3::date is null or (voted_at at time zone 'utc')::date >= $3)
+                   and ($4::date is null or (voted_at at time zone 'utc')::date <= $4)
+                 group by model_a_id, model_b_id",
+            )
+            .bind(recorded.max_vote_id)
+            .bind(&spec.language)
+            .bind(spec.from)
+            .bind(spec.to)
+            .bind(source)
+            .fetch_all(&self.pool)
+            .await?;
+            return self.compare_refit(recorded, &keys, &rows, spec).await;
+        }
         let sql = format!(
             "select b.model_a_id, b.model_b_id,
                     count(*) filter (where v.winner = 'model_a') as wins_a,
@@ -311,10 +345,22 @@ impl Arena {
             .bind(&snapshot)
             .fetch_all(&self.pool)
             .await?;
-        let catalog = self.catalog.all();
-        let counts = keyed(&catalog, &rows)?;
+        self.compare_refit(recorded, &keys, &rows, spec).await
+    }
+
+    /// Refits `rows` as `recorded` was fitted, and compares.
+    async fn compare_refit(
+        &self,
+        recorded: LeaderboardView,
+        keys: &[String],
+        rows: &[CountRow],
+        spec: Spec,
+    ) -> ArenaResult<ReproducedRun> {
+        let run_id = recorded.run_id;
+        let catalog = self.catalog_with_imports().await?;
+        let counts = keyed(&catalog, rows)?;
         let recomputed_vote_count = total(&counts);
-        let computed = compute(listed(&catalog, &keys), counts, spec).await?;
+        let computed = compute(listed(&catalog, keys), counts, spec).await?;
         Ok(ReproducedRun {
             run_id,
             // By model key and rating (with its interval) only: a renamed model or a new
@@ -326,6 +372,24 @@ impl Arena {
             recorded: recorded.entries,
             recomputed: computed.entries,
         })
+    }
+}
+
+impl Arena {
+    /// The catalog, reloaded first when the database has models it lacks (an import by another
+    /// process whose notification has not arrived yet).
+    pub(crate) async fn catalog_with_imports(&self) -> ArenaResult<Vec<Model>> {
+        let all = self.catalog.all();
+        let in_db: i64 = sqlx::query_scalar("select count(*) from model")
+            .fetch_one(&self.pool)
+            .await?;
+        if in_db as usize == all.len() {
+            return Ok(all);
+        }
+        self.catalog
+            .reload(&self.pool, &self.gateway, &self.sealer)
+            .await?;
+        Ok(self.catalog.all())
     }
 }
 

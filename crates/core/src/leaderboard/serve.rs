@@ -58,9 +58,14 @@ impl Arena {
         }
         // Cheap first: the latest run of this option set, if no counted vote arrived since.
         if let Some(view) = self.latest_run(&key).await? {
-            let newest: i64 = sqlx::query_scalar(super::counts::COUNTED_MARK)
-                .fetch_one(&self.pool)
-                .await?;
+            let newest: i64 = match &spec.source {
+                None => {
+                    sqlx::query_scalar(super::counts::COUNTED_MARK)
+                        .fetch_one(&self.pool)
+                        .await?
+                }
+                Some(name) => source_mark(&self.pool, self.source_id(name).await?).await?,
+            };
             if view.max_vote_id == newest {
                 return Ok(view);
             }
@@ -122,9 +127,72 @@ impl Arena {
         Ok(row.and_then(|(id, created, result)| stored_view(id, created, result).ok()))
     }
 
+    /// An imported data source's id by name.
+    pub(crate) async fn source_id(&self, name: &str) -> ArenaResult<Uuid> {
+        sqlx::query_scalar("select id from data_source where name = $1")
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or(ArenaError::NotFound {
+                what: "data source",
+            })
+    }
+
+    /// A data source's counts and mark (its highest row number): a source only grows by
+    /// imports, each one transaction, so the mark names the vote set exactly.
+    async fn source_snapshot(&self, spec: &Spec, name: &str) -> ArenaResult<Snapshot> {
+        let source = self.source_id(name).await?;
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("set transaction isolation level repeatable read, read only")
+            .execute(&mut *tx)
+            .await?;
+        let db_snapshot: String = sqlx::query_scalar("select pg_current_snapshot()::text")
+            .fetch_one(&mut *tx)
+            .await?;
+        let rows: Vec<CountRow> = sqlx::query_as(
+            "select model_a_id, model_b_id, sum(wins_a)::bigint as wins_a,
+                    sum(wins_b)::bigint as wins_b, sum(ties)::bigint as ties,
+                    sum(both_bad)::bigint as both_bad
+             from source_pair_count
+             where source_id = $4 and ($1::text is null or language = $1)
+               and ($2::date is null or day >= $2) and ($3::date is null or day <= $3)
+             group by model_a_id, model_b_id",
+        )
+        .bind(&spec.language)
+        .bind(spec.from)
+        .bind(spec.to)
+        .bind(source)
+        .fetch_all(&mut *tx)
+        .await?;
+        let max_vote_id = source_mark(&mut *tx, source).await?;
+        tx.commit().await?;
+        let catalog = self.catalog_with_imports().await?;
+        let counts = keyed(&catalog, &rows)?;
+        let vote_count = total(&counts);
+        // Listed: the models this source has votes for.
+        let keys: Vec<String> = counts
+            .iter()
+            .flat_map(|(a, b, _)| [a.clone(), b.clone()])
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let params = spec.params(&keys);
+        Ok(Snapshot {
+            counts,
+            keys,
+            params,
+            max_vote_id,
+            vote_count,
+            db_snapshot,
+        })
+    }
+
     /// The counts and the vote high-water mark, read consistently; the connection is returned
     /// before anything is fitted.
     async fn snapshot(&self, spec: &Spec) -> ArenaResult<Snapshot> {
+        if let Some(name) = &spec.source {
+            return self.source_snapshot(spec, name).await;
+        }
         let mut tx = self.pool.begin().await?;
         sqlx::query("set transaction isolation level repeatable read, read only")
             .execute(&mut *tx)
@@ -184,7 +252,7 @@ impl Arena {
         snapshot: Snapshot,
         refresh: bool,
     ) -> ArenaResult<LeaderboardView> {
-        let catalog = self.catalog.all();
+        let catalog = self.catalog_with_imports().await?;
         let computed = compute(
             listed(&catalog, &snapshot.keys),
             snapshot.counts,
@@ -215,8 +283,10 @@ impl Arena {
             serde_json::to_value(&view).map_err(|e| ArenaError::Internal(e.to_string()))?;
         let (run_id, created): (i64, chrono::DateTime<chrono::Utc>) = sqlx::query_as(
             "insert into rating_run (method, params, seed, max_vote_id, vote_count, language,
-                                     date_from, date_to, result, options_key, refresh, snapshot)
-             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+                                     date_from, date_to, result, options_key, refresh, snapshot,
+                                     source_id)
+             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12,
+                     (select id from data_source where name = $13))
              returning id, created_at",
         )
         .bind(&method)
@@ -231,6 +301,7 @@ impl Arena {
         .bind(key)
         .bind(refresh)
         .bind(&snapshot.db_snapshot)
+        .bind(&spec.source)
         .fetch_one(&self.pool)
         .await?;
         view.run_id = run_id;
@@ -297,4 +368,14 @@ pub fn spawn_refresh(arena: Arena, interval: Duration) -> tokio::task::JoinHandl
         .execute(&arena.pool)
         .await;
     })
+}
+
+/// A data source's mark: its highest row number (0 while empty).
+async fn source_mark<'c>(conn: impl sqlx::PgExecutor<'c>, source: Uuid) -> ArenaResult<i64> {
+    Ok(
+        sqlx::query_scalar("select coalesce(max(seq), 0) from source_vote where source_id = $1")
+            .bind(source)
+            .fetch_one(conn)
+            .await?,
+    )
 }

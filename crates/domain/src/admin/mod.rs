@@ -27,6 +27,7 @@ pub(crate) fn bad(field: &'static str, message: impl Into<String>) -> FieldError
 /// A model as an admin enters it (add or edit). `version` is the version the form was loaded
 /// at: an edit made meanwhile by someone else is refused, never overwritten.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ModelInput {
     pub key: String,
     pub display_name: String,
@@ -126,6 +127,7 @@ impl ModelInput {
 /// A worker endpoint as an admin enters it. `api_key`: `None` keeps the stored key, an empty
 /// string removes it, anything else replaces it (it is never shown again).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct EndpointInput {
     pub base_url: String,
     pub upstream_model: String,
@@ -174,6 +176,7 @@ impl EndpointInput {
 /// Live health of one endpoint, as this process sees it, with the recent figures from the
 /// answers every process recorded.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct EndpointHealth {
     pub healthy: bool,
     /// When it last went up or down (RFC 3339), if this process saw it change.
@@ -188,6 +191,7 @@ pub struct EndpointHealth {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AdminEndpoint {
     pub id: String,
     pub base_url: String,
@@ -200,6 +204,7 @@ pub struct AdminEndpoint {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AdminModel {
     pub id: String,
     pub key: String,
@@ -220,6 +225,7 @@ pub struct AdminModel {
 
 /// The outcome of "Test this endpoint".
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct EndpointTest {
     pub ok: bool,
     pub answer: String,

@@ -5,6 +5,11 @@ use serde::{Deserialize, Serialize};
 
 /// Moderation search over the votes (every field optional).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(
+    feature = "openapi",
+    derive(utoipa::ToSchema, utoipa::IntoParams),
+    into_params(parameter_in = Query)
+)]
 pub struct VoteQuery {
     /// A model key: votes of battles with this model on either side.
     #[serde(default)]
@@ -30,6 +35,7 @@ pub struct VoteQuery {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct VoteRow {
     pub id: i64,
     pub battle_id: String,
@@ -46,6 +52,7 @@ pub struct VoteRow {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FlaggedBattle {
     pub battle_id: String,
     pub voter_id: String,
@@ -60,6 +67,7 @@ pub struct FlaggedBattle {
 
 /// Void or unvoid: a reason is required.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ModerationInput {
     pub reason: String,
 }
@@ -77,12 +85,14 @@ impl ModerationInput {
 
 /// What a moderation action changed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ModerationOutcome {
     /// Votes whose state changed (voided or restored).
     pub votes_changed: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AuditEntry {
     pub id: i64,
     pub at: String,
@@ -94,6 +104,7 @@ pub struct AuditEntry {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct UserRow {
     pub username: String,
     pub role: String,

@@ -4,6 +4,7 @@ use super::{FieldError, bad};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum PairingMode {
     /// Each model drawn by weight (with boosts, exclusions and warm-up).
@@ -34,6 +35,7 @@ impl std::str::FromStr for PairingMode {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PairingPolicyInput {
     pub mode: PairingMode,
     pub uniform_floor: f64,
@@ -60,6 +62,7 @@ impl PairingPolicyInput {
 
 /// A rule for one pair of models (by key): boosted by a factor, or excluded.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PairRuleInput {
     pub model_a: String,
     pub model_b: String,
@@ -86,6 +89,7 @@ impl PairRuleInput {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PairRuleView {
     pub model_a: String,
     pub model_b: String,
@@ -95,6 +99,7 @@ pub struct PairRuleView {
 
 /// One pair's sampling: what the policy gives it now, and what it got over the last day.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PairRate {
     pub model_a: String,
     pub model_b: String,
@@ -107,6 +112,7 @@ pub struct PairRate {
 
 /// The pairing policy and the realised sampling (`GET /api/v1/pairing`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PairingView {
     pub mode: PairingMode,
     pub uniform_floor: f64,
