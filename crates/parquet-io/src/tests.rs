@@ -15,7 +15,7 @@ fn sample(field: &Field, k: usize) -> Value {
         DataType::Utf8 => json!(format!("{} {k}, \"é\"\n✓", field.name())),
         DataType::Int64 => json!(k as i64 * 7 - 3),
         DataType::Float64 => json!(1_700_000_000.25 + k as f64),
-        DataType::Boolean => json!(k % 2 == 0),
+        DataType::Boolean => json!(k.is_multiple_of(2)),
         DataType::Struct(fields) => Value::Object(
             fields
                 .iter()
@@ -154,4 +154,11 @@ fn rows_that_are_not_the_schemas_are_refused() {
         "{err}"
     );
     assert!(read_rows(bytes::Bytes::from_static(b"not parquet")).is_err());
+}
+
+#[test]
+fn the_reader_and_the_writer_move_between_threads() {
+    fn send<T: Send + 'static>() {}
+    send::<ParquetRows>();
+    send::<ParquetWriter>();
 }

@@ -1,4 +1,5 @@
-//! Imports and reproduction on a real Postgres: every schema and format exported, imported back
+//! Imports and reproduction on a real Postgres: every schema and format (JSONL, CSV, Parquet)
+//! exported, imported back
 //! as a data source (same counts, same leaderboard), idempotency, malformed lines with their
 //! numbers (stop, or `--skip-bad`), and a rating run reproduced offline by `arena-ratings fit`
 //! from its `run=ID` export.
@@ -158,7 +159,7 @@ async fn every_schema_and_format_round_trips_through_an_import() {
     assert_eq!(live.vote_count, 16);
     let dir = temp_dir("roundtrip");
     for schema in Schema::ALL {
-        for format in [Format::Jsonl, Format::Csv] {
+        for format in Format::ALL {
             let path = dir.join(format!("{schema}.{}", format.as_str()));
             let rows = export_to(
                 &app,
@@ -231,11 +232,14 @@ async fn every_schema_and_format_round_trips_through_an_import() {
     // The arena's own board is untouched by the sources.
     assert_eq!(counts(&app, "pair_count", None).await, arena_counts);
     let sources = arena_core::imports::sources(&app.pool).await.unwrap();
-    assert_eq!(sources.len(), Schema::ALL.len() * 2);
+    assert_eq!(sources.len(), Schema::ALL.len() * Format::ALL.len());
     // Public list for the leaderboard's choice.
     let (s, list) = app.get_json(&app.client(), "/api/v1/sources").await;
     assert_eq!(s, 200, "{list}");
-    assert_eq!(list.as_array().unwrap().len(), Schema::ALL.len() * 2);
+    assert_eq!(
+        list.as_array().unwrap().len(),
+        Schema::ALL.len() * Format::ALL.len()
+    );
     let (s, _) = app
         .get_json(&app.client(), "/api/v1/leaderboard?source=no-such-source")
         .await;

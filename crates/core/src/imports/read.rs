@@ -18,6 +18,8 @@ pub fn rows(
     match format {
         Format::Jsonl => Ok(jsonl(input)),
         Format::Csv => csv(input),
+        #[cfg(feature = "parquet")]
+        Format::Parquet => parquet(input),
         #[allow(unreachable_patterns)]
         other => Err(format!(
             "{} files cannot be imported by this build",
@@ -123,4 +125,26 @@ pub fn unflatten(row: &mut Map<String, Value>) {
             }
         }
     }
+}
+
+/// The rows of a Parquet file. Parquet is read by offset (its footer first), so the file is
+/// held in memory: compressed, a small fraction of the JSON lines of the same rows.
+#[cfg(feature = "parquet")]
+fn parquet(
+    mut input: Box<dyn Read + Send>,
+) -> Result<Box<dyn Iterator<Item = ReadRow> + Send>, String> {
+    let mut buf = Vec::new();
+    input
+        .read_to_end(&mut buf)
+        .map_err(|e| format!("unreadable: {e}"))?;
+    let rows = arena_parquet::read_rows(bytes::Bytes::from(buf))
+        .map_err(|e| format!("not a readable Parquet file: {e}"))?;
+    let mut last = 0;
+    Ok(Box::new(rows.map(move |row| match row {
+        Ok((n, m)) => {
+            last = n;
+            (n, Ok(m))
+        }
+        Err(e) => (last + 1, Err(format!("unreadable row: {e}"))),
+    })))
 }
