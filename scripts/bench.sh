@@ -19,7 +19,7 @@ phases=${BENCH_PHASES:-votes ttft streams sustained exports models}
 want() { [[ " $phases " == *" $1 "* ]]; }
 if [ "$quick" = 1 ]; then
   profile=debug prepare=200 clones=80 wrk_secs=3 ttft_samples=30 streams=100 stream_tokens=20
-  sustained=300 export_battles=2000 phases=${BENCH_PHASES:-votes ttft streams sustained exports}
+  sustained=300 export_battles=${BENCH_EXPORT_BATTLES:-2000} phases=${BENCH_PHASES:-votes ttft streams sustained exports}
 else
   profile=release prepare=2000 clones=60 wrk_secs=20 ttft_samples=300 streams=1000 stream_tokens=100
   sustained=10000 export_battles=${BENCH_EXPORT_BATTLES:-1000000}

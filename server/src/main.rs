@@ -84,8 +84,12 @@ enum AdminCommand {
 
 #[tokio::main]
 async fn main() {
-    telemetry::init();
     let cli = Cli::parse();
+    if cli.command.is_some() {
+        telemetry::init_stderr();
+    } else {
+        telemetry::init();
+    }
     let settings = match Settings::load(&Settings::default_dir()) {
         Ok(settings) => settings,
         Err(e) => {

@@ -154,21 +154,32 @@ struct RunSet {
 
 /// Fills `spec` with the run's own filter (language, dates) and checks the run is the arena's.
 async fn run_set(pool: &sqlx::PgPool, spec: &mut ExportSpec, run: i64) -> ArenaResult<RunSet> {
-    let row: Option<(
-        i64,
-        Option<String>,
-        Option<String>,
-        Option<chrono::NaiveDate>,
-        Option<chrono::NaiveDate>,
-        bool,
-    )> = sqlx::query_as(
-        "select max_vote_id, snapshot, language, date_from, date_to, source_id is not null
+    #[derive(sqlx::FromRow)]
+    struct Run {
+        max_vote_id: i64,
+        snapshot: Option<String>,
+        language: Option<String>,
+        date_from: Option<chrono::NaiveDate>,
+        date_to: Option<chrono::NaiveDate>,
+        imported: bool,
+    }
+    let row: Option<Run> = sqlx::query_as(
+        "select max_vote_id, snapshot, language, date_from, date_to,
+                source_id is not null as imported
          from rating_run where id = $1",
     )
     .bind(run)
     .fetch_optional(pool)
     .await?;
-    let Some((mark, snapshot, language, from, to, imported)) = row else {
+    let Some(Run {
+        max_vote_id: mark,
+        snapshot,
+        language,
+        date_from: from,
+        date_to: to,
+        imported,
+    }) = row
+    else {
         return Err(ArenaError::NotFound { what: "rating run" });
     };
     if imported {
