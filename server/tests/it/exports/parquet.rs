@@ -2,10 +2,14 @@
 //! importer's reader), every schema's rows are the JSONL export's rows; the manifest counts them
 //! and hashes the Parquet bytes; nothing secret is in them.
 
-use super::{SCHEMAS, arena_with_votes, get};
+#[cfg(feature = "parquet")]
+use super::SCHEMAS;
+use super::{arena_with_votes, get};
 use crate::common::*;
+#[cfg(feature = "parquet")]
 use serde_json::Value;
 
+#[cfg(feature = "parquet")]
 async fn get_bytes(client: &reqwest::Client, app: &TestApp, query: &str) -> reqwest::Response {
     client
         .get(format!("{}/api/v1/exports/battles?{query}", app.url))
@@ -15,6 +19,7 @@ async fn get_bytes(client: &reqwest::Client, app: &TestApp, query: &str) -> reqw
 }
 
 /// The rows of a Parquet file as JSON objects, checking the row numbers and the schema's name.
+#[cfg(feature = "parquet")]
 fn parquet_rows(bytes: Vec<u8>, schema: &str) -> Vec<Value> {
     let rows = arena_parquet::read_rows(arena_parquet::Bytes::from(bytes)).unwrap();
     assert_eq!(rows.schema_name(), Some(schema));
@@ -27,12 +32,14 @@ fn parquet_rows(bytes: Vec<u8>, schema: &str) -> Vec<Value> {
         .collect()
 }
 
+#[cfg(feature = "parquet")]
 fn jsonl_rows(body: &str) -> Vec<Value> {
     body.lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect()
 }
 
+#[cfg(feature = "parquet")]
 fn sha256(bytes: &[u8]) -> String {
     use sha2::Digest;
     hex::encode(sha2::Sha256::digest(bytes))
