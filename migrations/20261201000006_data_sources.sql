@@ -41,7 +41,8 @@ create table source_pair_count (
     wins_b bigint not null default 0,
     ties bigint not null default 0,
     both_bad bigint not null default 0,
-    unique nulls not distinct (source_id, model_a_id, model_b_id, language, day)
+    constraint source_pair_count_key
+        unique nulls not distinct (source_id, model_a_id, model_b_id, language, day)
 );
 
 -- Each import: who, which file (its SHA-256), what it added.
