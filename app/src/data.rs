@@ -1,6 +1,7 @@
 //! `/data`: the research exports for researchers and admins: a form whose choices become the
 //! query of `GET /api/v1/exports/battles` (the browser downloads the file as it streams), and
-//! the manifest of the same choices.
+//! the manifest of the same choices. In the browser the download runs through `fetch` with a
+//! progress indicator ([`crate::download`]); without JavaScript the form submits as it is.
 
 use crate::account::current_account;
 use leptos::prelude::*;
@@ -26,9 +27,123 @@ fn choices(name: &'static str, options: &[(&'static str, &'static str)]) -> impl
     view! { <select name=name>{options}</select> }
 }
 
+/// A download's progress, as the page shows it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Progress {
+    pub running: bool,
+    /// JSON Lines: each line is a row, so rows are counted as they arrive.
+    pub counts_rows: bool,
+    pub bytes: u64,
+    pub rows: u64,
+    /// The server's upper bound of the rows (`x-arena-rows-at-most`).
+    pub rows_at_most: Option<u64>,
+    pub seconds: f64,
+    pub cancelled: bool,
+    pub saved_as: Option<String>,
+    pub failed: Option<String>,
+}
+
+fn megabytes(bytes: u64) -> String {
+    format!("{:.1} MB", bytes as f64 / 1e6)
+}
+
+impl Progress {
+    fn summary(&self) -> String {
+        let speed = if self.seconds > 0.0 {
+            format!(
+                " · {}/s",
+                megabytes((self.bytes as f64 / self.seconds) as u64)
+            )
+        } else {
+            String::new()
+        };
+        let rows = match (self.counts_rows, self.rows_at_most) {
+            (true, Some(n)) if self.running => format!("{} of at most {n} rows · ", self.rows),
+            (true, _) => format!("{} rows · ", self.rows),
+            _ => String::new(),
+        };
+        if let Some(file) = &self.saved_as {
+            format!(
+                "Done: {rows}{} in {:.1} s, saved as {file}",
+                megabytes(self.bytes),
+                self.seconds
+            )
+        } else if self.cancelled && !self.running {
+            "Cancelled; nothing was saved.".to_owned()
+        } else {
+            format!("{rows}{}{speed}", megabytes(self.bytes))
+        }
+    }
+
+    /// The bar's share done, when it is known (rows of JSON Lines against the upper bound).
+    fn share(&self) -> Option<f64> {
+        if self.saved_as.is_some() {
+            return Some(1.0);
+        }
+        match (self.counts_rows, self.rows_at_most) {
+            (true, Some(n)) if n > 0 => Some((self.rows as f64 / n as f64).min(1.0)),
+            _ => None,
+        }
+    }
+}
+
+#[component]
+fn ProgressView(progress: RwSignal<Progress>) -> impl IntoView {
+    move || {
+        let p = progress.get();
+        if p == Progress::default() {
+            return None;
+        }
+        let bar = match p.share() {
+            Some(share) => {
+                view! { <progress max="1" value=share.to_string()></progress> }.into_any()
+            }
+            None if p.running => view! { <progress></progress> }.into_any(),
+            None => ().into_any(),
+        };
+        Some(view! {
+            <div class="export-progress" role="status" aria-live="polite">
+                {bar}
+                <span class="export-progress-text">{p.summary()}</span>
+                {p.running.then(|| view! {
+                    <button type="button" class="link" on:click=move |_| progress.update(|p| p.cancelled = true)>"Cancel"</button>
+                })}
+                {p.failed.clone().map(|e| view! { <p class="notice failure" role="alert">{e}</p> })}
+            </div>
+        })
+    }
+}
+
 #[component]
 pub fn DataPage() -> impl IntoView {
     let me = Resource::new(|| (), |_| current_account());
+    let progress = RwSignal::new(Progress::default());
+    // The Download button downloads through fetch (with progress); the Manifest button and a
+    // page without JavaScript submit the form as it is.
+    let on_submit = move |ev: leptos::ev::SubmitEvent| {
+        #[cfg(feature = "hydrate")]
+        {
+            use wasm_bindgen::JsCast;
+            let manifest = ev
+                .submitter()
+                .is_some_and(|b| b.has_attribute("formaction"));
+            if manifest || progress.with_untracked(|p| p.running) {
+                if !manifest {
+                    ev.prevent_default();
+                }
+                return;
+            }
+            ev.prevent_default();
+            if let Some(form) = ev
+                .target()
+                .and_then(|t| t.dyn_into::<web_sys::HtmlFormElement>().ok())
+            {
+                crate::download::start(&form, progress);
+            }
+        }
+        #[cfg(not(feature = "hydrate"))]
+        let _ = (ev, progress);
+    };
     view! {
         <section class="console">
             <h1>"Research data"</h1>
@@ -40,7 +155,7 @@ pub fn DataPage() -> impl IntoView {
             <Suspense fallback=|| view! { <p>"…"</p> }>
                 {move || me.get().map(|r| match r {
                     Ok(Some(a)) if a.role == "researcher" || a.role == "admin" => view! {
-                        <form method="get" action="/api/v1/exports/battles" class="console-form export">
+                        <form method="get" action="/api/v1/exports/battles" class="console-form export" on:submit=on_submit>
                             <label>"Schema" {choices("schema", &SCHEMAS)}</label>
                             <label>"Format" {choices("format", &[("jsonl", "JSON Lines"), ("csv", "CSV"), ("parquet", "Parquet")])}</label>
                             <label>"From" <input type="date" name="from"/></label>
@@ -54,6 +169,7 @@ pub fn DataPage() -> impl IntoView {
                             <button type="submit" class="primary">"Download"</button>
                             <button type="submit" formaction="/api/v1/exports/battles/manifest">"Manifest"</button>
                         </form>
+                        <ProgressView progress=progress/>
                         <p class="hint">
                             "The same from a script: " <code>"GET /api/v1/exports/battles?schema=dpo&format=jsonl"</code>
                             "; operators: " <code>"server export --schema full --out votes.jsonl"</code> "."

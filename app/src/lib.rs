@@ -5,6 +5,8 @@
 mod account;
 mod admin;
 mod data;
+#[cfg(feature = "hydrate")]
+mod download;
 // The page's state machine is driven only by browser code.
 #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
 mod battle;

@@ -146,7 +146,25 @@ test("a researcher downloads the votes from /data", async ({ page }) => {
   const rows = fs.readFileSync(file!, "utf8").trim().split("\n").map((l: string) => JSON.parse(l));
   expect(rows.length).toBeGreaterThan(0);
   expect(rows.some((r: any) => r.voided === true)).toBe(true);
+  // The download ran through the page's progress indicator: rows counted as they arrived.
+  const progress = page.locator(".export-progress[role=status]");
+  await expect(progress).toContainText(`Done: ${rows.length} rows`);
+  await expect(progress).toContainText("saved as arena-full.jsonl");
+  await expect(progress.locator("progress")).toHaveAttribute("value", "1");
   await page.screenshot({ path: shot("data.png"), fullPage: true });
+  // Parquet: bytes only (rows are not lines), and the same file name scheme.
+  await page.locator("select[name=format]").selectOption("parquet");
+  const [parquet] = await Promise.all([
+    page.waitForEvent("download"),
+    page.getByRole("button", { name: "Download" }).click(),
+  ]);
+  expect(parquet.suggestedFilename()).toBe("arena-full.parquet");
+  expect(fs.readFileSync((await parquet.path())!).subarray(0, 4).toString()).toBe("PAR1");
+  await expect(progress).toContainText("saved as arena-full.parquet");
+  // A bad filter: the server's message, in the page, and nothing downloaded.
+  await page.locator("input[name=models]").fill("no-such-model");
+  await page.getByRole("button", { name: "Download" }).click();
+  await expect(progress.locator("[role=alert]")).toContainText("no-such-model");
 
   // An API token from the account page reads the same export from a script, until revoked.
   await page.goto("/account");

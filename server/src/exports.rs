@@ -63,6 +63,8 @@ fn spec(
             headers(
                 ("Content-Disposition" = String, description = "`attachment; filename=…`"),
                 ("x-arena-schema" = String, description = "The schema of the rows"),
+                ("x-arena-rows-at-most" = u64, description = "An upper bound of the rows \
+                    (the votes the vote-level filters keep), for progress bars"),
             )),
         (status = 401, description = "Not signed in (no session, no token), or the token is not \
             valid", body = arena_domain::api::ApiErrorBody),
@@ -80,15 +82,25 @@ async fn export(
     let filename = format!("arena-{}.{}", spec.schema.as_str(), spec.format.extension());
     let content_type = spec.format.content_type();
     let schema = spec.schema.as_str();
-    let events = arena.export(spec.clone()).await?;
+    let mut events = arena.export(spec.clone()).await?;
+    // The first event says the snapshot is taken (and bounds the rows, for progress bars); a
+    // failure before it is a plain JSON error, not a truncated body.
+    let rows_at_most = match events.recv().await {
+        Some(ExportEvent::Started { rows_at_most }) => rows_at_most,
+        Some(ExportEvent::Failed(message)) => return Err(ApiError::internal(message)),
+        _ => return Err(ApiError::internal("the export did not start")),
+    };
     let body = futures::stream::unfold(events, |mut events| async move {
-        match events.recv().await? {
-            ExportEvent::Chunk(bytes) => Some((Ok(Bytes::from(bytes)), events)),
-            // The body ends; the manifest is at …/manifest.
-            ExportEvent::Done(_) => None,
-            // A failure mid-body aborts the response: the client sees a truncated transfer,
-            // never a short file that looks complete.
-            ExportEvent::Failed(message) => Some((Err(std::io::Error::other(message)), events)),
+        loop {
+            return match events.recv().await? {
+                ExportEvent::Started { .. } => continue,
+                ExportEvent::Chunk(bytes) => Some((Ok(Bytes::from(bytes)), events)),
+                // The body ends; the manifest is at …/manifest.
+                ExportEvent::Done(_) => None,
+                // A failure mid-body aborts the response: the client sees a truncated
+                // transfer, never a short file that looks complete.
+                ExportEvent::Failed(message) => Some((Err(std::io::Error::other(message)), events)),
+            };
         }
     });
     // Fused: the compression layer may poll once more after the end.
@@ -102,6 +114,7 @@ async fn export(
     if let Ok(v) = HeaderValue::from_str(schema) {
         headers.insert("x-arena-schema", v);
     }
+    headers.insert("x-arena-rows-at-most", HeaderValue::from(rows_at_most));
     Ok(response)
 }
 
@@ -130,7 +143,7 @@ async fn manifest(
     let mut events = arena.export(spec).await?;
     while let Some(event) = events.recv().await {
         match event {
-            ExportEvent::Chunk(_) => {}
+            ExportEvent::Started { .. } | ExportEvent::Chunk(_) => {}
             ExportEvent::Done(manifest) => return Ok(Json(*manifest).into_response()),
             ExportEvent::Failed(message) => return Err(ApiError::internal(message)),
         }

@@ -159,6 +159,23 @@ async fn create_admin(
         .to_string())
 }
 
+/// `[#######.............]  35%` of an upper bound, or nothing when rows are not counted.
+fn progress_bar(rows: Option<(u64, u64)>) -> String {
+    match rows {
+        Some((done, at_most)) if at_most > 0 => {
+            let share = (done as f64 / at_most as f64).min(1.0);
+            let filled = (share * 20.0).round() as usize;
+            format!(
+                "[{}{}] {:>3.0}% {done:>9} rows",
+                "#".repeat(filled),
+                ".".repeat(20 - filled),
+                share * 100.0
+            )
+        }
+        _ => String::new(),
+    }
+}
+
 async fn export(settings: &Settings, args: ExportArgs) -> Result<(), Box<dyn std::error::Error>> {
     use arena_core::exports::ExportEvent;
     use std::io::Write;
@@ -176,6 +193,8 @@ async fn export(settings: &Settings, args: ExportArgs) -> Result<(), Box<dyn std
         run: args.run,
     }
     .parse()?;
+    // JSON Lines: a row per line, so the bar counts rows (CSV fields may hold newlines).
+    let counts_lines = spec.format == arena_domain::export::Format::Jsonl;
     let pool = arena_core::db::connect(&settings.database).await?;
     arena_core::db::migrate(&pool).await?;
     let salt = settings.exports.voter_salt.expose().as_bytes().to_vec();
@@ -185,20 +204,24 @@ async fn export(settings: &Settings, args: ExportArgs) -> Result<(), Box<dyn std
     let partial = args.out.with_extension("partial");
     let mut file = std::io::BufWriter::new(std::fs::File::create(&partial)?);
     let (start, mut written, mut shown) = (std::time::Instant::now(), 0usize, 0usize);
-    let progress = |written: usize, start: std::time::Instant| {
+    let (mut lines, mut at_most) = (0u64, 0u64);
+    let progress = |written: usize, lines: u64, at_most: u64, start: std::time::Instant| {
         eprint!(
-            "\r[export] {:>10.1} MiB in {:>6.1} s",
+            "\r[export] {} {:>10.1} MiB in {:>6.1} s",
+            progress_bar(counts_lines.then_some((lines, at_most))),
             written as f64 / (1024.0 * 1024.0),
             start.elapsed().as_secs_f64()
         );
     };
     while let Some(event) = events.recv().await {
         match event {
+            ExportEvent::Started { rows_at_most } => at_most = rows_at_most,
             ExportEvent::Chunk(bytes) => {
                 file.write_all(&bytes)?;
                 written += bytes.len();
+                lines += bytes.iter().filter(|&&b| b == b'\n').count() as u64;
                 if written - shown >= 4 << 20 {
-                    progress(written, start);
+                    progress(written, lines, at_most, start);
                     shown = written;
                 }
             }
@@ -209,7 +232,7 @@ async fn export(settings: &Settings, args: ExportArgs) -> Result<(), Box<dyn std
                 let mut path = args.out.clone().into_os_string();
                 path.push(".manifest.json");
                 std::fs::write(&path, serde_json::to_vec_pretty(&*manifest)?)?;
-                progress(written, start);
+                progress(written, manifest.rows, manifest.rows, start);
                 eprintln!(
                     "\n[export] {} rows of {} written to {} (manifest: {})",
                     manifest.rows,

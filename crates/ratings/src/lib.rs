@@ -48,6 +48,9 @@
 //!   drawn from known strengths; [`simulate::synthetic_arena`] builds the
 //!   arena-sized benchmark case; [`baseline::mm_fit`] is the MM iteration the
 //!   benchmarks compare against.
+//! * [`rigging`]: each vote's probability under the ratings (its surprise score), a sequential
+//!   test per voter with a proven false-positive bound ([`rigging::VoterEvidence`]), and the
+//!   rigging simulation ([`rigging::sim::simulate_rigging`]).
 //!
 //! ```
 //! use arena_ratings::{fit, CiMethod, Comparisons, FitOptions, PairCounts};
@@ -80,6 +83,7 @@ mod sandwich;
 
 pub mod active;
 pub mod baseline;
+pub mod rigging;
 pub mod simulate;
 
 pub use bayes::{BayesOptions, BayesianRatings, GaussianPosterior, UpdateDiagnostics};

@@ -376,9 +376,12 @@ async fn a_vote_committed_during_an_export_is_wholly_in_or_out() {
     .parse()
     .unwrap();
     let mut events = app.arena.export(spec).await.unwrap();
-    // The first chunk is out: the snapshot is taken. A vote commits now.
+    // The export has started: its snapshot is taken. A vote commits now.
     let first = events.recv().await.unwrap();
-    assert!(matches!(first, arena_core::exports::ExportEvent::Chunk(_)));
+    let arena_core::exports::ExportEvent::Started { rows_at_most } = first else {
+        panic!("the first event is Started, got {first:?}");
+    };
+    assert!(rows_at_most >= before as u64);
     let late: i64 = sqlx::query_scalar(
         "with b as (insert into battle (id, voter_id, model_a_id, model_b_id)
                     select gen_random_uuid(), voter_id, model_a_id, model_b_id from battle limit 1
@@ -392,12 +395,10 @@ async fn a_vote_committed_during_an_export_is_wholly_in_or_out() {
     .fetch_one(&app.pool)
     .await
     .unwrap();
-    let mut body = match first {
-        arena_core::exports::ExportEvent::Chunk(b) => b,
-        _ => unreachable!(),
-    };
+    let mut body = Vec::new();
     let manifest = loop {
         match events.recv().await.unwrap() {
+            arena_core::exports::ExportEvent::Started { .. } => panic!("started twice"),
             arena_core::exports::ExportEvent::Chunk(b) => body.extend(b),
             arena_core::exports::ExportEvent::Done(m) => break m,
             arena_core::exports::ExportEvent::Failed(e) => panic!("{e}"),
@@ -410,6 +411,7 @@ async fn a_vote_committed_during_an_export_is_wholly_in_or_out() {
         "the export is the snapshot's votes"
     );
     assert_eq!(manifest.rows as i64, before);
+    assert!(manifest.rows <= rows_at_most);
     assert!(manifest.max_vote_id < late);
     assert!(!text.contains(&format!("\"vote_id\":{late},")));
     // The next export has it.

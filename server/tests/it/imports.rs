@@ -87,6 +87,7 @@ async fn export_to(app: &TestApp, query: ExportQuery, path: &std::path::Path) ->
     let mut body = Vec::new();
     loop {
         match events.recv().await.unwrap() {
+            arena_core::exports::ExportEvent::Started { .. } => {}
             arena_core::exports::ExportEvent::Chunk(b) => body.extend(b),
             arena_core::exports::ExportEvent::Done(m) => {
                 std::fs::write(path, &body).unwrap();

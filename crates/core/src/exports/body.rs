@@ -70,7 +70,7 @@ impl Body {
                     }
                     buffer.extend_from_slice(row.csv_line().as_bytes());
                 } else {
-                    buffer.extend_from_slice(row.json_line().as_bytes());
+                    row.write_json_line(buffer);
                 }
                 Ok((buffer.len() >= CHUNK)
                     .then(|| std::mem::replace(buffer, Vec::with_capacity(CHUNK + 4096))))

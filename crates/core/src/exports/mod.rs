@@ -42,9 +42,15 @@ pub struct Manifest {
     pub rating_run: Option<i64>,
 }
 
-/// A chunk of the body, or the manifest once everything was sent.
+/// The export's events: `Started` once its snapshot is taken (before any row), then the body's
+/// chunks, then the manifest once everything was sent (or `Failed`).
 #[derive(Debug)]
 pub enum ExportEvent {
+    /// The snapshot is taken; at most this many rows will follow (the votes the vote-level
+    /// filters keep; the other filters only leave rows out). For progress indicators.
+    Started {
+        rows_at_most: u64,
+    },
     Chunk(Vec<u8>),
     Done(Box<Manifest>),
     Failed(String),
@@ -68,7 +74,52 @@ struct Raw {
     created_at: chrono::DateTime<chrono::Utc>,
     voter_id: uuid::Uuid,
     redacted: bool,
-    turns: serde_json::Value,
+    prompt: String,
+    a: Option<String>,
+    b: Option<String>,
+    a_tokens: Option<i64>,
+    b_tokens: Option<i64>,
+    a_headers: Option<i64>,
+    b_headers: Option<i64>,
+    a_lists: Option<i64>,
+    b_lists: Option<i64>,
+    a_bold: Option<i64>,
+    b_bold: Option<i64>,
+    prompt_tokens_a: Option<i64>,
+    prompt_tokens_b: Option<i64>,
+    /// The turns before this one, a JSON array (only for a later turn).
+    earlier: Option<String>,
+}
+
+impl Raw {
+    /// The conversation up to and including the voted turn (a turn without both live answers
+    /// is left out, as it has nothing to compare; the vote itself stays).
+    fn turns(&mut self) -> ArenaResult<Vec<TurnRecord>> {
+        let mut turns: Vec<TurnRecord> = match self.earlier.take() {
+            Some(json) => serde_json::from_str(&json)
+                .map_err(|e| ArenaError::Internal(format!("export turns: {e}")))?,
+            None => Vec::new(),
+        };
+        let (Some(a), Some(b)) = (self.a.take(), self.b.take()) else {
+            return Ok(turns);
+        };
+        turns.push(TurnRecord {
+            prompt: std::mem::take(&mut self.prompt),
+            a,
+            b,
+            a_tokens: self.a_tokens,
+            b_tokens: self.b_tokens,
+            a_headers: self.a_headers,
+            b_headers: self.b_headers,
+            a_lists: self.a_lists,
+            b_lists: self.b_lists,
+            a_bold: self.a_bold,
+            b_bold: self.b_bold,
+            prompt_tokens_a: self.prompt_tokens_a,
+            prompt_tokens_b: self.prompt_tokens_b,
+        });
+        Ok(turns)
+    }
 }
 
 /// HMAC-SHA-256 (RFC 2104), by hand: eight lines instead of a dependency.
@@ -96,40 +147,54 @@ pub fn voter_hash(salt: &[u8], voter: uuid::Uuid) -> String {
     hex::encode(&hmac_sha256(salt, voter.as_bytes())[..16])
 }
 
-/// The votes of an export. `$8`/`$9`: a rating run's mark and snapshot (`run=ID`): exactly the
-/// counted votes that run saw, not voided as of its snapshot ({not_voided}); a voter's opt-out
-/// then redacts the conversation instead of leaving the vote out, so the run still reproduces.
+/// The votes of an export, one row per vote with its own turn's prompt and answers as columns
+/// (hash joins, no per-row subquery: most votes are on a first turn). A later turn's earlier
+/// turns come as one JSON array (`earlier`, only evaluated when `turn_index > 0`). Flags come
+/// from two small pre-aggregated sets: reported battles and each battle's first leaking turn.
+/// `$8`/`$9`: a rating run's mark and snapshot (`run=ID`): exactly the counted votes that run
+/// saw, not voided as of its snapshot ({not_voided}); a voter's opt-out then redacts the
+/// conversation instead of leaving the vote out, so the run still reproduces.
 const QUERY: &str = "
 select v.id as vote_id, v.battle_id, t.turn_index, ma.key as model_a, mb.key as model_b,
        v.winner, v.counted, v.voided, v.void_reason,
-       (b.reviewed_at is null and (
-            exists (select 1 from battle_report r where r.battle_id = b.id)
-            or exists (select 1 from battle_turn ft join answer fa on fa.turn_id = ft.id
-                       where ft.battle_id = b.id and fa.identity_leak and not fa.discarded)))
+       (b.reviewed_at is null and (rep.battle_id is not null or leak.first_turn is not null))
            as flagged,
-       exists (select 1 from battle_turn lt join answer la on la.turn_id = lt.id
-               where lt.battle_id = b.id and lt.turn_index <= t.turn_index
-                 and la.identity_leak and not la.discarded) as identity_leak,
+       coalesce(leak.first_turn <= t.turn_index, false) as identity_leak,
        b.anonymous, b.language, v.created_at, v.voter_id,
        r.data_release_opt_out as redacted,
-       (select coalesce(json_agg(json_build_object(
-                   'prompt', tt.prompt, 'a', aa.content, 'b', ab.content,
-                   'a_tokens', aa.token_count, 'b_tokens', ab.token_count,
-                   'a_headers', aa.header_count, 'b_headers', ab.header_count,
-                   'a_lists', aa.list_count, 'b_lists', ab.list_count,
-                   'a_bold', aa.bold_count, 'b_bold', ab.bold_count,
-                   'prompt_tokens_a', aa.prompt_tokens, 'prompt_tokens_b', ab.prompt_tokens)
-                   order by tt.turn_index), '[]'::json)
-        from battle_turn tt
-        join answer aa on aa.turn_id = tt.id and aa.side = 'a' and not aa.discarded
-        join answer ab on ab.turn_id = tt.id and ab.side = 'b' and not ab.discarded
-        where tt.battle_id = b.id and tt.turn_index <= t.turn_index) as turns
+       t.prompt, aa.content as a, ab.content as b,
+       aa.token_count::bigint as a_tokens, ab.token_count::bigint as b_tokens,
+       aa.header_count::bigint as a_headers, ab.header_count::bigint as b_headers,
+       aa.list_count::bigint as a_lists, ab.list_count::bigint as b_lists,
+       aa.bold_count::bigint as a_bold, ab.bold_count::bigint as b_bold,
+       aa.prompt_tokens::bigint as prompt_tokens_a, ab.prompt_tokens::bigint as prompt_tokens_b,
+       case when t.turn_index > 0 then
+           (select json_agg(json_build_object(
+                   'prompt', tt.prompt, 'a', ea.content, 'b', eb.content,
+                   'a_tokens', ea.token_count, 'b_tokens', eb.token_count,
+                   'a_headers', ea.header_count, 'b_headers', eb.header_count,
+                   'a_lists', ea.list_count, 'b_lists', eb.list_count,
+                   'a_bold', ea.bold_count, 'b_bold', eb.bold_count,
+                   'prompt_tokens_a', ea.prompt_tokens, 'prompt_tokens_b', eb.prompt_tokens)
+                   order by tt.turn_index)
+            from battle_turn tt
+            join answer ea on ea.turn_id = tt.id and ea.side = 'a' and not ea.discarded
+            join answer eb on eb.turn_id = tt.id and eb.side = 'b' and not eb.discarded
+            where tt.battle_id = b.id and tt.turn_index < t.turn_index)::text
+       end as earlier
 from vote v
 join battle_turn t on t.id = v.turn_id
 join battle b on b.id = v.battle_id
 join model ma on ma.id = b.model_a_id
 join model mb on mb.id = b.model_b_id
 join voter r on r.id = v.voter_id
+left join answer aa on aa.turn_id = t.id and aa.side = 'a' and not aa.discarded
+left join answer ab on ab.turn_id = t.id and ab.side = 'b' and not ab.discarded
+left join (select distinct battle_id from battle_report) rep on rep.battle_id = b.id
+left join (select lt.battle_id, min(lt.turn_index) as first_turn
+           from battle_turn lt join answer la on la.turn_id = lt.id
+           where la.identity_leak and not la.discarded
+           group by lt.battle_id) leak on leak.battle_id = b.id
 where (not $1 or v.counted)
   and ($2 or not v.voided)
   and ($3::date is null or (v.created_at at time zone 'utc')::date >= $3)
@@ -264,6 +329,35 @@ async fn run(
     let max_vote_id: i64 = sqlx::query_scalar("select coalesce(max(id), 0) from vote")
         .fetch_one(&mut *db)
         .await?;
+    // An upper bound of the rows, for progress: the vote-level filters only, one index scan.
+    let rows_at_most: i64 = sqlx::query_scalar(
+        "select count(*) from vote v
+         where (not $1 or v.counted) and ($2 or not v.voided)
+           and ($3::date is null or (v.created_at at time zone 'utc')::date >= $3)
+           and ($4::date is null or (v.created_at at time zone 'utc')::date <= $4)",
+    )
+    .bind(spec.counted_only)
+    .bind(spec.include_voided)
+    .bind(
+        spec.from
+            .as_deref()
+            .and_then(|d| d.parse::<chrono::NaiveDate>().ok()),
+    )
+    .bind(
+        spec.to
+            .as_deref()
+            .and_then(|d| d.parse::<chrono::NaiveDate>().ok()),
+    )
+    .fetch_one(&mut *db)
+    .await?;
+    let rows_at_most = u64::try_from(rows_at_most).unwrap_or(0);
+    if out
+        .send(ExportEvent::Started { rows_at_most })
+        .await
+        .is_err()
+    {
+        return Ok(());
+    }
     // The default leaderboard run that saw this same counted set (no filter, counted votes).
     let rating_run: Option<i64> = if spec.run.is_some() {
         spec.run
@@ -313,7 +407,7 @@ async fn run(
             .bind(run_set.as_ref().map(|r| r.mark))
             .bind(run_set.as_ref().and_then(|r| r.snapshot.clone()))
             .fetch(&mut *db);
-        while let Some(raw) = stream.try_next().await? {
+        while let Some(mut raw) = stream.try_next().await? {
             if !spec.include_flagged && raw.flagged {
                 continue;
             }
@@ -321,8 +415,7 @@ async fn run(
             let turns: Vec<TurnRecord> = if raw.redacted {
                 Vec::new()
             } else {
-                serde_json::from_value(raw.turns)
-                    .map_err(|e| ArenaError::Internal(format!("export turns: {e}")))?
+                raw.turns()?
             };
             let record = ExportRecord {
                 vote_id: raw.vote_id,

@@ -127,17 +127,24 @@ impl Row {
 
     /// One JSON object on one line, columns in order, with the newline.
     pub fn json_line(&self) -> String {
-        let mut out = String::from("{");
+        let mut out = Vec::new();
+        self.write_json_line(&mut out);
+        String::from_utf8(out).unwrap_or_default()
+    }
+
+    /// [`Row::json_line`], written straight into `out` (no string per value).
+    pub fn write_json_line(&self, out: &mut Vec<u8>) {
+        out.push(b'{');
         for (i, (k, v)) in self.0.iter().enumerate() {
             if i > 0 {
-                out.push(',');
+                out.push(b',');
             }
-            out.push_str(&serde_json::to_string(k).unwrap_or_default());
-            out.push(':');
-            out.push_str(&serde_json::to_string(v).unwrap_or_default());
+            // Writing JSON into a Vec cannot fail (keys are strings, values are JSON).
+            let _ = serde_json::to_writer(&mut *out, k);
+            out.push(b':');
+            let _ = serde_json::to_writer(&mut *out, v);
         }
-        out.push_str("}\n");
-        out
+        out.extend_from_slice(b"}\n");
     }
 
     /// The CSV header line: the column names.

@@ -6,9 +6,11 @@
 
 mod bench;
 mod input;
+mod rigging;
 mod simulate;
 
 use bench::bench;
+use rigging::RigStrategy;
 use simulate::{describe_active, simulate_target};
 
 use std::io::{BufReader, Write};
@@ -154,6 +156,28 @@ enum Command {
         /// Print the report as JSON instead of a table.
         #[arg(long)]
         json: bool,
+        /// Rigging mode: this many riggers join honest traffic; the report compares the
+        /// target's rank and rating shift, and who is flagged, with and without the defences.
+        #[arg(long, conflicts_with = "target_width")]
+        riggers: Option<usize>,
+        /// Rigging mode: votes per rigger.
+        #[arg(long, default_value_t = 100, requires = "riggers")]
+        rig_votes: u64,
+        /// Rigging mode: vote for the target, against it, or at random.
+        #[arg(long, value_enum, default_value = "target", requires = "riggers")]
+        strategy: RigStrategy,
+        /// Rigging mode: probability that a rigger recognises the target's side.
+        #[arg(long, default_value_t = 0.9, requires = "riggers")]
+        recognition: f64,
+        /// Rigging mode: honest voters.
+        #[arg(long, default_value_t = 2000, requires = "riggers")]
+        honest_voters: usize,
+        /// Rigging mode: the sequential test's false-positive rate per honest voter.
+        #[arg(long, default_value_t = 0.001, requires = "riggers")]
+        alpha: f64,
+        /// Rigging mode: counted votes per voter per model pair per day.
+        #[arg(long, default_value_t = 20, requires = "riggers")]
+        cap_per_pair: u64,
     },
     /// Time the fit and the bootstrap on an arena-sized synthetic case
     /// (129 models, 3,460 pairs, 1.67M votes) against the MM baseline.
@@ -298,7 +322,33 @@ fn run(cli: Cli) -> Result<(), Failure> {
             target_width,
             compare,
             json,
+            riggers,
+            rig_votes,
+            strategy,
+            recognition,
+            honest_voters,
+            alpha,
+            cap_per_pair,
         } => {
+            if let Some(riggers) = riggers {
+                let defaults = arena_ratings::rigging::sim::RiggingConfig::default();
+                let config = arena_ratings::rigging::sim::RiggingConfig {
+                    models: models.unwrap_or(defaults.models),
+                    strength_sd: strength_sd.unwrap_or(defaults.strength_sd),
+                    tie_rate,
+                    honest_voters,
+                    riggers,
+                    rig_votes,
+                    strategy: strategy.into(),
+                    recognition,
+                    alpha,
+                    cap_per_pair,
+                    replicates: replicates.unwrap_or(defaults.replicates),
+                    seed,
+                    ..defaults
+                };
+                return rigging::simulate(&config, json);
+            }
             let active = ActiveOptions {
                 criterion: match criterion {
                     ActiveCriterion::WidestInterval => Criterion::WidestInterval,

@@ -1,0 +1,355 @@
+//! Rigging detection: how surprising each vote is under the current ratings, and a sequential
+//! test per voter whose false-positive rate is bounded.
+//!
+//! - **Surprise.** [`TiePrediction::probabilities`] gives P(a wins), P(b wins), P(tie) of a pair
+//!   from its two Elo ratings under the tie model in use; the probability of the outcome a
+//!   voter chose is the vote's surprise score (low = surprising).
+//! - **Evidence.** [`VoterEvidence`] is a test martingale (an e-process): a mixture of
+//!   likelihood ratios `q(o)/p(o)` of alternatives a rigging script would follow against the
+//!   ratings' prediction `p`. Each ratio has expectation 1 under an honest voter whose votes
+//!   follow the ratings, so the mixture does too, and by Ville's inequality the chance that an
+//!   honest voter's evidence *ever* reaches `1/α` is at most `α`, however many votes they cast
+//!   and however often it is checked. The alternatives:
+//!   - *against the ratings*: outcomes tilted towards the unlikely ones, `q ∝ p^½`;
+//!   - *one side*: `q = ½p + ½·[A wins]` (and the same for B): a script clicking one button;
+//!   - *one model, for or against*: `q = ½p + ½·[m wins]` (or `[m loses]`) for every model `m`:
+//!     a voter who recognises a model by its style and always votes for (or against) it.
+//!
+//!   Half of the mixture's weight goes to the three generic alternatives, half is spread over
+//!   the `2K` model alternatives (`K` models in the arena), so a targeted rigger pays
+//!   `ln 4K` of evidence for not naming its target in advance.
+
+pub mod sim;
+
+use crate::Outcome;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Probabilities below this are raised to it: one vote's ratio stays finite.
+const FLOOR: f64 = 1e-6;
+/// The weight of the observed outcome in the side and model alternatives.
+const DELTA: f64 = 0.5;
+/// The tilt of the against-the-ratings alternative (`q ∝ p^(1−λ)`).
+const TILT: f64 = 0.5;
+
+/// The predicted outcome of one battle.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct OutcomeProbabilities {
+    pub win_a: f64,
+    pub win_b: f64,
+    /// A tie of either kind (tie or both bad).
+    pub tie: f64,
+}
+
+impl OutcomeProbabilities {
+    /// The probability of `outcome` (the vote's surprise score), at least [`FLOOR`].
+    pub fn of(&self, outcome: Outcome) -> f64 {
+        match outcome {
+            Outcome::WinA => self.win_a,
+            Outcome::WinB => self.win_b,
+            Outcome::Tie | Outcome::BothBad => self.tie,
+        }
+        .max(FLOOR)
+    }
+}
+
+/// How the ratings predict a tie.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "ties", rename_all = "snake_case")]
+pub enum TiePrediction {
+    /// The half-win model: the expected score of `a` is `σ = 1/(1+10^((rb−ra)/400))`; a tie
+    /// happens with probability `tie_rate·4σ(1−σ)` (most often between close models) and
+    /// takes half of its mass from each side, so the expected score stays `σ`.
+    Half { tie_rate: f64 },
+    /// Davidson's model with its fitted `ν`: P(tie) = ν√(πaπb)/(πa + πb + ν√(πaπb)).
+    Davidson { nu: f64 },
+}
+
+impl TiePrediction {
+    /// The outcome probabilities of `a` against `b` from their Elo ratings.
+    pub fn probabilities(&self, rating_a: f64, rating_b: f64) -> OutcomeProbabilities {
+        let d = (rating_a - rating_b) / crate::ELO_PER_NATURAL_UNIT;
+        match *self {
+            TiePrediction::Half { tie_rate } => {
+                let s = 1.0 / (1.0 + (-d).exp());
+                let tie = (tie_rate * 4.0 * s * (1.0 - s)).clamp(0.0, 1.0);
+                OutcomeProbabilities {
+                    win_a: (s - tie / 2.0).max(0.0),
+                    win_b: (1.0 - s - tie / 2.0).max(0.0),
+                    tie,
+                }
+            }
+            TiePrediction::Davidson { nu } => {
+                // πa = e^(d/2), πb = e^(−d/2): √(πaπb) = 1.
+                let (pa, pb) = ((d / 2.0).exp(), (-d / 2.0).exp());
+                let z = pa + pb + nu;
+                OutcomeProbabilities {
+                    win_a: pa / z,
+                    win_b: pb / z,
+                    tie: nu / z,
+                }
+            }
+        }
+    }
+
+    /// The half-win model's tie rate that matches the observed ties: `ties / Σ 4σ(1−σ)` over
+    /// the votes (`pairs`: rating of a, rating of b, votes, ties of either kind).
+    pub fn half_from_ties(pairs: impl IntoIterator<Item = (f64, f64, u64, u64)>) -> Self {
+        let (mut ties, mut capacity) = (0.0, 0.0);
+        for (ra, rb, votes, t) in pairs {
+            let s = 1.0 / (1.0 + (-(ra - rb) / crate::ELO_PER_NATURAL_UNIT).exp());
+            capacity += votes as f64 * 4.0 * s * (1.0 - s);
+            ties += t as f64;
+        }
+        let tie_rate = if capacity > 0.0 {
+            (ties / capacity).clamp(0.0, 0.99)
+        } else {
+            0.0
+        };
+        TiePrediction::Half { tie_rate }
+    }
+}
+
+/// How the sequential test decides.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct EvidenceOptions {
+    /// The false-positive rate the test guarantees for an honest voter (over all their votes).
+    pub alpha: f64,
+    /// Models in the arena (the model alternatives' share of the mixture is spread over them).
+    pub models: usize,
+}
+
+impl Default for EvidenceOptions {
+    fn default() -> Self {
+        Self {
+            alpha: 0.001,
+            models: 20,
+        }
+    }
+}
+
+impl EvidenceOptions {
+    /// `ln(1/α)`: the evidence (log e-value) at which a voter is flagged.
+    pub fn threshold(&self) -> f64 {
+        (1.0 / self.alpha.clamp(1e-300, 1.0)).ln()
+    }
+}
+
+/// Which alternative carries a voter's evidence.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Pattern {
+    /// Outcomes the ratings find unlikely, whichever models.
+    AgainstRatings,
+    /// Always the left (A) or right (B) answer.
+    OneSide { side: char },
+    /// For one model whenever it appears.
+    ForModel { model: String },
+    /// Against one model whenever it appears.
+    AgainstModel { model: String },
+}
+
+impl std::fmt::Display for Pattern {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Pattern::AgainstRatings => write!(f, "votes against the ratings"),
+            Pattern::OneSide { side } => write!(f, "votes for side {side} regardless"),
+            Pattern::ForModel { model } => write!(f, "votes for {model} whenever it appears"),
+            Pattern::AgainstModel { model } => {
+                write!(f, "votes against {model} whenever it appears")
+            }
+        }
+    }
+}
+
+/// One voter's accumulated evidence: the log of each alternative's likelihood ratio so far.
+/// Serialisable, so the server keeps it per voter and updates it vote by vote.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct VoterEvidence {
+    pub votes: u64,
+    against: f64,
+    side_a: f64,
+    side_b: f64,
+    /// Per model seen: (for it, against it).
+    models: BTreeMap<String, (f64, f64)>,
+}
+
+/// `ln((1−δ) + δ·[hit]/p)`: one vote's ratio for an alternative that puts `δ` on one outcome.
+fn point_ratio(hit: bool, p: f64) -> f64 {
+    if hit {
+        ((1.0 - DELTA) + DELTA / p.max(FLOOR)).ln()
+    } else {
+        (1.0 - DELTA).ln()
+    }
+}
+
+impl VoterEvidence {
+    /// Adds one counted vote: `model_a` against `model_b`, predicted `p`, decided `outcome`.
+    pub fn observe(
+        &mut self,
+        model_a: &str,
+        model_b: &str,
+        p: OutcomeProbabilities,
+        outcome: Outcome,
+    ) {
+        self.votes += 1;
+        let probs = [p.win_a.max(FLOOR), p.win_b.max(FLOOR), p.tie.max(FLOOR)];
+        let observed = p.of(outcome);
+        // q ∝ p^(1−λ): ratio p^(−λ) / Σ p^(1−λ) (ties count only when the model has them).
+        let norm: f64 = probs
+            .iter()
+            .zip([p.win_a, p.win_b, p.tie])
+            .filter(|(_, raw)| *raw > 0.0)
+            .map(|(q, _)| q.powf(1.0 - TILT))
+            .sum();
+        self.against += -TILT * observed.ln() - norm.ln();
+        let a_wins = outcome == Outcome::WinA;
+        let b_wins = outcome == Outcome::WinB;
+        self.side_a += point_ratio(a_wins, probs[0]);
+        self.side_b += point_ratio(b_wins, probs[1]);
+        let entry = self.models.entry(model_a.to_owned()).or_default();
+        entry.0 += point_ratio(a_wins, probs[0]);
+        entry.1 += point_ratio(b_wins, probs[1]);
+        let entry = self.models.entry(model_b.to_owned()).or_default();
+        entry.0 += point_ratio(b_wins, probs[1]);
+        entry.1 += point_ratio(a_wins, probs[0]);
+    }
+
+    /// The weighted log ratios of every alternative, with the weight of the model alternatives
+    /// not yet seen (their ratio is still 1).
+    fn terms(&self, options: &EvidenceOptions) -> (Vec<(f64, Pattern)>, f64) {
+        let generic = (1.0f64 / 6.0).ln();
+        let k = options.models.max(self.models.len()).max(1) as f64;
+        let per_model = 1.0 / (4.0 * k);
+        let mut terms = vec![
+            (generic + self.against, Pattern::AgainstRatings),
+            (generic + self.side_a, Pattern::OneSide { side: 'A' }),
+            (generic + self.side_b, Pattern::OneSide { side: 'B' }),
+        ];
+        for (model, (for_it, against_it)) in &self.models {
+            terms.push((
+                per_model.ln() + for_it,
+                Pattern::ForModel {
+                    model: model.clone(),
+                },
+            ));
+            terms.push((
+                per_model.ln() + against_it,
+                Pattern::AgainstModel {
+                    model: model.clone(),
+                },
+            ));
+        }
+        let unseen = (0.5 - 2.0 * per_model * self.models.len() as f64).max(0.0);
+        (terms, unseen)
+    }
+
+    /// The log e-value: `ln Σ w·ratio` over the alternatives (0 before any vote).
+    pub fn log_e_value(&self, options: &EvidenceOptions) -> f64 {
+        let (terms, unseen) = self.terms(options);
+        let max = terms.iter().map(|(t, _)| *t).fold(0.0f64, f64::max);
+        let sum: f64 =
+            terms.iter().map(|(t, _)| (t - max).exp()).sum::<f64>() + unseen * (-max).exp();
+        max + sum.ln()
+    }
+
+    /// Whether the evidence reached `1/α`.
+    pub fn flagged(&self, options: &EvidenceOptions) -> bool {
+        self.log_e_value(options) >= options.threshold()
+    }
+
+    /// The alternative with the most evidence, for the moderation queue.
+    pub fn strongest(&self, options: &EvidenceOptions) -> Pattern {
+        let (terms, _) = self.terms(options);
+        terms
+            .into_iter()
+            .max_by(|x, y| x.0.total_cmp(&y.0))
+            .map_or(Pattern::AgainstRatings, |(_, p)| p)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn probabilities_sum_to_one_and_match_hand_values() {
+        let half = TiePrediction::Half { tie_rate: 0.3 };
+        // Equal ratings: σ = ½, P(tie) = 0.3, each win 0.35.
+        let p = half.probabilities(1000.0, 1000.0);
+        assert!((p.tie - 0.3).abs() < 1e-12 && (p.win_a - 0.35).abs() < 1e-12);
+        // 400 Elo apart: σ = 10/11; P(tie) = 0.3·4·(10/11)(1/11) = 12/121.
+        let p = half.probabilities(1400.0, 1000.0);
+        assert!((p.tie - 12.0 / 121.0).abs() < 1e-12);
+        assert!((p.win_a - (10.0 / 11.0 - 6.0 / 121.0)).abs() < 1e-12);
+        assert!((p.win_a + p.win_b + p.tie - 1.0).abs() < 1e-12);
+        let davidson = TiePrediction::Davidson { nu: 0.5 };
+        let p = davidson.probabilities(1000.0, 1000.0);
+        assert!((p.tie - 0.2).abs() < 1e-12 && (p.win_a - 0.4).abs() < 1e-12);
+    }
+
+    #[test]
+    fn tie_rate_matches_observed_ties() {
+        // Even pairs: 4σ(1−σ) = 1, so the rate is the tie share.
+        let TiePrediction::Half { tie_rate } =
+            TiePrediction::half_from_ties([(1000.0, 1000.0, 100, 25)])
+        else {
+            unreachable!()
+        };
+        assert!((tie_rate - 0.25).abs() < 1e-12);
+    }
+
+    #[test]
+    fn expected_ratio_is_one_for_every_alternative() {
+        // The martingale property, checked exactly: under p, E[exp(Δ log ratio)] = 1.
+        let options = EvidenceOptions {
+            alpha: 0.01,
+            models: 2,
+        };
+        for (ra, rb) in [(1000.0, 1000.0), (1200.0, 950.0), (900.0, 1300.0)] {
+            let p = TiePrediction::Half { tie_rate: 0.3 }.probabilities(ra, rb);
+            let mut expected = 0.0;
+            for (o, w) in [
+                (Outcome::WinA, p.win_a),
+                (Outcome::WinB, p.win_b),
+                (Outcome::Tie, p.tie),
+            ] {
+                let mut e = VoterEvidence::default();
+                e.observe("x", "y", p, o);
+                expected += w * e.log_e_value(&options).exp();
+            }
+            assert!((expected - 1.0).abs() < 1e-9, "E[e-value] = {expected}");
+        }
+    }
+
+    #[test]
+    fn a_voter_for_one_model_is_flagged_and_named() {
+        let options = EvidenceOptions {
+            alpha: 0.001,
+            models: 20,
+        };
+        let prediction = TiePrediction::Half { tie_rate: 0.3 };
+        let mut e = VoterEvidence::default();
+        // The weak model wins every time it appears, on either side.
+        for i in 0..30 {
+            let (a, b, outcome) = if i % 2 == 0 {
+                ("weak", "strong", Outcome::WinA)
+            } else {
+                ("strong", "weak", Outcome::WinB)
+            };
+            let (ra, rb) = if a == "weak" {
+                (950.0, 1050.0)
+            } else {
+                (1050.0, 950.0)
+            };
+            e.observe(a, b, prediction.probabilities(ra, rb), outcome);
+        }
+        assert!(e.flagged(&options));
+        assert_eq!(
+            e.strongest(&options),
+            Pattern::ForModel {
+                model: "weak".into()
+            }
+        );
+    }
+}
