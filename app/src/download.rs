@@ -49,7 +49,7 @@ async fn download(url: &str, progress: RwSignal<Progress>) -> Result<(), String>
     if !response.ok() {
         let status = response.status();
         return Err(match response.json::<ApiErrorBody>().await {
-            Ok(body) => body.message,
+            Ok(body) => body.error.message,
             Err(_) => format!("the export failed (HTTP {status})"),
         });
     }

@@ -76,8 +76,8 @@ pub(super) fn simulate(config: &RiggingConfig, json: bool) -> Result<(), Failure
         pct(report.riggers_flagged_all)
     );
     println!(
-        "| honest voters flagged | {} | ≤ 1 % |",
-        pct(report.honest_flagged)
+        "| honest voters flagged | {:.3} % | ≤ 1 % |",
+        100.0 * report.honest_flagged
     );
     println!(
         "| honest voters with ≥ 100 votes flagged | {} | |",
