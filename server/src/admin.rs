@@ -17,7 +17,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Extension, Json, Router};
-use moderation::{audit, battle_action, flags, vote_action, voter_action, votes};
+use moderation::{audit, battle_action, flags, quarantine, vote_action, voter_action, votes};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -37,6 +37,7 @@ pub fn router() -> Router<AppState> {
         .route("/votes/{id}/{action}", post(vote_action))
         .route("/voters/{id}/{action}", post(voter_action))
         .route("/flags", get(flags))
+        .route("/quarantine", get(quarantine))
         .route("/battles/{id}/{action}", post(battle_action))
         .route("/audit", get(audit))
         .route("/users", get(users))

@@ -76,6 +76,7 @@ use utoipa::{Modify, OpenApi};
         crate::admin::moderation::vote_action,
         crate::admin::moderation::voter_action,
         crate::admin::moderation::flags,
+        crate::admin::moderation::quarantine,
         crate::admin::moderation::battle_action,
         crate::admin::moderation::audit,
         crate::admin::users,

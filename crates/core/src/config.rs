@@ -41,6 +41,8 @@ pub struct Settings {
     #[serde(default)]
     pub exports: ExportSettings,
     #[serde(default)]
+    pub rigging: crate::rigging::RiggingSettings,
+    #[serde(default)]
     pub models: Vec<ModelSeed>,
 }
 

@@ -145,6 +145,16 @@ pub const UNIQUE_CONSTRAINTS: &[(&str, &str, &str)] = &[
         "another import of the same rows ran at the same moment; retry the import",
     ),
     (
+        "voter_evidence_pkey",
+        "concurrent_update",
+        "your previous vote is still being recorded; retry the request",
+    ),
+    (
+        "voter_quarantine_pkey",
+        "concurrent_update",
+        "this voter's review changed at the same moment; retry the request",
+    ),
+    (
         "source_pair_count_key",
         "concurrent_update",
         "the source's counts changed at the same moment; retry the import",

@@ -15,6 +15,7 @@ pub mod limits;
 pub mod live;
 pub mod pairing;
 pub mod remote;
+pub mod rigging;
 pub mod secrets;
 pub mod voters;
 
@@ -48,6 +49,10 @@ pub struct Arena {
     pub secure_cookies: bool,
     pub settings: Arc<ArenaSettings>,
     pub leaderboard_settings: Arc<LeaderboardSettings>,
+    /// The rigging defences' settings (`[rigging]`) and this process's copy of the latest
+    /// run's ratings that votes are scored with.
+    pub rigging: Arc<rigging::RiggingSettings>,
+    pub predictor_cache: Arc<rigging::PredictorCache>,
     /// This process among all that share the database (leases name it).
     pub instance: uuid::Uuid,
     /// Fires when the process shuts down: background tasks stop.
@@ -123,6 +128,8 @@ impl Arena {
             secure_cookies: settings.server.secure_cookies,
             settings: Arc::new(settings.arena.clone()),
             leaderboard_settings: Arc::new(settings.leaderboard.clone()),
+            rigging: Arc::new(settings.rigging.clone()),
+            predictor_cache: Arc::default(),
             instance,
             shutdown: tokio_util::sync::CancellationToken::new(),
         };

@@ -60,7 +60,8 @@ pub(crate) enum VoteAction {
     Unvoid,
 }
 
-/// `POST /voters/{id}/{action}`: void or restore all the voter's votes, or (un)ban the voter.
+/// `POST /voters/{id}/{action}`: void or restore all the voter's votes, (un)ban the voter, or
+/// decide on a quarantined voter: `confirm` (the votes stay out) or `clear` (they come back).
 #[derive(Clone, Copy, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub(crate) enum VoterAction {
@@ -68,6 +69,8 @@ pub(crate) enum VoterAction {
     Unvoid,
     Ban,
     Unban,
+    Confirm,
+    Clear,
 }
 
 /// `POST /battles/{id}/{action}`: void the battle's votes, or dismiss it from the queue.
@@ -114,7 +117,7 @@ pub(crate) async fn vote_action(
     request_body = ModerationInput,
     security(("session_cookie" = [])),
     responses(
-        (status = 200, description = "`void`, `unvoid`: what changed", body = arena_domain::admin::ModerationOutcome),
+        (status = 200, description = "`void`, `unvoid`, `confirm`, `clear`: what changed", body = arena_domain::admin::ModerationOutcome),
         (status = 204, description = "`ban`, `unban`: done"),
         (status = 401, description = "Not signed in", body = arena_domain::api::ApiErrorBody),
         (status = 403, description = "Not an admin", body = arena_domain::api::ApiErrorBody),
@@ -137,7 +140,42 @@ pub(crate) async fn voter_action(
             admin.ban_voter(&id, a == VoterAction::Ban, &body).await?;
             Ok(StatusCode::NO_CONTENT.into_response())
         }
+        a @ (VoterAction::Confirm | VoterAction::Clear) => {
+            let reason = body.reason().map_err(|e| {
+                ApiError::from(arena_core::ArenaError::invalid(
+                    "invalid_field",
+                    e.to_string(),
+                ))
+            })?;
+            let votes_changed = admin
+                .decide_quarantine(&id, a == VoterAction::Confirm, reason)
+                .await?;
+            Ok(Json(arena_domain::admin::ModerationOutcome { votes_changed }).into_response())
+        }
     }
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/v1/admin/quarantine",
+    tag = "admin",
+    params(Page),
+    security(("session_cookie" = [])),
+    responses(
+        (status = 200, description = "Voters the rigging detector quarantined: waiting for a \
+            decision first (`POST /api/v1/admin/voters/{id}/confirm` or `…/clear`)",
+            body = Vec<arena_core::rigging::QuarantinedVoter>),
+        (status = 401, description = "Not signed in", body = arena_domain::api::ApiErrorBody),
+        (status = 403, description = "Not an admin", body = arena_domain::api::ApiErrorBody),
+    )
+)]
+pub(crate) async fn quarantine(
+    State(arena): State<Arena>,
+    Extension(s): Console,
+    Query(page): Query<Page>,
+) -> Result<Response, ApiError> {
+    let admin = console(&arena, &s)?;
+    Ok(Json(admin.quarantine_queue(page.limit.unwrap_or(100)).await?).into_response())
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]

@@ -11,5 +11,6 @@ mod console;
 mod exports;
 mod imports;
 mod openapi;
+mod rigging;
 mod scale;
 mod with_real_model;

@@ -119,7 +119,8 @@ impl Admin {
     ) -> ArenaResult<ModerationOutcome> {
         let reason = input.reason().map_err(field)?;
         let mut tx = self.arena.pool.begin().await?;
-        let changed = counts::set_voided(&mut tx, &ids, voided, reason, self.actor.user_id).await?;
+        let changed =
+            counts::set_voided(&mut tx, &ids, voided, reason, Some(self.actor.user_id)).await?;
         audit(
             &mut tx,
             &self.actor,

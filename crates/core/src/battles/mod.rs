@@ -370,6 +370,12 @@ impl Arena {
                 "Idempotency-Key must be 1 to 200 visible ASCII characters",
             ));
         }
+        // The latest run's ratings, read before the transaction (no connection is held while
+        // they load); a failure only leaves this vote unscored.
+        let predictor = self.predictor().await.unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "the latest ratings could not be read; vote not scored");
+            None
+        });
         let mut tx = self.pool.begin().await?;
         // Locking the battle serialises concurrent votes (and retries) on it.
         let battle = lock_battle(&mut tx, voter, battle_id).await?;
@@ -456,10 +462,22 @@ impl Arena {
         .bind(battle_id)
         .fetch_one(&mut *tx)
         .await?;
-        sqlx::query(
+        // The influence cap: past it, the vote is stored but not counted.
+        let capped = counted
+            && !crate::rigging::under_cap(
+                &mut tx,
+                voter.0,
+                battle.model_a_id,
+                battle.model_b_id,
+                self.rigging.cap_per_pair_per_day,
+            )
+            .await?;
+        let counted = counted && !capped;
+        let vote_id: i64 = sqlx::query_scalar(
             "insert into vote (turn_id, battle_id, voter_id, winner, counted, idempotency_key,
-                               txid)
-             values ($1, $2, $3, $4, $5, $6, pg_current_xact_id())",
+                               txid, capped)
+             values ($1, $2, $3, $4, $5, $6, pg_current_xact_id(), $7)
+             returning id",
         )
         .bind(turn.id)
         .bind(battle_id)
@@ -467,7 +485,8 @@ impl Arena {
         .bind(winner.as_str())
         .bind(counted)
         .bind(idempotency_key)
-        .execute(&mut *tx)
+        .bind(capped)
+        .fetch_one(&mut *tx)
         .await?;
         sqlx::query("update battle_turn set status = 'voted', updated_at = now() where id = $1")
             .bind(turn.id)
@@ -500,9 +519,22 @@ impl Arena {
             .bind(shard)
             .execute(&mut *tx)
             .await?;
+            crate::rigging::after_counted_vote(
+                &mut tx,
+                &self.rigging,
+                crate::rigging::CountedVote {
+                    vote_id,
+                    voter: voter.0,
+                    model_a: battle.model_a_id,
+                    model_b: battle.model_b_id,
+                    winner,
+                    predictor: predictor.as_deref(),
+                },
+            )
+            .await?;
         }
         tx.commit().await?;
-        tracing::info!(battle.id = %battle_id, winner = %winner, counted, "vote recorded");
+        tracing::info!(battle.id = %battle_id, winner = %winner, counted, capped, "vote recorded");
         self.reveal(&battle, winner.as_str(), turn.turn_index)
     }
 

@@ -34,7 +34,7 @@ pub(crate) async fn set_voided(
     vote_ids: &[i64],
     voided: bool,
     reason: &str,
-    actor: Uuid,
+    actor: Option<Uuid>,
 ) -> ArenaResult<i64> {
     let changed: i64 = sqlx::query_scalar(
         "with changed as (

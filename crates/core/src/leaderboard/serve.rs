@@ -284,9 +284,11 @@ impl Arena {
         let (run_id, created): (i64, chrono::DateTime<chrono::Utc>) = sqlx::query_as(
             "insert into rating_run (method, params, seed, max_vote_id, vote_count, language,
                                      date_from, date_to, result, options_key, refresh, snapshot,
-                                     source_id)
+                                     source_id, quarantined_voters)
              values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12,
-                     (select id from data_source where name = $13))
+                     (select id from data_source where name = $13),
+                     (select count(*)::integer from voter_quarantine
+                      where state in ('quarantined', 'confirmed')))
              returning id, created_at",
         )
         .bind(&method)

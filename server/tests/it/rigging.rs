@@ -1,0 +1,246 @@
+//! Rigging defences on a real Postgres (issue #12): the stored surprise of a hand-checked vote,
+//! a planted rigger quarantined with its votes out of the leaderboard (and back when an admin
+//! clears it), a rating run that records the quarantine state, and the influence cap.
+
+use crate::common;
+
+use arena_inference::fake::{Mode, spawn_fake};
+use common::*;
+use serde_json::json;
+use std::time::Duration;
+
+/// Two models (so every battle is alpha against beta); limits off; the sequential test at
+/// α = 0.01; the latest ratings kept until reloaded.
+async fn two_models(cap: u32) -> TestApp {
+    let (fake, url) = spawn_fake(Mode::Normal).await;
+    std::mem::forget(fake);
+    TestApp::spawn_with(vec![model("alpha", &url, 8), model("beta", &url, 8)], |s| {
+        s.limits.enabled = false;
+        s.rigging.alpha = 0.01;
+        s.rigging.cap_per_pair_per_day = cap;
+        s.rigging.ratings_cache_secs = 3600;
+    })
+    .await
+}
+
+/// A battle streamed to its end: (id, the side alpha is on).
+async fn battle(app: &TestApp, client: &reqwest::Client, i: usize) -> (String, &'static str) {
+    let id = app.create_battle(client, &format!("Question {i}?")).await;
+    app.read_stream(client, &id).await;
+    let a: String = sqlx::query_scalar(
+        "select m.key from battle b join model m on m.id = b.model_a_id where b.id = $1::uuid",
+    )
+    .bind(&id)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    (id, if a == "alpha" { "model_a" } else { "model_b" })
+}
+
+fn other(side: &str) -> &'static str {
+    if side == "model_a" {
+        "model_b"
+    } else {
+        "model_a"
+    }
+}
+
+async fn last_vote(app: &TestApp) -> (i64, uuid::Uuid, Option<f64>, Option<i64>) {
+    sqlx::query_as(
+        "select id, voter_id, surprise, surprise_run_id from vote order by id desc limit 1",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap()
+}
+
+/// Counted, not voided votes in the counts (what the leaderboard fits).
+async fn counted_in_counts(app: &TestApp) -> i64 {
+    app.arena
+        .counted_votes_per_model()
+        .await
+        .unwrap()
+        .values()
+        .sum::<i64>()
+        / 2
+}
+
+#[tokio::test]
+async fn a_planted_rigger_is_quarantined_and_clearing_brings_its_votes_back() {
+    let app = two_models(100).await;
+    // Honest votes: alpha 2 wins, beta 2 wins, 1 tie: equal ratings, tie rate 1/5.
+    let honest = app.client();
+    for (i, pick) in ["alpha", "beta", "alpha", "beta", "tie"].iter().enumerate() {
+        let (id, alpha_side) = battle(&app, &honest, i).await;
+        let winner = match *pick {
+            "alpha" => alpha_side,
+            "beta" => other(alpha_side),
+            _ => "tie",
+        };
+        assert_eq!(app.vote(&honest, &id, winner, None).await.0, 200);
+    }
+    // A run of these five votes (made here, or already by the background refresh).
+    app.arena
+        .refresh_leaderboard(app.arena.instance, Duration::from_secs(30))
+        .await
+        .unwrap();
+    app.arena.reload_predictor();
+    let run: i64 = app
+        .count("select max(id) from rating_run where refresh and vote_count = 5")
+        .await;
+
+    // Hand-checked: equal ratings, σ = ½, P(tie) = τ·4σ(1−σ) = 0.2, P(a wins) = ½ − 0.1.
+    let (id, _) = battle(&app, &honest, 10).await;
+    assert_eq!(app.vote(&honest, &id, "tie", None).await.0, 200);
+    let (_, honest_id, surprise, scored_by) = last_vote(&app).await;
+    assert!((surprise.unwrap() - 0.2).abs() < 1e-9, "{surprise:?}");
+    assert_eq!(scored_by, Some(run));
+    let (id, _) = battle(&app, &honest, 11).await;
+    assert_eq!(app.vote(&honest, &id, "model_a", None).await.0, 200);
+    assert!((last_vote(&app).await.2.unwrap() - 0.4).abs() < 1e-9);
+    let honest_votes = 7;
+
+    // The rigger votes for alpha whenever it appears. Each vote multiplies its "for alpha"
+    // evidence by ½ + ½/0.4 = 1.75; with weight 1/(4K) = 1/8 on it (and on "against beta"),
+    // the evidence passes 1/α = 100 at the 11th vote (at the 10th only if alpha sat on the
+    // same side ten times, which the one-side alternative adds: 1/512).
+    let rigger = app.client();
+    let mut rigger_id = None;
+    let mut flagged_at = None;
+    for i in 0..16 {
+        let (id, alpha_side) = battle(&app, &rigger, 100 + i).await;
+        let (status, reveal) = app.vote(&rigger, &id, alpha_side, None).await;
+        // The rigger sees nothing different: the same reveal as anyone.
+        assert_eq!(status, 200, "{reveal}");
+        assert!(reveal["model_a"].is_string());
+        let (_, voter, ..) = last_vote(&app).await;
+        rigger_id = Some(voter);
+        let held = app
+            .count(&format!(
+                "select count(*) from voter_quarantine where voter_id = '{voter}'"
+            ))
+            .await;
+        if held == 1 && flagged_at.is_none() {
+            flagged_at = Some(i + 1);
+        }
+    }
+    let rigger_id = rigger_id.unwrap();
+    assert!(
+        matches!(flagged_at, Some(10 | 11)),
+        "flagged at {flagged_at:?}"
+    );
+    let (state, detail): (String, String) =
+        sqlx::query_as("select state, detail from voter_quarantine where voter_id = $1")
+            .bind(rigger_id)
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(state, "quarantined");
+    assert!(
+        detail.contains("alpha") || detail.contains("beta"),
+        "{detail}"
+    );
+    // Every one of its votes is out of the counts, including those after the flag.
+    assert_eq!(
+        app.count(&format!(
+            "select count(*) from vote where voter_id = '{rigger_id}' and voided
+               and void_reason = 'quarantine'"
+        ))
+        .await,
+        16
+    );
+    assert_eq!(counted_in_counts(&app).await, honest_votes);
+    // The honest voter is not in the queue.
+    assert_eq!(
+        app.count(&format!(
+            "select count(*) from voter_quarantine where voter_id = '{honest_id}'"
+        ))
+        .await,
+        0
+    );
+    // A rating run made now records the quarantine state it used.
+    app.arena
+        .refresh_leaderboard(app.arena.instance, Duration::from_secs(30))
+        .await
+        .unwrap();
+    let (votes, quarantined): (i64, Option<i32>) = sqlx::query_as(
+        "select vote_count, quarantined_voters from rating_run where refresh
+         order by id desc limit 1",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!((votes, quarantined), (honest_votes, Some(1)));
+    let held_run: i64 = app
+        .count("select max(id) from rating_run where refresh")
+        .await;
+
+    // The queue, for an admin; clearing brings the votes back.
+    let admin = signed_in_as(&app, "moderator", "admin").await;
+    let (s, queue) = app.get_json(&admin, "/api/v1/admin/quarantine").await;
+    assert_eq!(s, 200);
+    assert_eq!(queue[0]["voter_id"], rigger_id.to_string());
+    assert_eq!(queue[0]["state"], "quarantined");
+    assert_eq!(queue[0]["votes_held"], 16);
+    let r = admin
+        .post(format!("{}/api/v1/admin/voters/{rigger_id}/clear", app.url))
+        .json(&json!({"reason": "a real fan of alpha, checked by hand"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(body["votes_changed"], 16);
+    assert_eq!(counted_in_counts(&app).await, honest_votes + 16);
+    let (_, queue) = app.get_json(&admin, "/api/v1/admin/quarantine").await;
+    assert_eq!(queue[0]["state"], "cleared");
+    let actions: Vec<String> = sqlx::query_scalar("select action from audit_log order by id")
+        .fetch_all(&app.pool)
+        .await
+        .unwrap();
+    assert!(actions.contains(&"voter.quarantine".to_owned()));
+    assert!(actions.contains(&"voter.quarantine.clear".to_owned()));
+    // The run made during the quarantine still reproduces from its snapshot.
+    let (s, reproduced) = app
+        .get_json(
+            &admin,
+            &format!("/api/v1/leaderboard/runs/{held_run}/reproduce"),
+        )
+        .await;
+    assert_eq!(s, 200, "{reproduced}");
+    assert_eq!(reproduced["identical"], true, "{reproduced}");
+    // A bad decision is refused and changes nothing.
+    let r = admin
+        .post(format!(
+            "{}/api/v1/admin/voters/{honest_id}/confirm",
+            app.url
+        ))
+        .json(&json!({"reason": "not in the queue"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+}
+
+#[tokio::test]
+async fn the_influence_cap_counts_at_most_n_votes_per_voter_per_pair_per_day() {
+    let app = two_models(3).await;
+    for voter in 0..2 {
+        let client = app.client();
+        for i in 0..5 {
+            let (id, _) = battle(&app, &client, voter * 10 + i).await;
+            assert_eq!(app.vote(&client, &id, "model_a", None).await.0, 200);
+        }
+    }
+    assert_eq!(app.count("select count(*) from vote").await, 10);
+    assert_eq!(
+        app.count("select count(*) from vote where counted").await,
+        6
+    );
+    assert_eq!(
+        app.count("select count(*) from vote where capped and not counted")
+            .await,
+        4
+    );
+    assert_eq!(counted_in_counts(&app).await, 6);
+}
