@@ -1,10 +1,11 @@
 //! Console: moderation (`/admin/moderation`): search votes (model, voter, dates, flagged,
 //! voided), void or restore one vote or all of a voter's, ban or unban a voter, and the queue
-//! of flagged battles with one-click actions. Every action needs a reason and is audited.
+//! of flagged battles with one-click actions; the voters the rigging detector quarantined,
+//! to confirm or clear. Every action needs a reason and is audited.
 
 use super::{ConsoleNav, refused};
 use crate::error::PageError;
-use arena_domain::admin::{FlaggedBattle, ModerationOutcome, VoteQuery, VoteRow};
+use arena_domain::admin::{FlaggedBattle, ModerationOutcome, QuarantinedVoter, VoteQuery, VoteRow};
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
@@ -24,8 +25,16 @@ pub async fn admin_flags() -> Result<Vec<FlaggedBattle>, PageError> {
         .map_err(PageError::from)
 }
 
+#[server(prefix = "/api/pages", endpoint = "admin_quarantine")]
+pub async fn admin_quarantine() -> Result<Vec<QuarantinedVoter>, PageError> {
+    super::server::admin()?
+        .quarantine_queue(100)
+        .await
+        .map_err(PageError::from)
+}
+
 /// One moderation action: `target` is `vote`, `voter` or `battle`; `action` is `void`,
-/// `unvoid`, `ban`, `unban` or `dismiss`.
+/// `unvoid`, `ban`, `unban`, `confirm`, `clear` (a quarantined voter) or `dismiss`.
 #[server(prefix = "/api/pages", endpoint = "admin_moderate")]
 pub async fn admin_moderate(
     target: String,
@@ -48,6 +57,15 @@ pub async fn admin_moderate(
             .ban_voter(&id, action == "ban", &input)
             .await
             .map(|()| none),
+        ("voter", "confirm" | "clear") => {
+            let reason = input
+                .reason()
+                .map_err(|e| PageError::Invalid(e.to_string()).respond())?;
+            admin
+                .decide_quarantine(&id, action == "confirm", reason)
+                .await
+                .map(|votes_changed| ModerationOutcome { votes_changed })
+        }
         ("battle", "void") => admin.void_battle(&id, &input).await,
         ("battle", "dismiss") => admin.review_battle(&id, &input).await.map(|()| none),
         _ => {
@@ -102,6 +120,7 @@ pub fn AdminModerationPage() -> impl IntoView {
         |(q, _)| admin_votes(q),
     );
     let flags = Resource::new(move || act.version().get(), |_| admin_flags());
+    let held = Resource::new(move || act.version().get(), |_| admin_quarantine());
     let field = move |name: &'static str| query.with(|q| q.get(name).unwrap_or_default());
     view! {
         <section class="console">
@@ -131,6 +150,42 @@ pub fn AdminModerationPage() -> impl IntoView {
                                             {action_form(act, "voter", f.voter_id.clone(), "ban", "Ban the voter")}
                                         </td>
                                     </tr>
+                                }).collect_view()}
+                            </tbody>
+                        </table>
+                    }.into_any(),
+                })}
+            </Suspense>
+            <h2>"Quarantined voters"</h2>
+            <p class="hint">
+                "Flagged by the rigging detector: their votes are out of the leaderboard until you "
+                "decide (the voter sees nothing). Confirm keeps them out; clear brings them back. "
+                "See docs/rigging.md."
+            </p>
+            <Suspense fallback=|| view! { <p>"…"</p> }>
+                {move || held.get().map(|r| match r {
+                    Err(e) => refused(e),
+                    Ok(held) if held.is_empty() => view! { <p class="hint">"Nobody is quarantined."</p> }.into_any(),
+                    Ok(held) => view! {
+                        <table class="console-table quarantine">
+                            <thead><tr><th>"Voter"</th><th>"Why"</th><th>"Votes held"</th><th>"State"</th><th>"Actions"</th></tr></thead>
+                            <tbody>
+                                {held.into_iter().map(|q| {
+                                    let open = q.state == "quarantined";
+                                    view! {
+                                        <tr data-voter=q.voter_id.clone()>
+                                            <td><code>{q.voter_id.chars().take(8).collect::<String>()}</code><br/><small>{q.flagged_at.chars().take(16).collect::<String>().replace('T', " ")}</small></td>
+                                            <td>{q.detail.clone()}<br/><small>{format!("{}, evidence e^{:.1}", q.signal, q.log_e_value.unwrap_or(0.0))}</small></td>
+                                            <td>{q.votes_held}</td>
+                                            <td>{q.state.clone()}</td>
+                                            <td>
+                                                {open.then(|| view! {
+                                                    {action_form(act, "voter", q.voter_id.clone(), "confirm", "Confirm")}
+                                                    {action_form(act, "voter", q.voter_id.clone(), "clear", "Clear")}
+                                                })}
+                                            </td>
+                                        </tr>
+                                    }
                                 }).collect_view()}
                             </tbody>
                         </table>

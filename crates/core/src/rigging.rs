@@ -20,9 +20,10 @@ use crate::admin::Admin;
 use crate::catalog::Catalog;
 use crate::error::{ArenaError, ArenaResult};
 use arena_domain::Winner;
+use arena_domain::admin::QuarantinedVoter;
 use arena_ratings::Outcome;
 use arena_ratings::rigging::{EvidenceOptions, TiePrediction, VoterEvidence};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::json;
 use sqlx::{PgConnection, PgPool};
 use std::collections::HashMap;
@@ -349,22 +350,15 @@ pub(crate) async fn quarantine(
     Ok(changed)
 }
 
-/// One voter in the quarantine queue.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, sqlx::FromRow)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct QuarantinedVoter {
-    pub voter_id: Uuid,
-    /// `quarantined` (waiting for a decision), `confirmed` or `cleared`.
-    pub state: String,
-    /// What flagged the voter: `sequential_test`.
-    pub signal: String,
-    /// The strongest pattern, e.g. "votes for model-x whenever it appears".
-    pub detail: String,
-    /// The voter's evidence (log e-value) when flagged; the threshold is ln(1/alpha).
-    pub log_e_value: Option<f64>,
-    pub flagged_at: chrono::DateTime<chrono::Utc>,
-    /// Votes of the voter now held out of the leaderboard.
-    pub votes_held: i64,
+#[derive(sqlx::FromRow)]
+struct QueueRow {
+    voter_id: Uuid,
+    state: String,
+    signal: String,
+    detail: String,
+    log_e_value: Option<f64>,
+    flagged_at: chrono::DateTime<chrono::Utc>,
+    votes_held: i64,
 }
 
 impl Arena {
@@ -391,7 +385,7 @@ impl Arena {
 impl Admin {
     /// The quarantine queue: voters waiting for a decision first, then decided ones.
     pub async fn quarantine_queue(&self, limit: i64) -> ArenaResult<Vec<QuarantinedVoter>> {
-        Ok(sqlx::query_as(
+        let rows: Vec<QueueRow> = sqlx::query_as(
             "select q.voter_id, q.state, q.signal, q.detail, q.log_e_value, q.flagged_at,
                     (select count(*) from vote v where v.voter_id = q.voter_id and v.voided
                        and v.void_reason = 'quarantine') as votes_held
@@ -400,7 +394,19 @@ impl Admin {
         )
         .bind(limit.clamp(1, 1000))
         .fetch_all(&self.arena.pool)
-        .await?)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| QuarantinedVoter {
+                voter_id: r.voter_id.to_string(),
+                state: r.state,
+                signal: r.signal,
+                detail: r.detail,
+                log_e_value: r.log_e_value,
+                flagged_at: r.flagged_at.to_rfc3339(),
+                votes_held: r.votes_held,
+            })
+            .collect())
     }
 
     /// Confirms (`confirm = true`: the votes stay out) or clears (they come back and the

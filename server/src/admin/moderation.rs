@@ -164,7 +164,7 @@ pub(crate) async fn voter_action(
     responses(
         (status = 200, description = "Voters the rigging detector quarantined: waiting for a \
             decision first (`POST /api/v1/admin/voters/{id}/confirm` or `…/clear`)",
-            body = Vec<arena_core::rigging::QuarantinedVoter>),
+            body = Vec<arena_domain::admin::QuarantinedVoter>),
         (status = 401, description = "Not signed in", body = arena_domain::api::ApiErrorBody),
         (status = 403, description = "Not an admin", body = arena_domain::api::ApiErrorBody),
     )

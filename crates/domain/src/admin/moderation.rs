@@ -111,3 +111,23 @@ pub struct UserRow {
     pub created_at: String,
     pub votes: i64,
 }
+
+/// One voter in the rigging detector's quarantine queue (`GET /api/v1/admin/quarantine`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct QuarantinedVoter {
+    pub voter_id: String,
+    /// `quarantined` (waiting for a decision: its votes are out of the leaderboard),
+    /// `confirmed` (they stay out) or `cleared` (they are back).
+    pub state: String,
+    /// What flagged the voter: `sequential_test`.
+    pub signal: String,
+    /// The strongest pattern, e.g. "votes for model-x whenever it appears".
+    pub detail: String,
+    /// The voter's evidence (log e-value) when flagged; the threshold is ln(1/alpha).
+    pub log_e_value: Option<f64>,
+    /// RFC 3339.
+    pub flagged_at: String,
+    /// Votes of the voter now held out of the leaderboard.
+    pub votes_held: i64,
+}
