@@ -8,6 +8,17 @@ alter table vote add column surprise_run_id bigint;
 -- Stored but not counted because the voter reached the cap for this pair today.
 alter table vote add column capped boolean not null default false;
 create index vote_voter_day_idx on vote (voter_id, created_at);
+-- Milliseconds from the last token of the voted turn to the vote (the reading time).
+alter table vote add column read_ms integer;
+-- A salted SHA-256 of the client's address (IPv6 by its /64), for the burst signal; never
+-- exported, and the salt never leaves the database.
+alter table vote add column client_hash text;
+create index vote_client_recent_idx on vote (client_hash, created_at) where client_hash is not null;
+create table rigging_salt (
+    id boolean primary key default true check (id),
+    salt text not null default gen_random_uuid()::text
+);
+insert into rigging_salt default values;
 
 -- A voter's sequential test (arena_ratings::rigging::VoterEvidence), updated vote by vote.
 create table voter_evidence (

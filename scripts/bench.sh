@@ -139,7 +139,7 @@ prepared=$(wc -l < "$out/battles.txt")
 pg_out=$("$(pg_bin)/pgbench" -n -M prepared -c 8 -j 2 -t $((prepared * 9 / 80)) -f scripts/bench/vote.sql \
   "$base_url/$votes_db" 2>&1 | tee "$out/pgbench.txt")
 acked=$(psql "$base_url/$votes_db" -Atc "select count(*) from vote where idempotency_key like 'bench-%'")
-counts_ok=$(psql "$base_url/$votes_db" -Atc "select (select count(*) from vote where counted)
+counts_ok=$(psql "$base_url/$votes_db" -Atc "select (select count(*) from vote where counted and not voided)
   = (select coalesce(sum(wins_a + wins_b + ties + both_bad), 0) from pair_count)")
 field() { sed -n "s/.*$1=\([0-9.]*\).*/\1/p" <<<"$wrk_out"; }
 tps=$(sed -n 's/^tps = \([0-9.]*\).*/\1/p' <<<"$pg_out" | head -n 1)

@@ -195,7 +195,9 @@ async fn vote(
             )
         })?),
     };
-    let reveal = arena.vote(voter, id, &body.winner, key).await?;
+    let reveal = arena
+        .vote_from(voter, id, &body.winner, key, Some(client))
+        .await?;
     Ok(Json(reveal))
 }
 

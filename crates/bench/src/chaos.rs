@@ -199,7 +199,7 @@ async fn audit(args: &ChaosArgs, tally: &Tally, acks: &[Ack]) -> Result<(), Erro
                     count(*) filter (where v.winner = 'model_b') wb,
                     count(*) filter (where v.winner = 'tie') t,
                     count(*) filter (where v.winner = 'both_bad') bb
-             from vote v join battle b on b.id = v.battle_id where v.counted
+             from vote v join battle b on b.id = v.battle_id where v.counted and not v.voided
              group by 1, 2, 3),
          c as (
              select model_a_id a, model_b_id b, language l, sum(wins_a) wa, sum(wins_b) wb,

@@ -181,6 +181,7 @@ pub const GENERATED_KEYS: &[&str] = &[
     "data_source_pkey",
     "source_vote_pkey",
     "source_import_pkey",
+    "rigging_salt_pkey",
     "_sqlx_migrations_pkey",
 ];
 

@@ -48,6 +48,22 @@ pub struct RiggingSettings {
     pub cap_per_pair_per_day: u32,
     /// How long a process reuses the latest run's ratings before reading them again.
     pub ratings_cache_secs: u64,
+    /// The patterns a script leaves (below); each quarantines like the sequential test.
+    pub script_signals: bool,
+    /// A vote this soon after the last token is "unread" …
+    pub fast_vote_ms: u32,
+    /// … and a voter with at least this many counted unread votes, 90 % of their votes or
+    /// more, is flagged.
+    pub fast_votes: u32,
+    /// A voter with this many counted votes on battles that opened with the same prompt.
+    pub repeated_prompts: u32,
+    /// This many votes from one client address (IPv6: its /64) within `burst_minutes` flag
+    /// each voter who votes from it during the burst …
+    pub burst_votes: u32,
+    pub burst_minutes: u32,
+    /// … except from loopback addresses (a reverse proxy without `trusted_proxies` makes
+    /// every client look like one).
+    pub burst_exempt_loopback: bool,
 }
 
 impl Default for RiggingSettings {
@@ -57,6 +73,13 @@ impl Default for RiggingSettings {
             alpha: 0.001,
             cap_per_pair_per_day: 20,
             ratings_cache_secs: 30,
+            script_signals: true,
+            fast_vote_ms: 300,
+            fast_votes: 30,
+            repeated_prompts: 10,
+            burst_votes: 300,
+            burst_minutes: 10,
+            burst_exempt_loopback: true,
         }
     }
 }
@@ -198,6 +221,9 @@ pub(crate) async fn under_cap(
 /// One counted vote, as the detector sees it.
 pub(crate) struct CountedVote<'a> {
     pub vote_id: i64,
+    pub battle_id: Uuid,
+    /// The salted hash of the client's address, when it is not exempt.
+    pub client_hash: Option<String>,
     pub voter: Uuid,
     pub model_a: Uuid,
     pub model_b: Uuid,
@@ -216,16 +242,100 @@ pub(crate) async fn after_counted_vote(
     if !settings.enabled {
         return Ok(());
     }
+    sequential_test(conn, settings, &vote).await?;
+    if settings.script_signals {
+        let held: Option<String> =
+            sqlx::query_scalar("select state from voter_quarantine where voter_id = $1")
+                .bind(vote.voter)
+                .fetch_optional(&mut *conn)
+                .await?;
+        if !matches!(held.as_deref(), Some("quarantined" | "confirmed")) {
+            script_signals(conn, settings, &vote).await?;
+        }
+    }
+    Ok(())
+}
+
+/// The patterns a script leaves, checked after each counted vote of a voter not already held.
+/// Heuristics without a proven bound (the thresholds are set far from what people do; see
+/// docs/rigging.md), so each names itself in the queue for the admin's decision.
+async fn script_signals(
+    conn: &mut PgConnection,
+    settings: &RiggingSettings,
+    vote: &CountedVote<'_>,
+) -> ArenaResult<()> {
+    let (fast, total): (i64, i64) = sqlx::query_as(
+        "select count(*) filter (where read_ms < $2), count(*)
+         from vote where voter_id = $1 and counted",
+    )
+    .bind(vote.voter)
+    .bind(settings.fast_vote_ms as i32)
+    .fetch_one(&mut *conn)
+    .await?;
+    if settings.fast_votes > 0 && fast >= i64::from(settings.fast_votes) && fast * 10 >= total * 9 {
+        let detail = format!(
+            "{fast} of {total} votes came less than {} ms after the last token",
+            settings.fast_vote_ms
+        );
+        quarantine(conn, vote.voter, "unread_votes", &detail, None).await?;
+        return Ok(());
+    }
+    if settings.repeated_prompts > 0 {
+        let same: i64 = sqlx::query_scalar(
+            "select count(*) from vote v
+             join battle_turn t on t.battle_id = v.battle_id and t.turn_index = 0
+             where v.voter_id = $1 and v.counted
+               and lower(btrim(t.prompt)) = (select lower(btrim(prompt)) from battle_turn
+                                             where battle_id = $2 and turn_index = 0)",
+        )
+        .bind(vote.voter)
+        .bind(vote.battle_id)
+        .fetch_one(&mut *conn)
+        .await?;
+        if same >= i64::from(settings.repeated_prompts) {
+            let detail = format!("{same} votes on battles that opened with the same prompt");
+            quarantine(conn, vote.voter, "repeated_prompt", &detail, None).await?;
+            return Ok(());
+        }
+    }
+    if let Some(hash) = &vote.client_hash
+        && settings.burst_votes > 0
+    {
+        let recent: i64 = sqlx::query_scalar(
+            "select count(*) from vote
+             where client_hash = $1 and created_at > now() - make_interval(mins => $2)",
+        )
+        .bind(hash)
+        .bind(settings.burst_minutes as i32)
+        .fetch_one(&mut *conn)
+        .await?;
+        if recent >= i64::from(settings.burst_votes) {
+            let detail = format!(
+                "{recent} votes from one client address in {} minutes",
+                settings.burst_minutes
+            );
+            quarantine(conn, vote.voter, "address_burst", &detail, None).await?;
+        }
+    }
+    Ok(())
+}
+
+/// The surprise and the sequential test of one counted vote.
+async fn sequential_test(
+    conn: &mut PgConnection,
+    settings: &RiggingSettings,
+    vote: &CountedVote<'_>,
+) -> ArenaResult<()> {
     let state: Option<String> =
         sqlx::query_scalar("select state from voter_quarantine where voter_id = $1 for update")
             .bind(vote.voter)
             .fetch_optional(&mut *conn)
             .await?;
     let Some(predictor) = vote.predictor else {
-        return quarantine_if_held(conn, &vote, state.as_deref()).await;
+        return quarantine_if_held(conn, vote, state.as_deref()).await;
     };
     let Some(surprise) = predictor.surprise(vote.model_a, vote.model_b, vote.winner) else {
-        return quarantine_if_held(conn, &vote, state.as_deref()).await;
+        return quarantine_if_held(conn, vote, state.as_deref()).await;
     };
     sqlx::query("update vote set surprise = $2, surprise_run_id = $3 where id = $1")
         .bind(vote.vote_id)
@@ -234,7 +344,7 @@ pub(crate) async fn after_counted_vote(
         .execute(&mut *conn)
         .await?;
     if matches!(state.as_deref(), Some("quarantined" | "confirmed")) {
-        return quarantine_if_held(conn, &vote, state.as_deref()).await;
+        return quarantine_if_held(conn, vote, state.as_deref()).await;
     }
     let stored: Option<serde_json::Value> =
         sqlx::query_scalar("select evidence from voter_evidence where voter_id = $1 for update")

@@ -244,3 +244,100 @@ async fn the_influence_cap_counts_at_most_n_votes_per_voter_per_pair_per_day() {
     );
     assert_eq!(counted_in_counts(&app).await, 6);
 }
+
+/// Two models with the sequential test off and one script signal tuned low by `tweak`.
+async fn signal_app(tweak: impl FnOnce(&mut arena_core::rigging::RiggingSettings)) -> TestApp {
+    let (fake, url) = spawn_fake(Mode::Normal).await;
+    std::mem::forget(fake);
+    TestApp::spawn_with(vec![model("alpha", &url, 8), model("beta", &url, 8)], |s| {
+        s.limits.enabled = false;
+        s.rigging.alpha = 1e-300;
+        s.rigging.fast_votes = 0;
+        s.rigging.repeated_prompts = 0;
+        s.rigging.burst_votes = 0;
+        tweak(&mut s.rigging);
+    })
+    .await
+}
+
+async fn held(app: &TestApp) -> Vec<(uuid::Uuid, String)> {
+    sqlx::query_as("select voter_id, signal from voter_quarantine order by flagged_at")
+        .fetch_all(&app.pool)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn votes_faster_than_anyone_reads_are_flagged() {
+    // A script votes the moment the last token arrives; here every vote counts as unread.
+    let app = signal_app(|r| {
+        r.fast_vote_ms = 60_000;
+        r.fast_votes = 4;
+    })
+    .await;
+    let script = app.client();
+    for i in 0..4 {
+        let (id, _) = battle(&app, &script, i).await;
+        assert_eq!(app.vote(&script, &id, "model_a", None).await.0, 200);
+        let expected = usize::from(i == 3);
+        assert_eq!(held(&app).await.len(), expected, "after vote {}", i + 1);
+    }
+    assert_eq!(held(&app).await[0].1, "unread_votes");
+    assert_eq!(
+        app.count("select count(*) from vote where read_ms is null")
+            .await,
+        0
+    );
+    assert_eq!(counted_in_counts(&app).await, 0);
+}
+
+#[tokio::test]
+async fn the_same_prompt_over_and_over_is_flagged() {
+    let app = signal_app(|r| r.repeated_prompts = 3).await;
+    let script = app.client();
+    let person = app.client();
+    for i in 0..3 {
+        let id = app.create_battle(&script, "Which model is best?").await;
+        app.read_stream(&script, &id).await;
+        assert_eq!(app.vote(&script, &id, "model_b", None).await.0, 200);
+        // Someone else asking different things is left alone.
+        let (id, _) = battle(&app, &person, i).await;
+        assert_eq!(app.vote(&person, &id, "model_b", None).await.0, 200);
+    }
+    let held = held(&app).await;
+    assert_eq!(held.len(), 1);
+    assert_eq!(held[0].1, "repeated_prompt");
+    assert_eq!(counted_in_counts(&app).await, 3);
+}
+
+#[tokio::test]
+async fn a_burst_from_one_address_is_flagged_and_the_address_is_never_stored() {
+    let app = signal_app(|r| {
+        r.burst_votes = 6;
+        r.burst_exempt_loopback = false;
+    })
+    .await;
+    let (first, second) = (app.client(), app.client());
+    for i in 0..3 {
+        for client in [&first, &second] {
+            let (id, _) = battle(&app, client, i).await;
+            assert_eq!(app.vote(client, &id, "tie", None).await.0, 200);
+        }
+    }
+    // The sixth vote from 127.0.0.1 in ten minutes flags its voter; the other is flagged
+    // when it votes again during the burst.
+    assert_eq!(held(&app).await.len(), 1);
+    let (id, _) = battle(&app, &first, 9).await;
+    assert_eq!(app.vote(&first, &id, "tie", None).await.0, 200);
+    let held = held(&app).await;
+    assert_eq!(held.len(), 2);
+    assert!(held.iter().all(|(_, s)| s == "address_burst"));
+    let hashes: Vec<String> = sqlx::query_scalar("select distinct client_hash from vote")
+        .fetch_all(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(hashes.len(), 1);
+    assert_eq!(hashes[0].len(), 64);
+    assert!(!hashes[0].contains("127.0.0.1"));
+    assert_eq!(counted_in_counts(&app).await, 0);
+}

@@ -359,6 +359,23 @@ impl Arena {
         winner: &str,
         idempotency_key: Option<&str>,
     ) -> ArenaResult<Reveal> {
+        self.vote_from(voter, battle_id, winner, idempotency_key, None)
+            .await
+    }
+
+    /// [`Arena::vote`] from a client address (the rigging defences' burst signal keeps only a
+    /// salted hash of it).
+    pub async fn vote_from(
+        &self,
+        voter: VoterId,
+        battle_id: Uuid,
+        winner: &str,
+        idempotency_key: Option<&str>,
+        client: Option<std::net::IpAddr>,
+    ) -> ArenaResult<Reveal> {
+        let client = client
+            .filter(|ip| !(self.rigging.burst_exempt_loopback && ip.is_loopback()))
+            .map(|ip| crate::limits::address_key(ip).to_string());
         let winner: Winner = winner.parse().map_err(|e: arena_domain::WinnerError| {
             ArenaError::invalid("invalid_winner", e.to_string())
         })?;
@@ -473,11 +490,19 @@ impl Arena {
             )
             .await?;
         let counted = counted && !capped;
-        let vote_id: i64 = sqlx::query_scalar(
+        // The reading time: from the turn's last token (it became ready) to now.
+        let (vote_id, client_hash): (i64, Option<String>) = sqlx::query_as(
             "insert into vote (turn_id, battle_id, voter_id, winner, counted, idempotency_key,
-                               txid, capped)
-             values ($1, $2, $3, $4, $5, $6, pg_current_xact_id(), $7)
-             returning id",
+                               txid, capped, read_ms, client_hash)
+             values ($1, $2, $3, $4, $5, $6, pg_current_xact_id(), $7,
+                     (select least(extract(epoch from clock_timestamp() - t.updated_at) * 1000,
+                                   2e9)::integer
+                      from battle_turn t where t.id = $1),
+                     case when $8::text is null then null
+                          else encode(sha256(convert_to(
+                                   (select salt from rigging_salt) || $8, 'UTF8')), 'hex')
+                     end)
+             returning id, client_hash",
         )
         .bind(turn.id)
         .bind(battle_id)
@@ -486,6 +511,7 @@ impl Arena {
         .bind(counted)
         .bind(idempotency_key)
         .bind(capped)
+        .bind(client)
         .fetch_one(&mut *tx)
         .await?;
         sqlx::query("update battle_turn set status = 'voted', updated_at = now() where id = $1")
@@ -524,6 +550,8 @@ impl Arena {
                 &self.rigging,
                 crate::rigging::CountedVote {
                     vote_id,
+                    battle_id,
+                    client_hash,
                     voter: voter.0,
                     model_a: battle.model_a_id,
                     model_b: battle.model_b_id,

@@ -120,7 +120,8 @@ pub struct QuarantinedVoter {
     /// `quarantined` (waiting for a decision: its votes are out of the leaderboard),
     /// `confirmed` (they stay out) or `cleared` (they are back).
     pub state: String,
-    /// What flagged the voter: `sequential_test`.
+    /// What flagged the voter: `sequential_test`, `unread_votes`, `repeated_prompt` or
+    /// `address_burst`.
     pub signal: String,
     /// The strongest pattern, e.g. "votes for model-x whenever it appears".
     pub detail: String,
