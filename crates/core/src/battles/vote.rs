@@ -182,7 +182,19 @@ impl Arena {
             .execute(&mut *tx)
             .await?;
         touch_battle(&mut tx, battle_id).await?;
-        if counted {
+        // A quarantined voter's vote is stored like any other (the voter sees nothing
+        // different) but never enters the counts: voided at once, so a clear brings it in.
+        let held =
+            counted && self.rigging.enabled && crate::rigging::is_held(&mut tx, voter.0).await?;
+        let mut flag = None;
+        if held {
+            crate::leaderboard::counts::void_before_counting(
+                &mut tx,
+                vote_id,
+                crate::rigging::QUARANTINE_REASON,
+            )
+            .await?;
+        } else if counted {
             // No global lock: the counts commit with the vote, and a rating run names the
             // snapshot it read them in (see leaderboard/serve.rs). One of 16 shards per pair, so
             // a popular pair's votes do not queue on one row.
@@ -208,7 +220,7 @@ impl Arena {
             .bind(shard)
             .execute(&mut *tx)
             .await?;
-            crate::rigging::after_counted_vote(
+            flag = crate::rigging::after_counted_vote(
                 &mut tx,
                 &self.rigging,
                 crate::rigging::CountedVote {
@@ -225,7 +237,14 @@ impl Arena {
             .await?;
         }
         tx.commit().await?;
-        tracing::info!(battle.id = %battle_id, winner = %winner, counted, capped, "vote recorded");
+        tracing::info!(battle.id = %battle_id, winner = %winner, counted, capped, held, "vote recorded");
+        // The vote is acknowledged either way: a quarantine that fails here is tried again at
+        // the voter's next vote (the evidence or the signal is still there).
+        if let Some(flag) = flag
+            && let Err(e) = crate::rigging::quarantine(&self.pool, voter.0, &flag).await
+        {
+            tracing::warn!(error = %e, voter.id = %voter.0, "quarantine failed; retried at the next vote");
+        }
         self.reveal(&battle, winner.as_str(), turn.turn_index)
     }
 

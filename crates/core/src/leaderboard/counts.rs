@@ -56,11 +56,13 @@ pub(crate) async fn set_voided(
              where c.counted
              group by 1, 2, 3, 4
          ), counts as (
+             -- In key order: concurrent voids lock the count rows in the same order.
              insert into pair_count (model_a_id, model_b_id, language, day,
                                      wins_a, wins_b, ties, both_bad, shard)
              select model_a_id, model_b_id, language, day,
                     s * wins_a, s * wins_b, s * ties, s * both_bad, 0
              from agg, (select case when $2 then -1 else 1 end as s) sign
+             order by 1, 2, 3, 4
              on conflict (model_a_id, model_b_id, language, day, shard) do update set
                  wins_a = pair_count.wins_a + excluded.wins_a,
                  wins_b = pair_count.wins_b + excluded.wins_b,
@@ -76,6 +78,25 @@ pub(crate) async fn set_voided(
     .fetch_one(conn)
     .await?;
     Ok(changed)
+}
+
+/// A counted vote just inserted (not yet in `pair_count`) is voided at once, with its event
+/// (a held voter's vote: it never enters the counts, and a clear brings it in like any void).
+pub(crate) async fn void_before_counting(
+    conn: &mut PgConnection,
+    vote_id: i64,
+    reason: &str,
+) -> ArenaResult<()> {
+    sqlx::query(
+        "with v as (update vote set voided = true, void_reason = $2 where id = $1 returning id)
+         insert into vote_void (vote_id, voided, reason, actor_id, change_id)
+         select id, true, $2, null, nextval(pg_get_serial_sequence('vote', 'id')) from v",
+    )
+    .bind(vote_id)
+    .bind(reason)
+    .execute(conn)
+    .await?;
+    Ok(())
 }
 
 impl Arena {

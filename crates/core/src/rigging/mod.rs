@@ -17,7 +17,7 @@
 
 mod queue;
 mod vote;
-pub(crate) use vote::{CountedVote, after_counted_vote, under_cap};
+pub(crate) use vote::{CountedVote, after_counted_vote, is_held, quarantine, under_cap};
 
 use crate::Arena;
 use crate::catalog::Catalog;

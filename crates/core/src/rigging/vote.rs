@@ -6,7 +6,7 @@ use crate::error::{ArenaError, ArenaResult};
 use arena_domain::Winner;
 use arena_ratings::rigging::{EvidenceOptions, VoterEvidence};
 use serde_json::json;
-use sqlx::PgConnection;
+use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 /// Whether this voter may still count a vote on the pair `(a, b)` today.
@@ -45,29 +45,46 @@ pub(crate) struct CountedVote<'a> {
     pub predictor: Option<&'a Predictor>,
 }
 
-/// After a counted vote is stored (in its transaction): stores its surprise, updates the
-/// voter's evidence, and quarantines the voter when the evidence crosses the threshold (or
-/// voids the vote at once when the voter is already quarantined).
+/// Why a voter should be quarantined (acted on after the vote commits).
+#[derive(Debug)]
+pub(crate) struct Flag {
+    pub signal: &'static str,
+    pub detail: String,
+    pub log_e: Option<f64>,
+}
+
+/// Whether the voter is held (quarantined or confirmed); locks the voter's queue row.
+pub(crate) async fn is_held(conn: &mut PgConnection, voter: Uuid) -> ArenaResult<bool> {
+    let state: Option<String> =
+        sqlx::query_scalar("select state from voter_quarantine where voter_id = $1 for update")
+            .bind(voter)
+            .fetch_optional(conn)
+            .await?;
+    Ok(matches!(
+        state.as_deref(),
+        Some("quarantined" | "confirmed")
+    ))
+}
+
+/// After a counted vote of a voter not held is stored and counted (in its transaction):
+/// stores its surprise, updates the voter's evidence, and checks the script signals. A flag
+/// is returned, not acted on: [`quarantine`] runs in its own transaction once the vote has
+/// committed, so a vote never waits on other pairs' counts.
 pub(crate) async fn after_counted_vote(
     conn: &mut PgConnection,
     settings: &RiggingSettings,
     vote: CountedVote<'_>,
-) -> ArenaResult<()> {
+) -> ArenaResult<Option<Flag>> {
     if !settings.enabled {
-        return Ok(());
+        return Ok(None);
     }
-    sequential_test(conn, settings, &vote).await?;
+    if let Some(flag) = sequential_test(conn, settings, &vote).await? {
+        return Ok(Some(flag));
+    }
     if settings.script_signals {
-        let held: Option<String> =
-            sqlx::query_scalar("select state from voter_quarantine where voter_id = $1")
-                .bind(vote.voter)
-                .fetch_optional(&mut *conn)
-                .await?;
-        if !matches!(held.as_deref(), Some("quarantined" | "confirmed")) {
-            script_signals(conn, settings, &vote).await?;
-        }
+        return script_signals(conn, settings, &vote).await;
     }
-    Ok(())
+    Ok(None)
 }
 
 /// The patterns a script leaves, checked after each counted vote of a voter not already held.
@@ -77,7 +94,7 @@ async fn script_signals(
     conn: &mut PgConnection,
     settings: &RiggingSettings,
     vote: &CountedVote<'_>,
-) -> ArenaResult<()> {
+) -> ArenaResult<Option<Flag>> {
     let (fast, total): (i64, i64) = sqlx::query_as(
         "select count(*) filter (where read_ms < $2), count(*)
          from vote where voter_id = $1 and counted",
@@ -91,8 +108,11 @@ async fn script_signals(
             "{fast} of {total} votes came less than {} ms after the last token",
             settings.fast_vote_ms
         );
-        quarantine(conn, vote.voter, "unread_votes", &detail, None).await?;
-        return Ok(());
+        return Ok(Some(Flag {
+            signal: "unread_votes",
+            detail,
+            log_e: None,
+        }));
     }
     if settings.repeated_prompts > 0 {
         let same: i64 = sqlx::query_scalar(
@@ -108,8 +128,11 @@ async fn script_signals(
         .await?;
         if same >= i64::from(settings.repeated_prompts) {
             let detail = format!("{same} votes on battles that opened with the same prompt");
-            quarantine(conn, vote.voter, "repeated_prompt", &detail, None).await?;
-            return Ok(());
+            return Ok(Some(Flag {
+                signal: "repeated_prompt",
+                detail,
+                log_e: None,
+            }));
         }
     }
     if let Some(hash) = &vote.client_hash
@@ -128,10 +151,14 @@ async fn script_signals(
                 "{recent} votes from one client address in {} minutes",
                 settings.burst_minutes
             );
-            quarantine(conn, vote.voter, "address_burst", &detail, None).await?;
+            return Ok(Some(Flag {
+                signal: "address_burst",
+                detail,
+                log_e: None,
+            }));
         }
     }
-    Ok(())
+    Ok(None)
 }
 
 /// The surprise and the sequential test of one counted vote.
@@ -139,17 +166,12 @@ async fn sequential_test(
     conn: &mut PgConnection,
     settings: &RiggingSettings,
     vote: &CountedVote<'_>,
-) -> ArenaResult<()> {
-    let state: Option<String> =
-        sqlx::query_scalar("select state from voter_quarantine where voter_id = $1 for update")
-            .bind(vote.voter)
-            .fetch_optional(&mut *conn)
-            .await?;
+) -> ArenaResult<Option<Flag>> {
     let Some(predictor) = vote.predictor else {
-        return quarantine_if_held(conn, vote, state.as_deref()).await;
+        return Ok(None);
     };
     let Some(surprise) = predictor.surprise(vote.model_a, vote.model_b, vote.winner) else {
-        return quarantine_if_held(conn, vote, state.as_deref()).await;
+        return Ok(None);
     };
     sqlx::query("update vote set surprise = $2, surprise_run_id = $3 where id = $1")
         .bind(vote.vote_id)
@@ -157,9 +179,6 @@ async fn sequential_test(
         .bind(predictor.run_id)
         .execute(&mut *conn)
         .await?;
-    if matches!(state.as_deref(), Some("quarantined" | "confirmed")) {
-        return quarantine_if_held(conn, vote, state.as_deref()).await;
-    }
     let stored: Option<serde_json::Value> =
         sqlx::query_scalar("select evidence from voter_evidence where voter_id = $1 for update")
             .bind(vote.voter)
@@ -203,73 +222,84 @@ async fn sequential_test(
     .bind(evidence.votes as i64)
     .execute(&mut *conn)
     .await?;
-    if log_e >= options.threshold() {
-        let detail = evidence.strongest(&options).to_string();
-        quarantine(conn, vote.voter, "sequential_test", &detail, Some(log_e)).await?;
-    }
-    Ok(())
+    Ok((log_e >= options.threshold()).then(|| Flag {
+        signal: "sequential_test",
+        detail: evidence.strongest(&options).to_string(),
+        log_e: Some(log_e),
+    }))
 }
 
-/// A vote by a voter already in quarantine leaves the counts at once.
-async fn quarantine_if_held(
-    conn: &mut PgConnection,
-    vote: &CountedVote<'_>,
-    state: Option<&str>,
-) -> ArenaResult<()> {
-    if matches!(state, Some("quarantined" | "confirmed")) {
-        crate::leaderboard::counts::set_voided(
-            conn,
-            &[vote.vote_id],
-            true,
-            QUARANTINE_REASON,
-            None,
-        )
-        .await?;
+/// Puts a voter in quarantine, in its own transaction: the voter enters the queue, every
+/// counted vote of theirs leaves the counts (reversibly), and the audit log says why. A voter
+/// already held only has any votes that slipped in meanwhile voided. Retried on a deadlock
+/// with a concurrent void (both change counts of several pairs).
+pub(crate) async fn quarantine(pool: &PgPool, voter: Uuid, flag: &Flag) -> ArenaResult<i64> {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        match quarantine_once(pool, voter, flag).await {
+            Err(ArenaError::Database(e))
+                if attempt < 4
+                    && e.as_database_error()
+                        .and_then(|d| d.code())
+                        .is_some_and(|c| c == "40P01" || c == "40001") =>
+            {
+                tokio::time::sleep(std::time::Duration::from_millis(20 * attempt)).await;
+            }
+            other => return other,
+        }
     }
-    Ok(())
 }
 
-/// Puts a voter in quarantine: every counted vote of theirs leaves the counts (reversibly),
-/// the voter enters the queue, and the audit log says why.
-pub(crate) async fn quarantine(
-    conn: &mut PgConnection,
-    voter: Uuid,
-    signal: &str,
-    detail: &str,
-    log_e: Option<f64>,
-) -> ArenaResult<i64> {
-    sqlx::query(
+async fn quarantine_once(pool: &PgPool, voter: Uuid, flag: &Flag) -> ArenaResult<i64> {
+    let mut tx = pool.begin().await?;
+    let newly: Option<Uuid> = sqlx::query_scalar(
         "insert into voter_quarantine (voter_id, state, signal, detail, log_e_value)
          values ($1, 'quarantined', $2, $3, $4)
          on conflict (voter_id) do update set state = 'quarantined', signal = excluded.signal,
              detail = excluded.detail, log_e_value = excluded.log_e_value,
-             flagged_at = now(), decided_by = null, decided_at = null",
+             flagged_at = now(), decided_by = null, decided_at = null
+         where voter_quarantine.state = 'cleared'
+         returning voter_id",
     )
     .bind(voter)
-    .bind(signal)
-    .bind(detail)
-    .bind(log_e)
-    .execute(&mut *conn)
+    .bind(flag.signal)
+    .bind(&flag.detail)
+    .bind(flag.log_e)
+    .fetch_optional(&mut *tx)
     .await?;
-    let ids: Vec<i64> =
-        sqlx::query_scalar("select id from vote where voter_id = $1 and counted and not voided")
+    let state: String =
+        sqlx::query_scalar("select state from voter_quarantine where voter_id = $1 for update")
             .bind(voter)
-            .fetch_all(&mut *conn)
+            .fetch_one(&mut *tx)
             .await?;
-    let changed =
-        crate::leaderboard::counts::set_voided(conn, &ids, true, QUARANTINE_REASON, None).await?;
-    sqlx::query(
-        "insert into audit_log (actor_id, actor, action, target, before, after)
-         values (null, $1, 'voter.quarantine', $2, null, $3)",
+    if state != "quarantined" && state != "confirmed" {
+        // Cleared meanwhile by an admin: leave it.
+        return Ok(0);
+    }
+    let ids: Vec<i64> = sqlx::query_scalar(
+        "select id from vote where voter_id = $1 and counted and not voided order by id",
     )
-    .bind(DETECTOR)
-    .bind(format!("voter:{voter}"))
-    .bind(
-        json!({ "signal": signal, "detail": detail, "log_e_value": log_e,
-                  "votes_voided": changed }),
-    )
-    .execute(&mut *conn)
+    .bind(voter)
+    .fetch_all(&mut *tx)
     .await?;
-    tracing::warn!(%voter, signal, detail, votes = changed, "voter quarantined");
+    let changed =
+        crate::leaderboard::counts::set_voided(&mut tx, &ids, true, QUARANTINE_REASON, None)
+            .await?;
+    if newly.is_some() {
+        sqlx::query(
+            "insert into audit_log (actor_id, actor, action, target, before, after)
+             values (null, $1, 'voter.quarantine', $2, null, $3)",
+        )
+        .bind(DETECTOR)
+        .bind(format!("voter:{voter}"))
+        .bind(json!({ "signal": flag.signal, "detail": flag.detail,
+                      "log_e_value": flag.log_e, "votes_voided": changed }))
+        .execute(&mut *tx)
+        .await?;
+        tracing::warn!(%voter, signal = flag.signal, detail = %flag.detail, votes = changed,
+                       "voter quarantined");
+    }
+    tx.commit().await?;
     Ok(changed)
 }
