@@ -43,8 +43,13 @@ pub struct Progress {
     pub failed: Option<String>,
 }
 
+/// A size as people read it: kB below a megabyte, MB above.
 fn megabytes(bytes: u64) -> String {
-    format!("{:.1} MB", bytes as f64 / 1e6)
+    if bytes < 1_000_000 {
+        format!("{:.1} kB", bytes as f64 / 1e3)
+    } else {
+        format!("{:.1} MB", bytes as f64 / 1e6)
+    }
 }
 
 impl Progress {
