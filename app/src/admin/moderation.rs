@@ -58,13 +58,9 @@ pub async fn admin_moderate(
             .await
             .map(|()| none),
         ("voter", "confirm" | "clear") => {
-            let reason = input
-                .reason()
-                .map_err(|e| PageError::Invalid(e.to_string()).respond())?;
             admin
-                .decide_quarantine(&id, action == "confirm", reason)
+                .decide_quarantine(&id, action == "confirm", &input)
                 .await
-                .map(|votes_changed| ModerationOutcome { votes_changed })
         }
         ("battle", "void") => admin.void_battle(&id, &input).await,
         ("battle", "dismiss") => admin.review_battle(&id, &input).await.map(|()| none),

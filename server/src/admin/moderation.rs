@@ -141,16 +141,8 @@ pub(crate) async fn voter_action(
             Ok(StatusCode::NO_CONTENT.into_response())
         }
         a @ (VoterAction::Confirm | VoterAction::Clear) => {
-            let reason = body.reason().map_err(|e| {
-                ApiError::from(arena_core::ArenaError::invalid(
-                    "invalid_field",
-                    e.to_string(),
-                ))
-            })?;
-            let votes_changed = admin
-                .decide_quarantine(&id, a == VoterAction::Confirm, reason)
-                .await?;
-            Ok(Json(arena_domain::admin::ModerationOutcome { votes_changed }).into_response())
+            let confirm = a == VoterAction::Confirm;
+            Ok(Json(admin.decide_quarantine(&id, confirm, &body).await?).into_response())
         }
     }
 }

@@ -329,6 +329,12 @@ async fn run(
     let max_vote_id: i64 = sqlx::query_scalar("select coalesce(max(id), 0) from vote")
         .fetch_one(&mut *db)
         .await?;
+    // The date filters (validated when the spec was parsed), for both queries.
+    let date = |d: &Option<String>| {
+        d.as_deref()
+            .and_then(|d| d.parse::<chrono::NaiveDate>().ok())
+    };
+    let (from, to) = (date(&spec.from), date(&spec.to));
     // An upper bound of the rows, for progress: the vote-level filters only, one index scan.
     let rows_at_most: i64 = sqlx::query_scalar(
         "select count(*) from vote v
@@ -338,16 +344,8 @@ async fn run(
     )
     .bind(spec.counted_only)
     .bind(spec.include_voided)
-    .bind(
-        spec.from
-            .as_deref()
-            .and_then(|d| d.parse::<chrono::NaiveDate>().ok()),
-    )
-    .bind(
-        spec.to
-            .as_deref()
-            .and_then(|d| d.parse::<chrono::NaiveDate>().ok()),
-    )
+    .bind(from)
+    .bind(to)
     .fetch_one(&mut *db)
     .await?;
     let rows_at_most = u64::try_from(rows_at_most).unwrap_or(0);
@@ -391,16 +389,8 @@ async fn run(
         let mut stream = sqlx::query_as::<_, Raw>(sqlx::AssertSqlSafe(query))
             .bind(spec.counted_only)
             .bind(spec.include_voided)
-            .bind(
-                spec.from
-                    .as_deref()
-                    .map(|d| d.parse::<chrono::NaiveDate>().ok()),
-            )
-            .bind(
-                spec.to
-                    .as_deref()
-                    .map(|d| d.parse::<chrono::NaiveDate>().ok()),
-            )
+            .bind(from)
+            .bind(to)
             .bind(&spec.language)
             .bind(&spec.models)
             .bind(spec.first_turn_only)

@@ -24,7 +24,7 @@ use crate::catalog::Catalog;
 use crate::error::{ArenaError, ArenaResult};
 use arena_domain::Winner;
 use arena_ratings::Outcome;
-use arena_ratings::rigging::TiePrediction;
+use arena_ratings::rigging::{OutcomeProbabilities, TiePrediction};
 use serde::Deserialize;
 use sqlx::PgPool;
 use std::collections::HashMap;
@@ -97,12 +97,12 @@ pub struct Predictor {
 }
 
 impl Predictor {
-    /// The probability of `winner` in a battle of `a` against `b` (None: a model is unrated).
-    pub fn surprise(&self, a: Uuid, b: Uuid, winner: Winner) -> Option<f64> {
-        let p = self
-            .prediction
-            .probabilities(*self.ratings.get(&a)?, *self.ratings.get(&b)?);
-        Some(p.of(outcome(winner)))
+    /// The predicted outcome of `a` against `b` (None: a model is unrated in the run).
+    pub fn probabilities(&self, a: Uuid, b: Uuid) -> Option<OutcomeProbabilities> {
+        Some(
+            self.prediction
+                .probabilities(*self.ratings.get(&a)?, *self.ratings.get(&b)?),
+        )
     }
 }
 

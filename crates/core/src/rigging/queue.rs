@@ -3,7 +3,7 @@
 use super::QUARANTINE_REASON;
 use crate::admin::Admin;
 use crate::error::{ArenaError, ArenaResult};
-use arena_domain::admin::QuarantinedVoter;
+use arena_domain::admin::{ModerationInput, ModerationOutcome, QuarantinedVoter};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -46,13 +46,14 @@ impl Admin {
     }
 
     /// Confirms (`confirm = true`: the votes stay out) or clears (they come back and the
-    /// voter's evidence starts again) a quarantined voter. Returns how many votes changed.
+    /// voter's evidence starts again) a quarantined voter, with the admin's reason.
     pub async fn decide_quarantine(
         &self,
         voter: &str,
         confirm: bool,
-        reason: &str,
-    ) -> ArenaResult<i64> {
+        input: &ModerationInput,
+    ) -> ArenaResult<ModerationOutcome> {
+        let reason = input.reason().map_err(crate::admin::field)?;
         let voter: Uuid = voter
             .trim()
             .parse()
@@ -112,6 +113,8 @@ impl Admin {
         )
         .await?;
         tx.commit().await?;
-        Ok(changed)
+        Ok(ModerationOutcome {
+            votes_changed: changed,
+        })
     }
 }

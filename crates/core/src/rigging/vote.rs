@@ -170,12 +170,13 @@ async fn sequential_test(
     let Some(predictor) = vote.predictor else {
         return Ok(None);
     };
-    let Some(surprise) = predictor.surprise(vote.model_a, vote.model_b, vote.winner) else {
+    let Some(p) = predictor.probabilities(vote.model_a, vote.model_b) else {
         return Ok(None);
     };
+    let outcome = outcome(vote.winner);
     sqlx::query("update vote set surprise = $2, surprise_run_id = $3 where id = $1")
         .bind(vote.vote_id)
-        .bind(surprise)
+        .bind(p.of(outcome))
         .bind(predictor.run_id)
         .execute(&mut *conn)
         .await?;
@@ -188,10 +189,6 @@ async fn sequential_test(
         Some(v) => serde_json::from_value(v).unwrap_or_default(),
         None => VoterEvidence::default(),
     };
-    let p = predictor.prediction.probabilities(
-        predictor.ratings[&vote.model_a],
-        predictor.ratings[&vote.model_b],
-    );
     let key = |id: Uuid| {
         predictor
             .keys
@@ -199,12 +196,7 @@ async fn sequential_test(
             .cloned()
             .unwrap_or_else(|| id.to_string())
     };
-    evidence.observe(
-        &key(vote.model_a),
-        &key(vote.model_b),
-        p,
-        outcome(vote.winner),
-    );
+    evidence.observe(&key(vote.model_a), &key(vote.model_b), p, outcome);
     let options = EvidenceOptions {
         alpha: settings.alpha,
         models: predictor.models,

@@ -257,30 +257,22 @@ fn replicate(config: &RiggingConfig, index: usize) -> Result<RiggingReplicate, R
     let mut counted: Vec<bool> = Vec::with_capacity(slots.len());
     let mut board = fit_votes(&models, warmup.iter())?;
     let mut since_fit = 0u64;
+    let prediction = TiePrediction::Half {
+        tie_rate: config.tie_rate,
+    };
     for voter in slots {
         let rigger = voter >= honest;
-        let vote = if !rigger {
+        let side = |a_wins: bool| if a_wins { Outcome::WinA } else { Outcome::WinB };
+        let (a, b, outcome) = if !rigger {
             let (a, b) = pair(&mut rng);
-            let outcome = draw_outcome(theta[a], theta[b], config.tie_rate, &mut rng);
-            Vote {
-                voter,
+            (
                 a,
                 b,
-                outcome,
-            }
+                draw_outcome(theta[a], theta[b], config.tie_rate, &mut rng),
+            )
         } else if config.strategy == Strategy::Random {
             let (a, b) = pair(&mut rng);
-            let outcome = if rng.random::<bool>() {
-                Outcome::WinA
-            } else {
-                Outcome::WinB
-            };
-            Vote {
-                voter,
-                a,
-                b,
-                outcome,
-            }
+            (a, b, side(rng.random::<bool>()))
         } else {
             // Battles without the target are skipped: draw until it is there.
             let (a, b) = loop {
@@ -295,25 +287,21 @@ fn replicate(config: &RiggingConfig, index: usize) -> Result<RiggingReplicate, R
             } else {
                 !target_is_a
             };
-            let favour_a = seen_as_a == (config.strategy == Strategy::Target);
-            let outcome = if favour_a {
-                Outcome::WinA
-            } else {
-                Outcome::WinB
-            };
-            Vote {
-                voter,
+            (
                 a,
                 b,
-                outcome,
-            }
+                side(seen_as_a == (config.strategy == Strategy::Target)),
+            )
         };
-        // Score against the latest fit; the tie model's rate from the counted votes' ties.
+        let vote = Vote {
+            voter,
+            a,
+            b,
+            outcome,
+        };
+        // Score against the latest fit (ties at the traffic's true rate).
         let ra = board.rating(&models[vote.a]).unwrap_or(1000.0);
         let rb = board.rating(&models[vote.b]).unwrap_or(1000.0);
-        let prediction = TiePrediction::Half {
-            tie_rate: config.tie_rate,
-        };
         let p = prediction.probabilities(ra, rb);
         let key = (voter, vote.a.min(vote.b), vote.a.max(vote.b));
         let n = per_pair.entry(key).or_default();
