@@ -3,9 +3,13 @@
 //! SVG by the app itself; filters by language and date range; the rating run it shows.
 
 use crate::error::PageError;
-use arena_domain::api::{LeaderboardFilter, LeaderboardView};
+use arena_domain::api::{LeaderboardFilter, LeaderboardView, StyleView};
+use arena_domain::category::{Category, CategoryCount};
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
+
+mod plots;
+pub use plots::{ci_plot, heatmap};
 
 /// Heatmaps show this many of the best-ranked models unless asked for more (`?heatmaps=`): at
 /// arena scale (129 models) two full matrices were 5.5 MB of SVG; the JSON API has them whole.
@@ -40,6 +44,27 @@ pub async fn get_leaderboard(
     Ok(view.with_matrices_of_top(heatmap_size(heatmaps.as_deref())))
 }
 
+/// Each category's number of counted votes (`/api/pages/leaderboard_categories`).
+#[server(prefix = "/api/pages", endpoint = "leaderboard_categories")]
+pub async fn get_category_counts() -> Result<Vec<CategoryCount>, PageError> {
+    let arena = use_context::<arena_core::Arena>().ok_or(PageError::Internal)?;
+    Ok(arena.category_counts().await?)
+}
+
+/// The style-controlled ranking (`/api/pages/leaderboard_style`), asked for with `?style=control`.
+#[server(prefix = "/api/pages", endpoint = "leaderboard_style")]
+pub async fn get_style_ranking(filter: LeaderboardFilter) -> Result<StyleView, PageError> {
+    use arena_core::limits::{Action, ClientAddr};
+    let arena = use_context::<arena_core::Arena>().ok_or(PageError::Internal)?;
+    let address = use_context::<http::request::Parts>()
+        .and_then(|parts| parts.extensions.get::<ClientAddr>().copied());
+    let admit = || match address {
+        Some(ClientAddr(address)) => arena.limits.check_address(Action::Leaderboard, address),
+        None => Ok(()),
+    };
+    Ok(arena.style_leaderboard(filter, admit).await?)
+}
+
 #[component]
 pub fn LeaderboardPage() -> impl IntoView {
     let query = use_query_map();
@@ -55,6 +80,7 @@ pub fn LeaderboardPage() -> impl IntoView {
                 rounds: get("rounds"),
                 seed: get("seed"),
                 source: get("source"),
+                category: get("category"),
             }
         })
     };
@@ -64,6 +90,35 @@ pub fn LeaderboardPage() -> impl IntoView {
         |(filter, heatmaps)| get_leaderboard(filter, heatmaps),
     );
     let current = move |k: &'static str| query.with(|q| q.get(k).unwrap_or_default());
+    let category_counts = Resource::new(|| (), |_| get_category_counts());
+    // The category control: each category with its vote count once known.
+    let category_options = move |counts: Option<Vec<CategoryCount>>| {
+        let chosen = current("category");
+        let all = view! { <option value="" selected=chosen.is_empty()>"All votes"</option> };
+        let each = Category::ALL
+            .iter()
+            .map(|c| {
+                let votes = counts
+                    .as_ref()
+                    .and_then(|v| v.iter().find(|x| x.category == *c))
+                    .map(|x| format!(" ({} votes)", x.votes))
+                    .unwrap_or_default();
+                let label = format!("{}{votes}", c.label());
+                view! { <option value=c.as_str() selected=chosen == c.as_str()>{label}</option> }
+            })
+            .collect_view();
+        view! { <select name="category">{all}{each}</select> }
+    };
+    let style = Resource::new(
+        move || (filter(), current("style") == "control"),
+        |(filter, on)| async move {
+            if on {
+                get_style_ranking(filter).await.map(Some)
+            } else {
+                Ok(None)
+            }
+        },
+    );
     // Options of a GET form that keep the submitted choice selected.
     let options = move |name: &'static str, choices: &'static [(&'static str, &'static str)]| {
         choices
@@ -79,7 +134,7 @@ pub fn LeaderboardPage() -> impl IntoView {
             {move || {
                 let source = current("source");
                 (!source.is_empty()).then(|| view! {
-                    <p class="notice source-notice" role="status">
+                    <p class="source-banner" role="status">
                         {format!("Imported data source “{source}”: its own votes, not the arena's. ")}
                         <a href="/leaderboard">"The arena's leaderboard"</a>
                     </p>
@@ -107,6 +162,16 @@ pub fn LeaderboardPage() -> impl IntoView {
                         {options("ties", &[("half", "Half a win each"), ("davidson", "Davidson model")])}
                     </select>
                 </label>
+                <label>"Category "
+                    <Suspense fallback=move || category_options(None)>
+                        {move || category_counts.get().map(|r| category_options(r.ok()))}
+                    </Suspense>
+                </label>
+                <label>"Style control "
+                    <select name="style">
+                        {options("style", &[("", "Off"), ("control", "On: a second ranking")])}
+                    </select>
+                </label>
                 <label>"Heatmaps "
                     <select name="heatmaps">
                         {options("heatmaps", &[("", "Top 20"), ("50", "Top 50"), ("all", "All models")])}
@@ -132,6 +197,18 @@ pub fn LeaderboardPage() -> impl IntoView {
                     {move || board.get().map(|result| result.map(|view| view! { <Board view/> }))}
                 </ErrorBoundary>
             </Transition>
+            <Transition fallback=|| view! { <p>"Fitting the style-controlled ranking…"</p> }>
+                {move || style.get().map(|result| match result {
+                    Ok(Some(view)) => view! { <StyleBoard view/> }.into_any(),
+                    Ok(None) => ().into_any(),
+                    Err(e) => view! {
+                        <section class="style-board">
+                            <h2>"Style-controlled ranking"</h2>
+                            <p class="hint" role="status">{e.to_string()}</p>
+                        </section>
+                    }.into_any(),
+                })}
+            </Transition>
         </section>
     }
 }
@@ -140,42 +217,103 @@ fn fmt(x: Option<f64>) -> String {
     x.map_or_else(|| "—".into(), |v| format!("{v:.0}"))
 }
 
+/// The page's one notice, in plain words: why some models have no rank yet, or that the fit
+/// needed a correction; the fit's own (technical) warnings folded under it. `None`: nothing to say.
+fn notice(view: &LeaderboardView) -> Option<(String, Vec<String>)> {
+    let with_votes = |e: &&arena_domain::api::LeaderboardEntry| e.votes > 0;
+    let provisional = view
+        .entries
+        .iter()
+        .filter(with_votes)
+        .filter(|e| e.provisional)
+        .count();
+    let ranked = view.entries.iter().filter(|e| e.rank.is_some()).count();
+    let votes = view.vote_count;
+    let text = if provisional > 0 && ranked == 0 {
+        format!(
+            "Too few votes to rank the models yet ({votes} so far). Each is shown as provisional:              an estimate that starts level with the others and firms up with every vote, with              its 95% credible interval and about how many more votes it needs to be ranked."
+        )
+    } else if provisional > 0 {
+        format!(
+            "{provisional} model{} too few votes to be ranked yet: listed after the ranked              models as provisional, with an estimate, its 95% credible interval and about how              many more votes {} to be ranked.",
+            if provisional == 1 { " has" } else { "s have" },
+            if provisional == 1 { "it needs" } else { "each needs" }
+        )
+    } else if !view.warnings.is_empty() {
+        "These ratings needed a correction to be computed at all; the details are below.".into()
+    } else {
+        return None;
+    };
+    Some((text, view.warnings.clone()))
+}
+
 #[component]
 fn Board(view: LeaderboardView) -> impl IntoView {
     let rows = view
         .entries
         .iter()
         .map(|e| {
-            let ci = match (e.rating, e.ci_lower, e.ci_upper) {
-                (Some(r), Some(lo), Some(hi)) => format!("+{:.0} / −{:.0}", hi - r, r - lo),
-                _ => "—".into(),
+            let (rank, rating, ci, votes) = if e.provisional && e.votes > 0 {
+                let ci = match (e.posterior_rating, e.credible_lower, e.credible_upper) {
+                    (Some(r), Some(lo), Some(hi)) => format!("+{:.0} / −{:.0}", hi - r, r - lo),
+                    _ => "—".into(),
+                };
+                let needs = e
+                    .votes_to_rank
+                    .map(|k| format!(" (≈{k} more to rank)"))
+                    .unwrap_or_default();
+                ("provisional".to_owned(), fmt(e.posterior_rating), ci, format!("{}{needs}", e.votes))
+            } else {
+                let ci = match (e.rating, e.ci_lower, e.ci_upper) {
+                    (Some(r), Some(lo), Some(hi)) => format!("+{:.0} / −{:.0}", hi - r, r - lo),
+                    _ => "—".into(),
+                };
+                (
+                    e.rank.map_or_else(|| "—".to_owned(), |r| r.to_string()),
+                    fmt(e.rating),
+                    ci,
+                    e.votes.to_string(),
+                )
             };
+            let class = if e.provisional { "provisional" } else { "" };
             view! {
-                <tr>
-                    <td>{e.rank.map_or_else(|| "—".to_owned(), |r| r.to_string())}</td>
+                <tr class=class>
+                    <td>{rank}</td>
                     <td class="model">{e.display_name.clone()}</td>
-                    <td class="num">{fmt(e.rating)}</td>
+                    <td class="num">{rating}</td>
                     <td class="num">{ci}</td>
-                    <td class="num">{e.votes}</td>
+                    <td class="num">{votes}</td>
                     <td>{e.organization.clone()}</td>
                     <td>{e.license.clone()}</td>
                 </tr>
             }
         })
         .collect_view();
-    let warnings = view
-        .warnings
-        .iter()
-        .map(|w| view! { <p class="notice">{w.clone()}</p> })
-        .collect_view();
+    let notice = notice(&view).map(|(text, details)| {
+        let details = (!details.is_empty()).then(|| {
+            let items = details
+                .into_iter()
+                .map(|w| view! { <li>{w}</li> })
+                .collect_view();
+            view! {
+                <details>
+                    <summary>"Technical details"</summary>
+                    <ul>{items}</ul>
+                </details>
+            }
+        });
+        view! { <div class="notice board-notice" role="note"><p>{text}</p>{details}</div> }
+    });
     view! {
-        {warnings}
-        <table class="board">
-            <thead>
-                <tr><th>"Rank"</th><th>"Model"</th><th>"Rating"</th><th>"95% CI"</th><th>"Votes"</th><th>"Organization"</th><th>"License"</th></tr>
-            </thead>
-            <tbody>{rows}</tbody>
-        </table>
+        {notice}
+        <div class="table-scroll">
+            <table class="board">
+                <thead>
+                    <tr><th>"Rank"</th><th>"Model"</th><th>"Rating"</th><th>"95% CI"</th><th>"Votes"</th><th>"Organization"</th><th>"License"</th></tr>
+                </thead>
+                <tbody>{rows}</tbody>
+            </table>
+        </div>
         <p class="run">
             {format!(
                 "Rating run #{} · {} · {} counted vote{} (up to vote #{}) · {}",
@@ -192,145 +330,74 @@ fn Board(view: LeaderboardView) -> impl IntoView {
             " · "
             <a href=format!("/api/v1/leaderboard/runs/{}/reproduce", view.run_id)>"refit it from the votes"</a>
         </p>
-        <h2>"95% confidence intervals"</h2>
-        <div inner_html=ci_plot(&view)></div>
+        <h2>"95% intervals"</h2>
+        <div class="plot-scroll" inner_html=ci_plot(&view)></div>
         <h2>"Win rate (row against column)"</h2>
         {(view.battles.len() < view.entries.len()).then(|| view! {
             <p class="hint">
                 {format!("The {} best-ranked of {} models; choose more under Heatmaps.", view.battles.len(), view.entries.len())}
             </p>
         })}
-        <div inner_html=heatmap(&view, true)></div>
+        <div class="plot-scroll" inner_html=heatmap(&view, true)></div>
         <h2>"Battles"</h2>
-        <div inner_html=heatmap(&view, false)></div>
+        <div class="plot-scroll" inner_html=heatmap(&view, false)></div>
     }
 }
 
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
-
-/// A horizontal interval plot: one line per rated model, its rating as a dot.
-pub fn ci_plot(view: &LeaderboardView) -> String {
-    let rated: Vec<_> = view.entries.iter().filter(|e| e.rating.is_some()).collect();
-    if rated.is_empty() {
-        return "<p class=\"notice\">No counted votes yet.</p>".into();
-    }
-    let lo = rated
+/// The second ranking: ratings with style held equal, each with its interval, the plain rank
+/// beside it, and what each style feature is worth.
+#[component]
+fn StyleBoard(view: StyleView) -> impl IntoView {
+    let rows = view
+        .entries
         .iter()
-        .filter_map(|e| e.ci_lower.or(e.rating))
-        .fold(f64::INFINITY, f64::min);
-    let hi = rated
+        .map(|e| {
+            view! {
+                <tr>
+                    <td>{e.rank}</td>
+                    <td class="model">{e.display_name.clone()}</td>
+                    <td class="num">{format!("{:.0}", e.rating)}</td>
+                    <td class="num">{format!("+{:.0} / −{:.0}", e.ci_upper - e.rating, e.rating - e.ci_lower)}</td>
+                    <td class="num">{e.votes}</td>
+                </tr>
+            }
+        })
+        .collect_view();
+    let coefficients = view
+        .coefficients
         .iter()
-        .filter_map(|e| e.ci_upper.or(e.rating))
-        .fold(f64::NEG_INFINITY, f64::max);
-    let (lo, hi) = if hi - lo < 1.0 {
-        (lo - 10.0, hi + 10.0)
-    } else {
-        (lo, hi)
-    };
-    let (left, width, row) = (260.0, 440.0, 26.0);
-    let x = |v: f64| left + (v - lo) / (hi - lo) * width;
-    let height = row * rated.len() as f64 + 30.0;
-    let mut svg = format!(
-        "<svg class=\"ci-plot\" viewBox=\"0 0 {} {height}\" role=\"img\" aria-label=\"Ratings with 95% intervals\">",
-        left + width + 20.0
-    );
-    for (i, e) in rated.iter().enumerate() {
-        let y = row * i as f64 + 18.0;
-        let r = e.rating.unwrap_or_default();
-        svg += &format!(
-            "<text x=\"{}\" y=\"{}\" text-anchor=\"end\" font-size=\"12\">{}</text>",
-            left - 8.0,
-            y + 4.0,
-            escape(&e.display_name)
-        );
-        if let (Some(a), Some(b)) = (e.ci_lower, e.ci_upper) {
-            svg += &format!(
-                "<line x1=\"{:.1}\" x2=\"{:.1}\" y1=\"{y}\" y2=\"{y}\" stroke=\"#2f5bd3\" stroke-width=\"2\"/>",
-                x(a),
-                x(b)
-            );
-        }
-        svg += &format!(
-            "<circle cx=\"{:.1}\" cy=\"{y}\" r=\"4\" fill=\"#1d1d1f\"><title>{r:.0}</title></circle>",
-            x(r)
-        );
+        .map(|c| {
+            view! {
+                <li>
+                    {format!(
+                        "{}: {:+.0} Elo per standard deviation of difference (95% CI {:+.0} to {:+.0})",
+                        c.feature, c.elo, c.ci_lower, c.ci_upper
+                    )}
+                </li>
+            }
+        })
+        .collect_view();
+    view! {
+        <section class="style-board">
+            <h2>"Style-controlled ranking"</h2>
+            <p class="hint">
+                "Ratings with the answers' style held equal: length, headers, lists and bold enter the fit as covariates, so a model is not ranked up for longer or more decorated answers."
+            </p>
+            <div class="table-scroll">
+                <table class="board style">
+                    <thead>
+                        <tr><th>"Rank"</th><th>"Model"</th><th>"Rating"</th><th>"95% CI"</th><th>"Votes"</th></tr>
+                    </thead>
+                    <tbody>{rows}</tbody>
+                </table>
+            </div>
+            <p class="hint">"What style alone is worth in a vote:"</p>
+            <ul class="coefficients">{coefficients}</ul>
+            <p class="run">
+                {format!("Style run #{} · {} · {} votes · {}", view.run_id, view.method, view.vote_count, view.computed_at)}
+                " · "
+                <a href="/api/v1/leaderboard/style">"as JSON"</a>
+            </p>
+        </section>
     }
-    svg += &format!(
-        "<text x=\"{left}\" y=\"{}\" font-size=\"11\">{lo:.0}</text><text x=\"{}\" y=\"{}\" font-size=\"11\" text-anchor=\"end\">{hi:.0}</text></svg>",
-        height - 4.0,
-        left + width,
-        height - 4.0
-    );
-    svg
-}
-
-/// A heatmap of win rates (`rates`) or battle counts between every pair of the models the
-/// matrices cover (the first entries).
-pub fn heatmap(view: &LeaderboardView, rates: bool) -> String {
-    let n = view.battles.len().min(view.entries.len());
-    if n == 0 {
-        return String::new();
-    }
-    let (left, top, cell) = (200.0, 120.0, 44.0);
-    let max_battles = view
-        .battles
-        .iter()
-        .flatten()
-        .copied()
-        .max()
-        .unwrap_or(0)
-        .max(1) as f64;
-    let size = |k: usize| k as f64 * cell;
-    let mut svg = format!(
-        "<svg class=\"heatmap\" viewBox=\"0 0 {} {}\" role=\"img\">",
-        left + size(n) + 10.0,
-        top + size(n) + 10.0
-    );
-    for (i, e) in view.entries.iter().take(n).enumerate() {
-        let name = escape(&e.display_name);
-        svg += &format!(
-            "<text x=\"{}\" y=\"{}\" text-anchor=\"end\" font-size=\"11\">{name}</text>",
-            left - 6.0,
-            top + size(i) + cell / 2.0 + 4.0
-        );
-        svg += &format!(
-            "<text transform=\"translate({},{}) rotate(-45)\" font-size=\"11\">{name}</text>",
-            left + size(i) + cell / 2.0,
-            top - 6.0
-        );
-    }
-    for i in 0..n {
-        for j in 0..n {
-            let (fill, label) = if rates {
-                match view.win_rate[i][j] {
-                    Some(p) => {
-                        let blue = (255.0 * (1.0 - p)) as u8;
-                        let red = (255.0 * p) as u8;
-                        (format!("rgb({red},{},{blue})", 200), format!("{p:.2}"))
-                    }
-                    None => ("#eeeeee".into(), String::new()),
-                }
-            } else {
-                let b = view.battles[i][j];
-                let shade = 255 - (200.0 * b as f64 / max_battles) as u8;
-                (
-                    format!("rgb({shade},{shade},255)"),
-                    if i == j { String::new() } else { b.to_string() },
-                )
-            };
-            svg += &format!(
-                "<rect x=\"{}\" y=\"{}\" width=\"{cell}\" height=\"{cell}\" fill=\"{fill}\" stroke=\"#fff\"/><text x=\"{}\" y=\"{}\" font-size=\"11\" text-anchor=\"middle\">{label}</text>",
-                left + size(j),
-                top + size(i),
-                left + size(j) + cell / 2.0,
-                top + size(i) + cell / 2.0 + 4.0
-            );
-        }
-    }
-    svg + "</svg>"
 }

@@ -128,6 +128,33 @@ test("the leaderboard renders on the server and its filters round-trip", async (
   expect(reproduced.identical).toBe(true);
 });
 
+test("a young leaderboard: provisional models, one notice, plots at their size, style control", async ({ browser }) => {
+  // The battles above left a few votes between the two entries: too few to rank them.
+  const page = await browser.newPage({ viewport: { width: 390, height: 844 } });
+  await page.goto("/leaderboard");
+  await expect(page.locator("table.board tbody tr.provisional")).toHaveCount(2);
+  await expect(page.locator("table.board tbody tr").first().locator("td").first()).toHaveText("provisional");
+  await expect(page.locator(".leaderboard .notice")).toHaveCount(1);
+  await expect(page.locator(".leaderboard .notice")).toContainText("Too few votes to rank the models yet");
+  await expect(page.locator("table.board")).toContainText("more to rank");
+  // Two models make a small heatmap, not two page-wide cells; nothing widens the page itself.
+  const heatmap = page.locator("svg.heatmap").first();
+  const box = await heatmap.boundingBox();
+  expect(box!.width).toBeLessThan(300);
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  expect(overflow).toBeLessThanOrEqual(0);
+  await page.screenshot({ path: path.join(__dirname, "..", "..", "docs", "leaderboard-phone.png"), fullPage: true });
+  // Style control: a second ranking (or, on these few votes, a plain word on why not yet).
+  await page.locator("select[name=style]").selectOption("control");
+  await page.getByRole("button", { name: "Apply" }).click();
+  await expect(page).toHaveURL(/style=control/);
+  const section = page.locator("section.style-board");
+  await expect(section.locator("h2")).toHaveText("Style-controlled ranking");
+  await expect(section.locator("table.style tbody tr, [role=status]").first()).toBeVisible();
+  await expect(page.locator("body")).not.toContainText("server function");
+  await page.close();
+});
+
 test("a bad leaderboard query shows a plain message, not a spinner or internal text", async ({ page }) => {
   const response = await page.goto("/leaderboard?ci=foo");
   expect(response!.status()).toBeLessThan(500);

@@ -41,6 +41,8 @@ pub fn router() -> Router<AppState> {
         .route("/pairing", get(pairing))
         .route("/data-release", get(data_release).put(set_data_release))
         .route("/leaderboard", get(leaderboard))
+        .route("/leaderboard/style", get(style_leaderboard))
+        .route("/leaderboard/categories", get(category_counts))
         .route("/leaderboard/runs/{id}", get(rating_run))
         .route("/leaderboard/runs/{id}/reproduce", get(reproduce_run))
         .fallback(|| async {
@@ -501,6 +503,55 @@ async fn leaderboard(
     })?;
     let admit = || arena.limits.check_address(Action::Leaderboard, address);
     Ok(Json(arena.leaderboard(filter, admit).await?))
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/v1/leaderboard/style",
+    tag = "leaderboard",
+    params(arena_domain::api::LeaderboardFilter),
+    security((), ("api_token" = [])),
+    responses(
+        (status = 200, description = "The style-controlled ranking (language and date filters; \
+            the tie and interval options of the main view do not apply)",
+            body = arena_domain::api::StyleView),
+        (status = 422, description = "A bad filter value, a source (no style features), or too \
+            few votes to fit", body = ApiErrorBody),
+        (status = 429, description = "Rate limited (`Retry-After`)", body = ApiErrorBody),
+    )
+)]
+async fn style_leaderboard(
+    State(arena): State<Arena>,
+    Extension(ClientAddr(address)): Extension<ClientAddr>,
+    query: Result<
+        axum::extract::Query<arena_domain::api::LeaderboardFilter>,
+        axum::extract::rejection::QueryRejection,
+    >,
+) -> Result<impl IntoResponse, ApiError> {
+    let axum::extract::Query(filter) = query.map_err(|e| {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_query",
+            format!("the query string has the wrong shape: {}", e.body_text()),
+        )
+    })?;
+    let admit = || arena.limits.check_address(Action::Leaderboard, address);
+    Ok(Json(arena.style_leaderboard(filter, admit).await?))
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/v1/leaderboard/categories",
+    tag = "leaderboard",
+    security((), ("api_token" = [])),
+    responses(
+        (status = 200, description = "Each category's counted votes (`category=` of the \
+            leaderboard): coding, math, long, multi_turn, no_ties",
+            body = Vec<arena_domain::category::CategoryCount>),
+    )
+)]
+async fn category_counts(State(arena): State<Arena>) -> Result<impl IntoResponse, ApiError> {
+    Ok(Json(arena.category_counts().await?))
 }
 
 fn run_id(raw: &str) -> Result<i64, ApiError> {

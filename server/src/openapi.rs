@@ -46,6 +46,8 @@ use utoipa::{Modify, OpenApi};
         crate::api::set_data_release,
         crate::api::pairing,
         crate::api::leaderboard,
+        crate::api::style_leaderboard,
+        crate::api::category_counts,
         crate::api::rating_run,
         crate::api::reproduce_run,
         crate::account::me,

@@ -166,6 +166,9 @@ pub struct LeaderboardFilter {
     /// An imported data source's name (`server import`): its votes instead of the arena's own.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<String>,
+    /// A category of votes: `coding`, `math`, `long`, `multi_turn` or `no_ties`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub category: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -180,6 +183,62 @@ pub struct LeaderboardEntry {
     pub ci_lower: Option<f64>,
     pub ci_upper: Option<f64>,
     pub votes: u64,
+    /// Too few votes to be ranked: `rank` is empty and pages show the posterior below instead of
+    /// the maximum-likelihood `rating` (which stays, exactly as fitted, for reproduction).
+    #[serde(default)]
+    pub provisional: bool,
+    /// For a provisional model, about how many more of its votes make it ranked.
+    #[serde(default)]
+    pub votes_to_rank: Option<u64>,
+    /// The Bayesian posterior mean (prior updated by the votes) and its 95% credible interval.
+    #[serde(default)]
+    pub posterior_rating: Option<f64>,
+    #[serde(default)]
+    pub credible_lower: Option<f64>,
+    #[serde(default)]
+    pub credible_upper: Option<f64>,
+}
+
+/// One model of the style-controlled ranking.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct StyleEntry {
+    pub rank: usize,
+    pub model: String,
+    pub display_name: String,
+    /// Rating with style held equal, and its sandwich 95% interval.
+    pub rating: f64,
+    pub ci_lower: f64,
+    pub ci_upper: f64,
+    pub votes: u64,
+}
+
+/// What a style feature is worth: Elo points for one standard deviation of the (normalised)
+/// difference between the two answers, with its 95% interval.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct StyleCoefficientView {
+    /// `length` (tokens), `headers`, `lists` or `bold`.
+    pub feature: String,
+    pub elo: f64,
+    pub ci_lower: f64,
+    pub ci_upper: f64,
+}
+
+/// The style-controlled leaderboard (`GET /api/v1/leaderboard/style`): the Bradley–Terry fit
+/// with the answers' style features as covariates (the Chatbot Arena method).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct StyleView {
+    pub run_id: i64,
+    pub method: String,
+    /// The counted-set mark of the votes fitted.
+    pub max_vote_id: i64,
+    pub vote_count: i64,
+    pub computed_at: String,
+    pub filter: LeaderboardFilter,
+    pub entries: Vec<StyleEntry>,
+    pub coefficients: Vec<StyleCoefficientView>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -38,6 +38,14 @@
 //!   batch with `prior()`, `update(&Comparisons)`, `posterior()` and
 //!   `leaderboard()`; the [`GaussianPosterior`] serialises so the server can
 //!   store it and resume.
+//! * [`provisional`]: which models have too few votes to be ranked (their posterior's
+//!   credible interval is wider than a threshold), with their posterior standing and the votes
+//!   they still need.
+//! * [`regression`]: a new version of a model against its base, view by view (categories,
+//!   languages), flagged where the difference's interval (Bonferroni over the views) is below 0.
+//! * [`style`]: style control, the Bradley–Terry fit with the answers' length, headers, lists
+//!   and bold as per-vote covariates ([`style::fit_style`]), with sandwich intervals and the
+//!   style coefficients.
 //! * [`active`]: the pairing policy's active sampling. For every unordered
 //!   pair, how much one more vote on it is expected to shrink the
 //!   leaderboard's uncertainty ([`active::pair_scores`]), mixed with a
@@ -83,8 +91,11 @@ mod sandwich;
 
 pub mod active;
 pub mod baseline;
+pub mod provisional;
+pub mod regression;
 pub mod rigging;
 pub mod simulate;
+pub mod style;
 
 pub use bayes::{BayesOptions, BayesianRatings, GaussianPosterior, UpdateDiagnostics};
 pub use comparisons::{Comparisons, Outcome, PairCounts, PairRecord};

@@ -10,6 +10,7 @@ mod api;
 mod console;
 mod exports;
 mod imports;
+mod leaderboards;
 mod openapi;
 mod rigging;
 mod scale;

@@ -15,13 +15,17 @@
 //! background refresh, other option sets are fitted once per vote set, behind the rate limiter
 //! and a global bound.
 
-pub(crate) mod counts;
+mod category;
+mod compute;
+mod counts;
 mod serve;
+mod style;
 pub use serve::spawn_refresh;
 
 use crate::Arena;
 use crate::catalog::Model;
 use crate::error::{ArenaError, ArenaResult};
+use arena_domain::category::Category;
 pub use arena_domain::api::{LeaderboardEntry, LeaderboardFilter, LeaderboardView, ReproducedRun};
 use arena_ratings::{CiMethod, Comparisons, FitOptions, PairCounts, TieModel, fit};
 use chrono::NaiveDate;
@@ -45,6 +49,8 @@ pub(crate) struct Spec {
     ties: TieModel,
     /// `None`: sandwich; `Some((rounds, seed))`: bootstrap.
     bootstrap: Option<(usize, u64)>,
+    /// A category of votes ([`category`]): counted from the votes, not the counts table.
+    category: Option<Category>,
 }
 
 impl Spec {
@@ -142,6 +148,21 @@ impl Spec {
             arena_domain::import::check_source_name(s)
                 .map_err(|e| ArenaError::invalid("invalid_source", e.message))?;
         }
+        let category = match given(&filter.category) {
+            None => None,
+            Some(raw) => Some(Category::parse(raw).ok_or_else(|| {
+                ArenaError::invalid(
+                    "invalid_category",
+                    "category must be coding, math, long, multi_turn or no_ties",
+                )
+            })?),
+        };
+        if category.is_some() && source.is_some() {
+            return Err(ArenaError::invalid(
+                "invalid_category",
+                "categories apply to the arena's own votes, not to an imported source",
+            ));
+        }
         Ok(Spec {
             source,
             language,
@@ -149,6 +170,7 @@ impl Spec {
             to,
             ties,
             bootstrap,
+            category,
         })
     }
 
@@ -167,6 +189,7 @@ impl Spec {
             && self.to.is_none()
             && self.ties == TieModel::Half
             && self.bootstrap.is_none()
+            && self.category.is_none()
     }
 
     pub(crate) fn method(&self) -> String {
@@ -174,11 +197,15 @@ impl Spec {
             TieModel::Half => "Bradley–Terry (ties as half wins)",
             TieModel::Davidson => "Bradley–Terry with Davidson ties",
         };
-        match self.bootstrap {
+        let method = match self.bootstrap {
             None => format!("{ties}, sandwich 95% CI"),
             Some((rounds, seed)) => {
                 format!("{ties}, bootstrap 95% percentile CI ({rounds} rounds, seed {seed})")
             }
+        };
+        match self.category {
+            None => method,
+            Some(c) => format!("{method}, category: {}", c.label()),
         }
     }
 
@@ -188,10 +215,11 @@ impl Spec {
         match self.bootstrap {
             None => serde_json::json!({
                 "ties": ties, "ci": "sandwich", "tolerance": TOLERANCE, "models": models,
+                "provisional": PROVISIONAL,
             }),
             Some((rounds, seed)) => serde_json::json!({
                 "ties": ties, "ci": "bootstrap", "rounds": rounds, "seed": seed,
-                "tolerance": TOLERANCE, "models": models,
+                "tolerance": TOLERANCE, "models": models, "provisional": PROVISIONAL,
             }),
         }
     }
@@ -226,6 +254,7 @@ impl Spec {
             rounds: self.bootstrap.map(|(r, _)| r.to_string()),
             seed: self.bootstrap.map(|(_, s)| s.to_string()),
             source: self.source.clone(),
+            category: self.category.map(|c| c.as_str().to_owned()),
         }
     }
 }
@@ -326,6 +355,7 @@ impl Arena {
                     count(*) filter (where v.winner = 'tie') as ties,
                     count(*) filter (where v.winner = 'both_bad') as both_bad
              from vote v join battle b on b.id = v.battle_id
+             {joins}
              where v.counted
                and (case when $5::text is null then v.id <= $1
                          else v.txid is null or pg_visible_in_snapshot(v.txid, $5::pg_snapshot)
@@ -334,8 +364,11 @@ impl Arena {
                and ($2::text is null or coalesce(b.language, '') = $2)
                and ($3::date is null or (v.created_at at time zone 'utc')::date >= $3)
                and ($4::date is null or (v.created_at at time zone 'utc')::date <= $4)
+               and {in_category}
              group by b.model_a_id, b.model_b_id",
-            not_voided = counts::not_voided_in("$5")
+            not_voided = counts::not_voided_in("$5"),
+            joins = if spec.category.is_some() { category::joins() } else { "" },
+            in_category = category::condition(spec.category),
         );
         let rows: Vec<CountRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
             .bind(recorded.max_vote_id)
@@ -462,123 +495,7 @@ pub(crate) fn stored_view(
     Ok(view)
 }
 
-/// One bootstrap at a time: an arena-sized one keeps both cores busy for a second or two, and
-/// the page is public.
-static BOOTSTRAP_SLOT: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(1);
-
-/// Fits `counts` over the `listed` models (on a blocking thread: a bootstrap takes a while).
-pub(crate) async fn compute(
-    listed: Vec<Listed>,
-    counts: KeyedCounts,
-    spec: Spec,
-) -> ArenaResult<Computed> {
-    let _slot = match spec.bootstrap {
-        Some(_) => Some(
-            BOOTSTRAP_SLOT
-                .acquire()
-                .await
-                .map_err(|e| ArenaError::Internal(e.to_string()))?,
-        ),
-        None => None,
-    };
-    tokio::task::spawn_blocking(move || compute_blocking(&listed, &counts, &spec))
-        .await
-        .map_err(|e| ArenaError::Internal(e.to_string()))?
-}
-
-fn compute_blocking(listed: &[Listed], counts: &KeyedCounts, spec: &Spec) -> ArenaResult<Computed> {
-    let mut comparisons = Comparisons::new();
-    for m in listed {
-        comparisons.register(&m.key);
-    }
-    for (a, b, c) in counts {
-        comparisons
-            .add(a, b, *c)
-            .map_err(|e| ArenaError::Internal(e.to_string()))?;
-    }
-    let options = spec.options();
-    let (board, mut warnings, ridge) = match fit(&comparisons, &options) {
-        Ok(board) => (Some(board), Vec::new(), 0.0),
-        // Too few votes for a finite maximum-likelihood fit (a model that never lost, a
-        // disconnected graph): a small ridge keeps the view honest, and it says so.
-        Err(e) => {
-            let ridged = FitOptions {
-                ridge: FALLBACK_RIDGE,
-                ..options
-            };
-            match fit(&comparisons, &ridged) {
-                Ok(board) => (
-                    Some(board),
-                    vec![format!(
-                        "{e}; shown with a small ridge penalty ({FALLBACK_RIDGE})"
-                    )],
-                    FALLBACK_RIDGE,
-                ),
-                Err(e2) => (None, vec![e2.to_string()], 0.0),
-            }
-        }
-    };
-    if let Some(b) = &board {
-        warnings.extend(b.diagnostics.warnings.iter().cloned());
-    }
-    let mut entries: Vec<LeaderboardEntry> = listed
-        .iter()
-        .map(|m| {
-            let row = board.as_ref().and_then(|b| b.row(&m.key));
-            LeaderboardEntry {
-                rank: row.and_then(|r| r.rank),
-                model: m.key.clone(),
-                display_name: m.display_name.clone(),
-                organization: m.organization.clone(),
-                license: m.license.clone(),
-                rating: row.and_then(|r| r.rating),
-                ci_lower: row.and_then(|r| r.ci_lower),
-                ci_upper: row.and_then(|r| r.ci_upper),
-                votes: row.map_or(0, |r| r.votes),
-            }
-        })
-        .collect();
-    entries.sort_by(|a, b| {
-        b.rating
-            .unwrap_or(f64::NEG_INFINITY)
-            .total_cmp(&a.rating.unwrap_or(f64::NEG_INFINITY))
-            .then_with(|| a.model.cmp(&b.model))
-    });
-
-    let index: HashMap<&str, usize> = entries
-        .iter()
-        .enumerate()
-        .map(|(i, e)| (e.model.as_str(), i))
-        .collect();
-    let n = entries.len();
-    let mut battles = vec![vec![0u64; n]; n];
-    let mut score = vec![vec![0f64; n]; n];
-    for (a, b, c) in counts {
-        let (Some(&i), Some(&j)) = (index.get(a.as_str()), index.get(b.as_str())) else {
-            continue;
-        };
-        let half = c.all_ties() as f64 / 2.0;
-        battles[i][j] += c.total();
-        battles[j][i] += c.total();
-        score[i][j] += c.wins_a as f64 + half;
-        score[j][i] += c.wins_b as f64 + half;
-    }
-    let win_rate = (0..n)
-        .map(|i| {
-            (0..n)
-                .map(|j| (battles[i][j] > 0).then(|| score[i][j] / battles[i][j] as f64))
-                .collect()
-        })
-        .collect();
-    Ok(Computed {
-        entries,
-        warnings,
-        battles,
-        win_rate,
-        tie_parameter: board.and_then(|b| b.diagnostics.tie_parameter),
-        ridge,
-    })
-}
+pub(crate) use compute::{PROVISIONAL, compute};
 
 #[cfg(test)]
 mod tests;

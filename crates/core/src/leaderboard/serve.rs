@@ -202,20 +202,29 @@ impl Arena {
         let db_snapshot: String = sqlx::query_scalar("select pg_current_snapshot()::text")
             .fetch_one(&mut *tx)
             .await?;
-        let rows: Vec<CountRow> = sqlx::query_as(
-            "select model_a_id, model_b_id, sum(wins_a)::bigint as wins_a,
-                    sum(wins_b)::bigint as wins_b, sum(ties)::bigint as ties,
-                    sum(both_bad)::bigint as both_bad
-             from pair_count
-             where ($1::text is null or language = $1)
-               and ($2::date is null or day >= $2) and ($3::date is null or day <= $3)
-             group by model_a_id, model_b_id",
-        )
-        .bind(&spec.language)
-        .bind(spec.from)
-        .bind(spec.to)
-        .fetch_all(&mut *tx)
-        .await?;
+        let rows: Vec<CountRow> = match spec.category {
+            // A category's counts come from its votes (the counts table has no categories).
+            Some(category) => {
+                super::category::counts(&mut *tx, category, &spec.language, spec.from, spec.to)
+                    .await?
+            }
+            None => {
+                sqlx::query_as(
+                    "select model_a_id, model_b_id, sum(wins_a)::bigint as wins_a,
+                            sum(wins_b)::bigint as wins_b, sum(ties)::bigint as ties,
+                            sum(both_bad)::bigint as both_bad
+                     from pair_count
+                     where ($1::text is null or language = $1)
+                       and ($2::date is null or day >= $2) and ($3::date is null or day <= $3)
+                     group by model_a_id, model_b_id",
+                )
+                .bind(&spec.language)
+                .bind(spec.from)
+                .bind(spec.to)
+                .fetch_all(&mut *tx)
+                .await?
+            }
+        };
         let max_vote_id: i64 = sqlx::query_scalar(super::counts::COUNTED_MARK)
             .fetch_one(&mut *tx)
             .await?;

@@ -1,5 +1,6 @@
 //! Tests of the leaderboard's option parsing and fitting.
 
+use super::compute::compute_blocking;
 use super::*;
 
 fn filter(pairs: &[(&str, &str)]) -> LeaderboardFilter {
@@ -151,4 +152,57 @@ fn davidson_reports_its_tie_parameter() {
     let spec = Spec::parse(&filter(&[("ties", "davidson")])).unwrap();
     let c = compute_blocking(&listed(&["a", "b", "c"]), &counts, &spec).unwrap();
     assert!(c.tie_parameter.is_some_and(|nu| nu > 0.0));
+}
+
+/// The young arena: three votes between two models. No rank and no absurd number on the
+/// page: both are provisional, with the posterior (near the field, a wide credible interval) and
+/// the votes they still need; the maximum-likelihood rating stays in the run for reproduction.
+#[test]
+fn a_young_arena_shows_provisional_models_not_ranks() {
+    let counts: KeyedCounts = vec![("a".into(), "b".into(), PairCounts::new(3, 0, 0, 0))];
+    let spec = Spec::parse(&LeaderboardFilter::default()).unwrap();
+    let c = compute_blocking(&listed(&["a", "b"]), &counts, &spec).unwrap();
+    for e in &c.entries {
+        assert!(e.provisional && e.rank.is_none(), "{e:?}");
+        let p = e.posterior_rating.unwrap();
+        assert!((850.0..1150.0).contains(&p), "{e:?}");
+        assert!(e.credible_upper.unwrap() - e.credible_lower.unwrap() > 200.0);
+        assert!(e.votes_to_rank.unwrap() > 100);
+    }
+    assert_eq!(c.entries[0].model, "a");
+    assert!(c.entries[0].rating.unwrap() > 1300.0, "the ridge fit, kept");
+}
+
+/// Well-measured models are ranked among themselves; a newcomer with a handful of votes is listed
+/// after them as provisional (whatever its lucky record), and a model without votes comes last.
+#[test]
+fn ranked_models_come_first_and_a_newcomer_is_provisional() {
+    let counts: KeyedCounts = vec![
+        ("a".into(), "b".into(), PairCounts::new(900, 600, 50, 0)),
+        ("b".into(), "c".into(), PairCounts::new(950, 550, 40, 0)),
+        ("a".into(), "c".into(), PairCounts::new(1000, 500, 30, 0)),
+        ("new".into(), "a".into(), PairCounts::new(4, 0, 0, 0)),
+    ];
+    let spec = Spec::parse(&LeaderboardFilter::default()).unwrap();
+    let c = compute_blocking(&listed(&["a", "b", "c", "new", "idle"]), &counts, &spec).unwrap();
+    let order: Vec<(&str, Option<usize>, bool)> = c
+        .entries
+        .iter()
+        .map(|e| (e.model.as_str(), e.rank, e.provisional))
+        .collect();
+    assert_eq!(
+        order,
+        [
+            ("a", Some(1), false),
+            ("b", Some(2), false),
+            ("c", Some(3), false),
+            ("new", None, true),
+            ("idle", None, true),
+        ]
+    );
+    // The newcomer's ML rating is far above everyone (it never lost); its posterior is not.
+    let new = &c.entries[3];
+    assert!(new.rating.unwrap() > c.entries[0].rating.unwrap());
+    assert!(new.posterior_rating.unwrap() < new.rating.unwrap() - 200.0);
+    assert!(new.votes_to_rank.is_some());
 }

@@ -1,0 +1,305 @@
+//! The leaderboards people ask for (issue #11), on a real Postgres: the style-controlled ranking
+//! recovering a length bias planted in the stored votes, stored once per vote set; and a young
+//! arena shown as provisional models instead of absurd ranks.
+
+use crate::common;
+
+use arena_inference::fake::{Mode, spawn_fake};
+use common::*;
+
+async fn three_models() -> TestApp {
+    let (fake, url) = spawn_fake(Mode::Normal).await;
+    std::mem::forget(fake);
+    TestApp::spawn_with(
+        vec![
+            model("alpha", &url, 8),
+            model("beta", &url, 8),
+            model("gamma", &url, 8),
+        ],
+        |s| s.limits.enabled = false,
+    )
+    .await
+}
+
+/// `n` counted votes between equally strong models whose voters like length: the longer
+/// answer wins with probability σ(3·(la − lb)/(la + lb)) (ties aside), and alpha's answers are
+/// 2.5 times as long as the others' on average. Deterministic (`setseed`).
+async fn plant_length_bias(app: &TestApp, n: usize) {
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "select setseed(0.42);
+         create temp table planted as
+           select gen_random_uuid() as battle, gen_random_uuid() as turn, k, ma, mb,
+                  (case when ma = 'alpha' then 250 else 100 end * (0.5 + random()))::int as la,
+                  (case when mb = 'alpha' then 250 else 100 end * (0.5 + random()))::int as lb,
+                  random() as u, random() as w
+           from generate_series(1, {n}) k,
+                lateral (select (array['alpha', 'beta', 'gamma'])[1 + k % 3] as ma,
+                                (array['beta', 'gamma', 'alpha'])[1 + k % 3] as mb) m;
+         insert into voter (id, session_hash) select battle, 'x'::bytea from planted;
+         insert into battle (id, voter_id, model_a_id, model_b_id, language)
+           select battle, battle, (select id from model where key = ma),
+                  (select id from model where key = mb), 'en' from planted;
+         insert into battle_turn (id, battle_id, turn_index, prompt, status)
+           select turn, battle, 0, 'Q' || k, 'voted' from planted;
+         insert into answer (id, turn_id, side, model_id, status, content, token_count,
+                             header_count, list_count, bold_count)
+           select gen_random_uuid(), turn, s, (select id from model where key = m), 'done', 'x',
+                  len, 0, k % 2, 0
+           from planted, lateral (values ('a', ma, la), ('b', mb, lb)) sides(s, m, len);
+         insert into vote (turn_id, battle_id, voter_id, winner, counted)
+           select turn, battle, battle,
+                  case when u < 0.1 then 'tie'
+                       when w < 1 / (1 + exp(-3.0 * (la - lb) / (la + lb))) then 'model_a'
+                       else 'model_b' end,
+                  true
+           from planted;"
+    )))
+    .execute(&app.pool)
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn style_control_recovers_a_planted_length_bias_and_is_stored_once_per_vote_set() {
+    let app = three_models().await;
+    plant_length_bias(&app, 3000).await;
+    let client = app.client();
+    let (status, view) = app.get_json(&client, "/api/v1/leaderboard/style").await;
+    assert_eq!(status, 200, "{view}");
+    assert_eq!(view["vote_count"], 3000);
+    let coefficients = view["coefficients"].as_array().unwrap();
+    let length = coefficients
+        .iter()
+        .find(|c| c["feature"] == "length")
+        .unwrap_or_else(|| panic!("{coefficients:?}"));
+    assert!(length["ci_lower"].as_f64().unwrap() > 0.0, "{length}");
+    // Headers and bold never vary: left out. Lists vary but voters ignore them.
+    assert!(coefficients.iter().all(|c| c["feature"] != "headers"));
+    let lists = coefficients.iter().find(|c| c["feature"] == "lists").unwrap();
+    assert!(lists["ci_lower"].as_f64().unwrap() < 0.0 && lists["ci_upper"].as_f64().unwrap() > 0.0);
+    // With style held equal, alpha's long answers earn it nothing: the three models are equal
+    // within their intervals (all rank 1), alpha within 40 Elo of the others.
+    let entries = view["entries"].as_array().unwrap();
+    assert_eq!(entries.len(), 3);
+    for e in entries {
+        assert_eq!(e["rank"], 1, "{view}");
+        assert!((e["rating"].as_f64().unwrap() - 1000.0).abs() < 40.0, "{e}");
+    }
+    // Stored: the same vote set gives the same run.
+    let (_, again) = app.get_json(&client, "/api/v1/leaderboard/style").await;
+    assert_eq!(again["run_id"], view["run_id"]);
+    assert_eq!(app.count("select count(*) from style_run").await, 1);
+    // A filter is a different run; a language without votes is a plain 422.
+    let (status, en) = app
+        .get_json(&client, "/api/v1/leaderboard/style?language=en")
+        .await;
+    assert_eq!(status, 200, "{en}");
+    assert_ne!(en["run_id"], view["run_id"]);
+    let (status, none) = app
+        .get_json(&client, "/api/v1/leaderboard/style?language=eu")
+        .await;
+    assert_eq!(status, 422, "{none}");
+    assert_eq!(none["error"]["code"], "too_few_votes", "{none}");
+    // Bad input: named, nothing stored.
+    let before = app.count("select count(*) from style_run").await;
+    for bad in ["from=yesterday", "source=lmsys", "nonsense=1"] {
+        let (status, body) = app
+            .get_json(&client, &format!("/api/v1/leaderboard/style?{bad}"))
+            .await;
+        assert_eq!(status, 422, "{bad}: {body}");
+    }
+    assert_eq!(app.count("select count(*) from style_run").await, before);
+}
+
+/// Three votes between two models: the page shows neither a rank nor the ridge's absurd
+/// numbers, says so once, and the JSON keeps the exact fit beside the posterior.
+#[tokio::test]
+async fn a_young_arena_is_provisional_on_the_page_and_in_the_api() {
+    let (fake, url) = spawn_fake(Mode::Normal).await;
+    std::mem::forget(fake);
+    let app = TestApp::spawn_with(vec![model("alpha", &url, 8), model("beta", &url, 8)], |s| {
+        s.limits.enabled = false
+    })
+    .await;
+    for _ in 0..3 {
+        let voter = app.client();
+        let battle = app.create_battle(&voter, "Hi").await;
+        app.read_stream(&voter, &battle).await;
+        let (s, body) = app.vote(&voter, &battle, "model_a", None).await;
+        assert_eq!(s, 200, "{body}");
+    }
+    let client = app.client();
+    let mut view = serde_json::Value::Null;
+    for _ in 0..50 {
+        let (status, v) = app.get_json(&client, "/api/v1/leaderboard").await;
+        assert_eq!(status, 200);
+        if v["vote_count"] == 3 {
+            view = v;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(view["vote_count"], 3, "{view}");
+    for e in view["entries"].as_array().unwrap() {
+        assert_eq!(e["provisional"], true, "{e}");
+        assert!(e["rank"].is_null());
+        let posterior = e["posterior_rating"].as_f64().unwrap();
+        assert!((850.0..1150.0).contains(&posterior), "{e}");
+        assert!(e["votes_to_rank"].as_u64().unwrap() > 50);
+    }
+    let html = client
+        .get(format!("{}/leaderboard", app.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(html.matches("class=\"notice").count(), 1, "one notice");
+    assert!(html.contains("Too few votes to rank the models yet (3 so far)"));
+    assert!(html.contains(">provisional</td>"));
+    assert!(html.contains("more to rank)"));
+    // The ridge's numbers stay in the JSON, not on the page.
+    for e in view["entries"].as_array().unwrap() {
+        let ml = format!(">{:.0}</td>", e["rating"].as_f64().unwrap());
+        assert!(!html.contains(&ml), "{ml} shown");
+    }
+}
+
+/// One counted vote through SQL: a battle of alpha against beta whose voted turn has `prompt`
+/// (at `turn_index`, earlier turns unvoted) and answers `a`, `b`.
+async fn vote_sql(app: &TestApp, prompt: &str, turn_index: i32, a: &str, winner: &str) {
+    let battle = uuid::Uuid::new_v4();
+    let mut tx = app.pool.begin().await.unwrap();
+    sqlx::query("insert into voter (id, session_hash) values ($1, 'x'::bytea)")
+        .bind(battle)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    sqlx::query(
+        "insert into battle (id, voter_id, model_a_id, model_b_id)
+         values ($1, $1, (select id from model where key = 'alpha'),
+                 (select id from model where key = 'beta'))",
+    )
+    .bind(battle)
+    .execute(&mut *tx)
+    .await
+    .unwrap();
+    let mut turn = uuid::Uuid::nil();
+    for index in 0..=turn_index {
+        turn = uuid::Uuid::new_v4();
+        sqlx::query(
+            "insert into battle_turn (id, battle_id, turn_index, prompt, status)
+             values ($1, $2, $3, $4, 'voted')",
+        )
+        .bind(turn)
+        .bind(battle)
+        .bind(index)
+        .bind(if index == turn_index { prompt } else { "Hello" })
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+        sqlx::query(
+            "insert into answer (id, turn_id, side, model_id, status, content, prompt_tokens)
+             select gen_random_uuid(), $1, s, (select id from model where key = m), 'done', c,
+                    length($3) / 4 + 10
+             from (values ('a', 'alpha', $2), ('b', 'beta', 'Fine.')) x(s, m, c)",
+        )
+        .bind(turn)
+        .bind(a)
+        .bind(prompt)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    }
+    sqlx::query(
+        "insert into vote (turn_id, battle_id, voter_id, winner, counted)
+         values ($1, $2, $2, $3, true)",
+    )
+    .bind(turn)
+    .bind(battle)
+    .bind(winner)
+    .execute(&mut *tx)
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+}
+
+/// Each category is a filter with its own vote count, its runs reproduce from the votes, and a
+/// bad category is a plain 422.
+#[tokio::test]
+async fn categories_filter_the_votes_and_count_them() {
+    let (fake, url) = spawn_fake(Mode::Normal).await;
+    std::mem::forget(fake);
+    let app = TestApp::spawn_with(vec![model("alpha", &url, 8), model("beta", &url, 8)], |s| {
+        s.limits.enabled = false
+    })
+    .await;
+    let long = "word ".repeat(2600);
+    let cases: [(&str, i32, &str, &str, usize); 7] = [
+        ("Fix this:\n```rust\nfn main() {}\n```", 0, "Done.", "model_a", 3),
+        ("Write a sort function", 0, "```py\nsorted(x)\n```", "model_b", 2),
+        ("Solve 3x + 4 = 10", 0, "x = 2", "model_a", 2),
+        ("What is the derivative of x^2?", 0, "2x", "tie", 1),
+        (&long, 0, "Long indeed.", "model_a", 1),
+        ("And then?", 1, "Then this.", "model_b", 2),
+        ("Hi", 0, "Hello!", "both_bad", 1),
+    ];
+    for (prompt, turn, a, winner, times) in cases {
+        for _ in 0..times {
+            vote_sql(&app, prompt, turn, a, winner).await;
+        }
+    }
+    let client = app.client();
+    let (status, counts) = app.get_json(&client, "/api/v1/leaderboard/categories").await;
+    assert_eq!(status, 200, "{counts}");
+    let count = |c: &str| {
+        counts
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["category"] == c)
+            .unwrap()["votes"]
+            .as_i64()
+            .unwrap()
+    };
+    assert_eq!(count("coding"), 5);
+    assert_eq!(count("math"), 3);
+    assert_eq!(count("long"), 1);
+    assert_eq!(count("multi_turn"), 2);
+    assert_eq!(count("no_ties"), 10);
+    for (category, votes) in [("coding", 5), ("math", 3), ("multi_turn", 2), ("no_ties", 10)] {
+        let (status, view) = app
+            .get_json(&client, &format!("/api/v1/leaderboard?category={category}"))
+            .await;
+        assert_eq!(status, 200, "{view}");
+        assert_eq!(view["vote_count"], votes, "{category}: {view}");
+        assert_eq!(view["filter"]["category"], category);
+        assert!(view["method"].as_str().unwrap().contains("category"));
+        let run = view["run_id"].as_i64().unwrap();
+        let (status, again) = app
+            .get_json(&client, &format!("/api/v1/leaderboard/runs/{run}/reproduce"))
+            .await;
+        assert_eq!(status, 200);
+        assert_eq!(again["identical"], true, "{category}: {again}");
+        assert_eq!(again["recomputed_vote_count"], votes);
+    }
+    for bad in ["category=poetry", "category=coding&source=lmsys"] {
+        let (status, body) = app
+            .get_json(&client, &format!("/api/v1/leaderboard?{bad}"))
+            .await;
+        assert_eq!(status, 422, "{bad}: {body}");
+        assert_eq!(body["error"]["code"], "invalid_category", "{body}");
+    }
+    // The page offers each category with its count.
+    let html = client
+        .get(format!("{}/leaderboard?category=coding", app.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("Coding (5 votes)"), "counts in the control");
+    assert!(html.contains("category: Coding"));
+}
