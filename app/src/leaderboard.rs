@@ -4,12 +4,15 @@
 
 use crate::error::PageError;
 use arena_domain::api::{LeaderboardFilter, LeaderboardView, StyleView};
+use arena_domain::benchmark::BenchmarkReport;
 use arena_domain::category::{Category, CategoryCount};
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
 mod plots;
+mod views;
 pub use plots::{ci_plot, heatmap};
+use views::{BenchmarksBoard, StyleBoard};
 
 /// Heatmaps show this many of the best-ranked models unless asked for more (`?heatmaps=`): at
 /// arena scale (129 models) two full matrices were 5.5 MB of SVG; the JSON API has them whole.
@@ -49,6 +52,20 @@ pub async fn get_leaderboard(
 pub async fn get_category_counts() -> Result<Vec<CategoryCount>, PageError> {
     let arena = use_context::<arena_core::Arena>().ok_or(PageError::Internal)?;
     Ok(arena.category_counts().await?)
+}
+
+/// Static benchmark scores beside this view's ratings (`/api/pages/leaderboard_benchmarks`).
+#[server(prefix = "/api/pages", endpoint = "leaderboard_benchmarks")]
+pub async fn get_benchmarks(filter: LeaderboardFilter) -> Result<BenchmarkReport, PageError> {
+    use arena_core::limits::{Action, ClientAddr};
+    let arena = use_context::<arena_core::Arena>().ok_or(PageError::Internal)?;
+    let address = use_context::<http::request::Parts>()
+        .and_then(|parts| parts.extensions.get::<ClientAddr>().copied());
+    let admit = || match address {
+        Some(ClientAddr(address)) => arena.limits.check_address(Action::Leaderboard, address),
+        None => Ok(()),
+    };
+    Ok(arena.benchmarks(filter, admit).await?)
 }
 
 /// The style-controlled ranking (`/api/pages/leaderboard_style`), asked for with `?style=control`.
@@ -109,6 +126,7 @@ pub fn LeaderboardPage() -> impl IntoView {
             .collect_view();
         view! { <select name="category">{all}{each}</select> }
     };
+    let benchmarks = Resource::new(filter, get_benchmarks);
     let style = Resource::new(
         move || (filter(), current("style") == "control"),
         |(filter, on)| async move {
@@ -196,6 +214,9 @@ pub fn LeaderboardPage() -> impl IntoView {
                 }>
                     {move || board.get().map(|result| result.map(|view| view! { <Board view/> }))}
                 </ErrorBoundary>
+            </Transition>
+            <Transition fallback=|| ()>
+                {move || benchmarks.get().and_then(Result::ok).filter(|r| !r.benchmarks.is_empty()).map(|report| view! { <BenchmarksBoard report/> })}
             </Transition>
             <Transition fallback=|| view! { <p>"Fitting the style-controlled ranking…"</p> }>
                 {move || style.get().map(|result| match result {
@@ -329,6 +350,8 @@ fn Board(view: LeaderboardView) -> impl IntoView {
             <a href=format!("/api/v1/leaderboard/runs/{}", view.run_id)>"the run as JSON"</a>
             " · "
             <a href=format!("/api/v1/leaderboard/runs/{}/reproduce", view.run_id)>"refit it from the votes"</a>
+            " · "
+            <a href="/leaderboard/regressions">"version regressions"</a>
         </p>
         <h2>"95% intervals"</h2>
         <div class="plot-scroll" inner_html=ci_plot(&view)></div>
@@ -341,63 +364,5 @@ fn Board(view: LeaderboardView) -> impl IntoView {
         <div class="plot-scroll" inner_html=heatmap(&view, true)></div>
         <h2>"Battles"</h2>
         <div class="plot-scroll" inner_html=heatmap(&view, false)></div>
-    }
-}
-
-/// The second ranking: ratings with style held equal, each with its interval, the plain rank
-/// beside it, and what each style feature is worth.
-#[component]
-fn StyleBoard(view: StyleView) -> impl IntoView {
-    let rows = view
-        .entries
-        .iter()
-        .map(|e| {
-            view! {
-                <tr>
-                    <td>{e.rank}</td>
-                    <td class="model">{e.display_name.clone()}</td>
-                    <td class="num">{format!("{:.0}", e.rating)}</td>
-                    <td class="num">{format!("+{:.0} / −{:.0}", e.ci_upper - e.rating, e.rating - e.ci_lower)}</td>
-                    <td class="num">{e.votes}</td>
-                </tr>
-            }
-        })
-        .collect_view();
-    let coefficients = view
-        .coefficients
-        .iter()
-        .map(|c| {
-            view! {
-                <li>
-                    {format!(
-                        "{}: {:+.0} Elo per standard deviation of difference (95% CI {:+.0} to {:+.0})",
-                        c.feature, c.elo, c.ci_lower, c.ci_upper
-                    )}
-                </li>
-            }
-        })
-        .collect_view();
-    view! {
-        <section class="style-board">
-            <h2>"Style-controlled ranking"</h2>
-            <p class="hint">
-                "Ratings with the answers' style held equal: length, headers, lists and bold enter the fit as covariates, so a model is not ranked up for longer or more decorated answers."
-            </p>
-            <div class="table-scroll">
-                <table class="board style">
-                    <thead>
-                        <tr><th>"Rank"</th><th>"Model"</th><th>"Rating"</th><th>"95% CI"</th><th>"Votes"</th></tr>
-                    </thead>
-                    <tbody>{rows}</tbody>
-                </table>
-            </div>
-            <p class="hint">"What style alone is worth in a vote:"</p>
-            <ul class="coefficients">{coefficients}</ul>
-            <p class="run">
-                {format!("Style run #{} · {} · {} votes · {}", view.run_id, view.method, view.vote_count, view.computed_at)}
-                " · "
-                <a href="/api/v1/leaderboard/style">"as JSON"</a>
-            </p>
-        </section>
     }
 }

@@ -14,6 +14,7 @@ mod battle;
 mod client;
 pub mod error;
 mod leaderboard;
+mod regressions;
 
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Title, provide_meta_context};
@@ -93,6 +94,7 @@ pub fn App() -> impl IntoView {
                 <Routes fallback=|| view! { <p class="notice">"Page not found."</p> }>
                     <Route path=StaticSegment("") view=battle::BattlePage/>
                     <Route path=StaticSegment("leaderboard") view=leaderboard::LeaderboardPage/>
+                    <Route path=(StaticSegment("leaderboard"), StaticSegment("regressions")) view=regressions::RegressionsPage/>
                     <Route path=StaticSegment("signin") view=account::SignInPage/>
                     <Route path=StaticSegment("signup") view=account::SignUpPage/>
                     <Route path=StaticSegment("account") view=account::AccountPage/>

@@ -25,6 +25,8 @@ pub fn router() -> Router<AppState> {
         .route("/models/{key}", get(model).put(update_model))
         .route("/models/{key}/retire", post(retire))
         .route("/models/{key}/reactivate", post(reactivate))
+        .route("/models/{key}/version-of", put(set_version_of))
+        .route("/benchmarks", post(import_benchmarks))
         .route("/models/{key}/endpoints", post(add_endpoint))
         .route(
             "/endpoints/{id}",
@@ -166,6 +168,66 @@ async fn retire(
         live_battles: live,
     })
     .into_response())
+}
+
+#[utoipa::path(
+    post,
+    path = "/api/v1/admin/benchmarks",
+    tag = "admin",
+    request_body(content = String, content_type = "text/csv",
+        description = "model,<benchmark>,…: one row per model key, an empty cell for a missing score"),
+    security(("session_cookie" = [])),
+    responses(
+        (status = 200, description = "Imported: the scores replace those stored for the same model and benchmark",
+            body = arena_domain::benchmark::BenchmarkImport),
+        (status = 401, description = "Not signed in", body = arena_domain::api::ApiErrorBody),
+        (status = 403, description = "Not an admin", body = arena_domain::api::ApiErrorBody),
+        (status = 422, description = "A bad file (its line named) or an unknown model: nothing imported",
+            body = arena_domain::api::ApiErrorBody),
+    )
+)]
+async fn import_benchmarks(
+    State(arena): State<Arena>,
+    Extension(s): Console,
+    body: String,
+) -> Result<Response, ApiError> {
+    let admin = console(&arena, &s)?;
+    Ok(Json(admin.import_benchmarks(&body).await?).into_response())
+}
+
+/// `PUT /api/v1/admin/models/{key}/version-of`: which model this one is a new version of.
+#[derive(serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct VersionOf {
+    /// The base model's key; `null`: a version of no model.
+    base: Option<String>,
+}
+
+#[utoipa::path(
+    put,
+    path = "/api/v1/admin/models/{key}/version-of",
+    tag = "admin",
+    params(("key" = String, Path, description = "The (new) model's key")),
+    request_body = VersionOf,
+    security(("session_cookie" = [])),
+    responses(
+        (status = 200, description = "Marked; the model as the console shows it", body = arena_domain::admin::AdminModel),
+        (status = 401, description = "Not signed in", body = arena_domain::api::ApiErrorBody),
+        (status = 403, description = "Not an admin", body = arena_domain::api::ApiErrorBody),
+        (status = 404, description = "No such model", body = arena_domain::api::ApiErrorBody),
+        (status = 422, description = "Unknown base, or a cycle of versions", body = arena_domain::api::ApiErrorBody),
+    )
+)]
+async fn set_version_of(
+    State(arena): State<Arena>,
+    Extension(s): Console,
+    Path(key): Path<String>,
+    ApiJson(body): ApiJson<VersionOf>,
+) -> Result<Response, ApiError> {
+    let admin = console(&arena, &s)?;
+    let base = body.base.as_deref().map(str::trim).filter(|b| !b.is_empty());
+    admin.set_version_of(&key, base).await?;
+    Ok(Json(admin.model(&key).await?).into_response())
 }
 
 #[utoipa::path(

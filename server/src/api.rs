@@ -43,6 +43,8 @@ pub fn router() -> Router<AppState> {
         .route("/leaderboard", get(leaderboard))
         .route("/leaderboard/style", get(style_leaderboard))
         .route("/leaderboard/categories", get(category_counts))
+        .route("/leaderboard/regressions", get(regressions))
+        .route("/leaderboard/benchmarks", get(benchmarks))
         .route("/leaderboard/runs/{id}", get(rating_run))
         .route("/leaderboard/runs/{id}/reproduce", get(reproduce_run))
         .fallback(|| async {
@@ -552,6 +554,60 @@ async fn style_leaderboard(
 )]
 async fn category_counts(State(arena): State<Arena>) -> Result<impl IntoResponse, ApiError> {
     Ok(Json(arena.category_counts().await?))
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/v1/leaderboard/regressions",
+    tag = "leaderboard",
+    security((), ("api_token" = [])),
+    responses(
+        (status = 200, description = "Every model marked as a new version of another, compared \
+            with it in all votes, each category and each language; flagged where significantly \
+            worse", body = arena_domain::api::RegressionReport),
+        (status = 429, description = "Rate limited (`Retry-After`)", body = ApiErrorBody),
+    )
+)]
+async fn regressions(
+    State(arena): State<Arena>,
+    Extension(ClientAddr(address)): Extension<ClientAddr>,
+) -> Result<impl IntoResponse, ApiError> {
+    let admit = || arena.limits.check_address(Action::Leaderboard, address);
+    Ok(Json(arena.regressions(admit).await?))
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/v1/leaderboard/benchmarks",
+    tag = "leaderboard",
+    params(arena_domain::api::LeaderboardFilter),
+    security((), ("api_token" = [])),
+    responses(
+        (status = 200, description = "Static benchmark scores beside the ratings of this \
+            leaderboard view, with each benchmark's Spearman and Kendall correlation to the \
+            arena (bootstrap 95% intervals over the models)",
+            body = arena_domain::benchmark::BenchmarkReport),
+        (status = 422, description = "A bad filter value", body = ApiErrorBody),
+        (status = 429, description = "Rate limited (`Retry-After`)", body = ApiErrorBody),
+    )
+)]
+async fn benchmarks(
+    State(arena): State<Arena>,
+    Extension(ClientAddr(address)): Extension<ClientAddr>,
+    query: Result<
+        axum::extract::Query<arena_domain::api::LeaderboardFilter>,
+        axum::extract::rejection::QueryRejection,
+    >,
+) -> Result<impl IntoResponse, ApiError> {
+    let axum::extract::Query(filter) = query.map_err(|e| {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_query",
+            format!("the query string has the wrong shape: {}", e.body_text()),
+        )
+    })?;
+    let admit = || arena.limits.check_address(Action::Leaderboard, address);
+    Ok(Json(arena.benchmarks(filter, admit).await?))
 }
 
 fn run_id(raw: &str) -> Result<i64, ApiError> {

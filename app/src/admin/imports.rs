@@ -5,6 +5,7 @@
 
 use super::{ConsoleNav, refused};
 use crate::error::PageError;
+use arena_domain::benchmark::BenchmarkImport;
 use arena_domain::import::ImportRow;
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
@@ -45,6 +46,15 @@ pub async fn admin_imports() -> Result<Vec<ImportRow>, PageError> {
         .collect())
 }
 
+/// Imports static benchmark scores (CSV text: `model,<benchmark>,…`).
+#[server(prefix = "/api/pages", endpoint = "admin_import_benchmarks")]
+pub async fn admin_import_benchmarks(csv: String) -> Result<BenchmarkImport, PageError> {
+    super::server::admin()?
+        .import_benchmarks(&csv)
+        .await
+        .map_err(PageError::from)
+}
+
 const SCHEMAS: [(&str, &str); 7] = [
     (
         "chatbot_arena_conversations",
@@ -61,6 +71,7 @@ const SCHEMAS: [(&str, &str); 7] = [
 #[component]
 pub fn AdminImportsPage() -> impl IntoView {
     let imports = Resource::new(|| (), |_| admin_imports());
+    let benchmarks = ServerAction::<AdminImportBenchmarks>::new();
     let query = use_query_map();
     let notice = move || {
         query.with(|q| {
@@ -113,6 +124,25 @@ pub fn AdminImportsPage() -> impl IntoView {
                 <label>"File " <input type="file" name="file" required/></label>
                 <button type="submit">"Import"</button>
             </form>
+            <h2>"Static benchmark scores"</h2>
+            <p class="hint">
+                "Scores per model (e.g. Belebele, XStoryCloze, MMLU), shown on the leaderboard beside the arena rating with their Spearman and Kendall correlation. CSV with a header "
+                <code>"model,<benchmark>,…"</code> ", one row per model key, an empty cell for a missing score; a score replaces the one stored for the same model and benchmark. Also "
+                <code>"POST /api/v1/admin/benchmarks"</code> " with the file as " <code>"text/csv"</code> "."
+            </p>
+            <ActionForm action=benchmarks attr:class="console-form benchmarks-form">
+                <label>"CSV " <textarea name="csv" rows="6" required placeholder="model,belebele_eus,xstorycloze_eu\nlatxa-70b,71.2,65.0"></textarea></label>
+                <button type="submit">"Import scores"</button>
+            </ActionForm>
+            {move || benchmarks.value().get().map(|r| match r {
+                Ok(done) => view! {
+                    <p class="notice" role="status">
+                        {format!("Imported {} scores for {} models ({}). ", done.scores, done.models, done.benchmarks.join(", "))}
+                        <a href="/leaderboard">"The leaderboard"</a>
+                    </p>
+                }.into_any(),
+                Err(e) => view! { <p class="notice failure" role="alert">{e.to_string()}</p> }.into_any(),
+            })}
             <h2>"Imports so far"</h2>
             <Suspense fallback=|| view! { <p>"…"</p> }>
                 {move || imports.get().map(|r| match r {

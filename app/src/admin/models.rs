@@ -78,6 +78,16 @@ pub async fn admin_set_active(key: String, active: String) -> Result<i64, PageEr
         .map_err(PageError::from)
 }
 
+/// Marks a model as a new version of `base` (empty: of none), for the regressions page.
+#[server(prefix = "/api/pages", endpoint = "admin_set_version_of")]
+pub async fn admin_set_version_of(key: String, base: String) -> Result<(), PageError> {
+    let base = base.trim();
+    super::server::admin()?
+        .set_version_of(&key, (!base.is_empty()).then_some(base))
+        .await
+        .map_err(PageError::from)
+}
+
 /// Adds (`id` empty) or edits an endpoint. `api_key`: empty keeps the stored one unless
 /// `remove_key` is checked.
 #[server(prefix = "/api/pages", endpoint = "admin_save_endpoint")]
@@ -247,10 +257,13 @@ pub fn AdminModelPage() -> impl IntoView {
     let endpoint = ServerAction::<AdminSaveEndpoint>::new();
     let delete = ServerAction::<AdminDeleteEndpoint>::new();
     let test = ServerAction::<AdminTestEndpoint>::new();
+    let version_of = ServerAction::<AdminSetVersionOf>::new();
+    let all_models = Resource::new(|| (), |_| admin_models());
     let model = Resource::new(
         move || {
             (
                 key(),
+                version_of.version().get(),
                 save.version().get(),
                 active.version().get(),
                 endpoint.version().get(),
@@ -313,6 +326,29 @@ pub fn AdminModelPage() -> impl IntoView {
                                 Ok(_) => view! { <p class="notice" role="status">"Done."</p> }.into_any(),
                                 Err(e) => view! { <p class="notice failure" role="alert">{e.to_string()}</p> }.into_any(),
                             })}
+                            <h2>"New version of"</h2>
+                            <p class="hint">"A fine-tune or a newer release of another model: the "<a href="/leaderboard/regressions">"regressions page"</a>" compares the two in every category and language."</p>
+                            <ActionForm action=version_of attr:class="console-form version-of">
+                                <input type="hidden" name="key" value=key.clone()/>
+                                <label>"Base model "
+                                    <select name="base">
+                                        <option value="" selected=m.version_of.is_none()>"None"</option>
+                                        {
+                                            let current = m.version_of.clone();
+                                            let own = key.clone();
+                                            move || all_models.get().and_then(Result::ok).unwrap_or_default().into_iter()
+                                                .filter(|o| o.key != own)
+                                                .map(|o| {
+                                                    let selected = current.as_deref() == Some(o.key.as_str());
+                                                    view! { <option value=o.key.clone() selected=selected>{o.display_name.clone()}</option> }
+                                                })
+                                                .collect_view()
+                                        }
+                                    </select>
+                                </label>
+                                <button type="submit">"Save"</button>
+                            </ActionForm>
+                            {move || outcome(version_of.value().get(), "Saved.")}
                             <h2>"Settings"</h2>
                             <ActionForm action=save attr:class="console-form edit-model">
                                 {settings}

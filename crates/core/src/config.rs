@@ -68,6 +68,14 @@ pub struct LeaderboardSettings {
     /// New computations for other option sets (seeds, dates, languages), all processes
     /// together, in any minute.
     pub max_computations_per_minute: u32,
+    /// The regressions page flags a new version of a model with this family-wise error rate
+    /// (Bonferroni over the views compared).
+    #[serde(default = "default_regression_alpha")]
+    pub regression_alpha: f64,
+}
+
+fn default_regression_alpha() -> f64 {
+    0.05
 }
 
 #[derive(Debug, Clone, Deserialize)]

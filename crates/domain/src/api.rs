@@ -391,3 +391,43 @@ pub struct ApiTokenCreated {
     pub token: String,
     pub expires_at: Option<String>,
 }
+
+/// One view (all votes, a category, a language) of a new version against its base.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RegressionView {
+    /// `all`, a category (`coding`, …) or `language:eu`.
+    pub view: String,
+    pub label: String,
+    pub votes_new: u64,
+    pub votes_base: u64,
+    /// new − base in Elo with its interval (Bonferroni level); absent when not fitted.
+    pub elo: Option<f64>,
+    pub lower: Option<f64>,
+    pub upper: Option<f64>,
+    /// Significantly worse here: the interval lies wholly below zero.
+    pub flagged: bool,
+    pub unavailable: Option<String>,
+}
+
+/// A model marked as a new version of another, compared view by view.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct VersionComparison {
+    pub new: String,
+    pub new_name: String,
+    pub base: String,
+    pub base_name: String,
+    pub views: Vec<RegressionView>,
+}
+
+/// `GET /api/v1/leaderboard/regressions`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RegressionReport {
+    /// The family-wise error rate per version pair (`leaderboard.regression_alpha`).
+    pub alpha: f64,
+    pub max_vote_id: i64,
+    pub computed_at: String,
+    pub pairs: Vec<VersionComparison>,
+}

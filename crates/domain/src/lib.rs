@@ -6,6 +6,7 @@
 pub mod account;
 pub mod admin;
 pub mod api;
+pub mod benchmark;
 pub mod category;
 pub mod export;
 pub mod identity;

@@ -41,6 +41,8 @@
 //! * [`provisional`]: which models have too few votes to be ranked (their posterior's
 //!   credible interval is wider than a threshold), with their posterior standing and the votes
 //!   they still need.
+//! * [`correlation`]: Spearman's ρ and Kendall's τ-b between the arena's ratings and a static
+//!   benchmark's scores, with bootstrap intervals over the models.
 //! * [`regression`]: a new version of a model against its base, view by view (categories,
 //!   languages), flagged where the difference's interval (Bonferroni over the views) is below 0.
 //! * [`style`]: style control, the Bradley–Terry fit with the answers' length, headers, lists
@@ -91,6 +93,7 @@ mod sandwich;
 
 pub mod active;
 pub mod baseline;
+pub mod correlation;
 pub mod provisional;
 pub mod regression;
 pub mod rigging;

@@ -303,3 +303,262 @@ async fn categories_filter_the_votes_and_count_them() {
     assert!(html.contains("Coding (5 votes)"), "counts in the control");
     assert!(html.contains("category: Coding"));
 }
+
+/// Rebuilds `pair_count` from the votes planted by SQL (the vote path keeps it in step).
+async fn recount(app: &TestApp) {
+    sqlx::raw_sql(
+        "delete from pair_count;
+         insert into pair_count (model_a_id, model_b_id, language, day, wins_a, wins_b, ties,
+                                 both_bad)
+           select b.model_a_id, b.model_b_id, coalesce(b.language, ''),
+                  (v.created_at at time zone 'utc')::date,
+                  count(*) filter (where v.winner = 'model_a'),
+                  count(*) filter (where v.winner = 'model_b'),
+                  count(*) filter (where v.winner = 'tie'),
+                  count(*) filter (where v.winner = 'both_bad')
+           from vote v join battle b on b.id = v.battle_id
+           where v.counted and not v.voided
+           group by 1, 2, 3, 4",
+    )
+    .execute(&app.pool)
+    .await
+    .unwrap();
+}
+
+/// gamma is a new version of alpha that forgot Basque: as good as alpha in English, 170 Elo
+/// worse in Basque; beta is a new version of alpha that changed nothing. The report flags
+/// gamma in Basque only and beta nowhere; the admin action refuses unknown bases and cycles.
+#[tokio::test]
+async fn a_new_version_that_forgot_a_language_is_flagged_there() {
+    let app = three_models().await;
+    sqlx::raw_sql(
+        "select setseed(0.7);
+         create temp table planted as
+           select gen_random_uuid() as battle, gen_random_uuid() as turn, k, ma, mb, language,
+                  random() as u, random() as w
+           from generate_series(1, 6000) k,
+                lateral (select (array['alpha', 'beta', 'gamma'])[1 + k % 3] as ma,
+                                (array['beta', 'gamma', 'alpha'])[1 + k % 3] as mb,
+                                case when k % 2 = 0 then 'en' else 'eu' end as language) m;
+         create temp table strength as
+           select * from (values ('alpha', 'en', 0.0), ('alpha', 'eu', 0.0),
+                                 ('beta', 'en', 0.0), ('beta', 'eu', 0.0),
+                                 ('gamma', 'en', 0.0), ('gamma', 'eu', -1.0)) s(m, l, theta);
+         insert into voter (id, session_hash) select battle, 'x'::bytea from planted;
+         insert into battle (id, voter_id, model_a_id, model_b_id, language)
+           select battle, battle, (select id from model where key = ma),
+                  (select id from model where key = mb), language from planted;
+         insert into battle_turn (id, battle_id, turn_index, prompt, status)
+           select turn, battle, 0, 'Q' || k, 'voted' from planted;
+         insert into answer (id, turn_id, side, model_id, status, content)
+           select gen_random_uuid(), turn, s, (select id from model where key = m), 'done', 'x'
+           from planted, lateral (values ('a', ma), ('b', mb)) sides(s, m);
+         insert into vote (turn_id, battle_id, voter_id, winner, counted)
+           select turn, battle, battle,
+                  case when u < 0.1 then 'tie'
+                       when w < 1 / (1 + exp((select theta from strength where m = mb and l = language)
+                                            - (select theta from strength where m = ma and l = language)))
+                            then 'model_a'
+                       else 'model_b' end,
+                  true
+           from planted;",
+    )
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    recount(&app).await;
+    let admin = signed_in_as(&app, "adm", "admin").await;
+    let put = |key: &'static str, base: serde_json::Value| {
+        let admin = admin.clone();
+        let url = format!("{}/api/v1/admin/models/{key}/version-of", app.url);
+        async move {
+            let r = admin
+                .put(url)
+                .json(&serde_json::json!({ "base": base }))
+                .send()
+                .await
+                .unwrap();
+            (r.status().as_u16(), r.json::<serde_json::Value>().await.unwrap())
+        }
+    };
+    let (status, body) = put("gamma", "alpha".into()).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["version_of"], "alpha");
+    assert_eq!(put("beta", "alpha".into()).await.0, 200);
+    // Refused, nothing changed: an unknown base, itself, a cycle.
+    assert_eq!(put("beta", "nobody".into()).await.0, 422);
+    assert_eq!(put("beta", "beta".into()).await.0, 422);
+    assert_eq!(put("alpha", "gamma".into()).await.0, 422);
+    assert_eq!(
+        app.count("select count(*) from model where version_of is not null")
+            .await,
+        2
+    );
+    assert_eq!(
+        app.count("select count(*) from audit_log where action = 'model.version_of'")
+            .await,
+        2
+    );
+    let client = app.client();
+    let (status, report) = app
+        .get_json(&client, "/api/v1/leaderboard/regressions")
+        .await;
+    assert_eq!(status, 200, "{report}");
+    let pair = |new: &str| {
+        report["pairs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["new"] == new)
+            .unwrap_or_else(|| panic!("{report}"))
+            .clone()
+    };
+    let flagged = |p: &serde_json::Value| -> Vec<String> {
+        p["views"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|v| v["flagged"] == true)
+            .map(|v| v["view"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let gamma = pair("gamma");
+    assert!(flagged(&gamma).contains(&"language:eu".to_owned()), "{gamma}");
+    assert!(!flagged(&gamma).contains(&"language:en".to_owned()), "{gamma}");
+    let eu = gamma["views"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["view"] == "language:eu")
+        .unwrap();
+    assert!((eu["elo"].as_f64().unwrap() + 174.0).abs() < 50.0, "{eu}");
+    assert_eq!(flagged(&pair("beta")), Vec::<String>::new(), "{report}");
+    // Stored for this vote set; the page shows it.
+    let (_, again) = app
+        .get_json(&client, "/api/v1/leaderboard/regressions")
+        .await;
+    assert_eq!(again["computed_at"], report["computed_at"]);
+    let html = client
+        .get(format!("{}/leaderboard/regressions", app.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("Significantly worse than its base in"), "flag on the page");
+    assert!(html.contains("data-view=\"language:eu\""));
+}
+
+/// Static benchmarks: an admin imports scores (a bad file changes nothing and names its line);
+/// the leaderboard shows them beside the ratings with each one's rank correlation.
+#[tokio::test]
+async fn benchmark_scores_sit_beside_the_ratings_with_their_correlations() {
+    let app = three_models().await;
+    sqlx::raw_sql(
+        "select setseed(0.3);
+         create temp table planted as
+           select gen_random_uuid() as battle, gen_random_uuid() as turn, k, ma, mb,
+                  random() as w
+           from generate_series(1, 3000) k,
+                lateral (select (array['alpha', 'beta', 'gamma'])[1 + k % 3] as ma,
+                                (array['beta', 'gamma', 'alpha'])[1 + k % 3] as mb) m;
+         create temp table strength as
+           select * from (values ('alpha', 0.6), ('beta', 0.0), ('gamma', -0.6)) s(m, theta);
+         insert into voter (id, session_hash) select battle, 'x'::bytea from planted;
+         insert into battle (id, voter_id, model_a_id, model_b_id)
+           select battle, battle, (select id from model where key = ma),
+                  (select id from model where key = mb) from planted;
+         insert into battle_turn (id, battle_id, turn_index, prompt, status)
+           select turn, battle, 0, 'Q' || k, 'voted' from planted;
+         insert into vote (turn_id, battle_id, voter_id, winner, counted)
+           select turn, battle, battle,
+                  case when w < 1 / (1 + exp((select theta from strength where m = mb)
+                                            - (select theta from strength where m = ma)))
+                       then 'model_a' else 'model_b' end,
+                  true
+           from planted;",
+    )
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    recount(&app).await;
+    let admin = signed_in_as(&app, "adm", "admin").await;
+    let post = |csv: &'static str| {
+        let admin = admin.clone();
+        let url = format!("{}/api/v1/admin/benchmarks", app.url);
+        async move {
+            let r = admin
+                .post(url)
+                .header("content-type", "text/csv")
+                .body(csv)
+                .send()
+                .await
+                .unwrap();
+            (r.status().as_u16(), r.json::<serde_json::Value>().await.unwrap())
+        }
+    };
+    // Bad files: nothing stored, the line named.
+    let (status, body) = post("model,agree\nalpha,80\nnobody,50\n").await;
+    assert_eq!(status, 422, "{body}");
+    assert!(body["error"]["message"].as_str().unwrap().contains("line 3"), "{body}");
+    let (status, body) = post("model,agree\nalpha,eighty\n").await;
+    assert_eq!(status, 422, "{body}");
+    assert!(body["error"]["message"].as_str().unwrap().contains("line 2"), "{body}");
+    assert_eq!(app.count("select count(*) from benchmark_score").await, 0);
+    let volunteer = signed_in_as(&app, "vol", "volunteer").await;
+    let r = volunteer
+        .post(format!("{}/api/v1/admin/benchmarks", app.url))
+        .header("content-type", "text/csv")
+        .body("model,x\nalpha,1\n")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    let (status, done) = post("model,agree,disagree\nalpha,80,10\nbeta,70,20\ngamma,60,\n").await;
+    assert_eq!(status, 200, "{done}");
+    assert_eq!(done["scores"], 5);
+    assert_eq!(done["models"], 3);
+    let client = app.client();
+    let (status, report) = app
+        .get_json(&client, "/api/v1/leaderboard/benchmarks")
+        .await;
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(report["benchmarks"], serde_json::json!(["agree", "disagree"]));
+    let correlation = |b: &str| {
+        report["correlations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["benchmark"] == b)
+            .unwrap()
+            .clone()
+    };
+    let agree = correlation("agree");
+    assert_eq!(agree["models"], 3);
+    assert!((agree["spearman"].as_f64().unwrap() - 1.0).abs() < 1e-9, "{agree}");
+    assert!((agree["kendall"].as_f64().unwrap() - 1.0).abs() < 1e-9, "{agree}");
+    // Two models only (gamma has no score): too few for a correlation.
+    let disagree = correlation("disagree");
+    assert_eq!(disagree["models"], 2);
+    assert!(disagree["spearman"].is_null());
+    // Re-importing replaces a score, never duplicates it.
+    let (status, _) = post("model,disagree\ngamma,30\n").await;
+    assert_eq!(status, 200);
+    assert_eq!(app.count("select count(*) from benchmark_score").await, 6);
+    let (_, report) = app
+        .get_json(&client, "/api/v1/leaderboard/benchmarks")
+        .await;
+    let disagree = report["correlations"][1].clone();
+    assert!((disagree["spearman"].as_f64().unwrap() + 1.0).abs() < 1e-9, "{disagree}");
+    let html = client
+        .get(format!("{}/leaderboard", app.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("Static benchmarks"));
+    assert!(html.contains("Spearman ρ = 1.00"), "the correlation on the page");
+}

@@ -3,6 +3,7 @@
 //! the role on the server before anything else). Every change writes its audit row in the
 //! same transaction as the change itself.
 
+pub mod benchmarks;
 pub mod endpoints;
 pub mod models;
 pub mod moderation;

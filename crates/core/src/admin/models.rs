@@ -27,10 +27,13 @@ pub(super) struct ModelRow {
     pub(super) weight: f64,
     pub(super) active: bool,
     pub(super) version: i32,
+    /// The key of the model this one is a new version of.
+    pub(super) version_of: Option<String>,
 }
 
 const MODEL_COLUMNS: &str = "id, key, display_name, organization, license, description, \
-     system_prompt, temperature, top_p, max_tokens, weight, active, version";
+     system_prompt, temperature, top_p, max_tokens, weight, active, version, \
+     (select b.key from model b where b.id = model.version_of) as version_of";
 
 #[derive(sqlx::FromRow)]
 pub(super) struct EndpointRow {
@@ -212,6 +215,7 @@ impl Admin {
                 weight: m.weight,
                 active: m.active,
                 version: m.version,
+                version_of: m.version_of,
             })
             .collect())
     }
@@ -356,5 +360,63 @@ impl Admin {
         .await?;
         tx.commit().await?;
         Ok(live)
+    }
+}
+
+impl Admin {
+    /// Marks `key` as a new version of `base` (`None`: of no model), for the regressions page.
+    /// A model cannot be a version of itself or of one of its own later versions.
+    pub async fn set_version_of(&self, key: &str, base: Option<&str>) -> ArenaResult<()> {
+        let mut tx = self.arena.pool.begin().await?;
+        let model = model_by_key(&mut tx, key, true).await?;
+        let before: Option<String> = sqlx::query_scalar(
+            "select b.key from model m join model b on b.id = m.version_of where m.id = $1",
+        )
+        .bind(model.id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let base_id = match base {
+            None => None,
+            Some(b) => {
+                let base = model_by_key(&mut tx, b, false).await.map_err(|_| {
+                    ArenaError::invalid("invalid_field", format!("base: no model has the key {b:?}"))
+                })?;
+                // Walk the base's own chain of versions: `key` must not be in it.
+                let cycle: bool = sqlx::query_scalar(
+                    "with recursive chain(id) as (
+                         select $1::uuid
+                         union select m.version_of from model m join chain c on m.id = c.id
+                         where m.version_of is not null)
+                     select exists (select 1 from chain where id = $2)",
+                )
+                .bind(base.id)
+                .bind(model.id)
+                .fetch_one(&mut *tx)
+                .await?;
+                if cycle {
+                    return Err(ArenaError::invalid(
+                        "invalid_field",
+                        format!("base: {b} is {key} itself or one of its later versions"),
+                    ));
+                }
+                Some(base.id)
+            }
+        };
+        sqlx::query("update model set version_of = $2, updated_at = now() where id = $1")
+            .bind(model.id)
+            .bind(base_id)
+            .execute(&mut *tx)
+            .await?;
+        audit(
+            &mut tx,
+            &self.actor,
+            "model.version_of",
+            &format!("model:{key}"),
+            Some(json!({ "version_of": before })),
+            Some(json!({ "version_of": base })),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
     }
 }

@@ -15,9 +15,11 @@
 //! background refresh, other option sets are fitted once per vote set, behind the rate limiter
 //! and a global bound.
 
+mod benchmarks;
 mod category;
 mod compute;
 mod counts;
+mod regressions;
 mod serve;
 mod style;
 pub use serve::spawn_refresh;

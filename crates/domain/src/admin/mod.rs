@@ -219,6 +219,9 @@ pub struct AdminModel {
     pub weight: f64,
     pub active: bool,
     pub version: i32,
+    /// The key of the model this one is a new version of (the regressions page compares them).
+    #[serde(default)]
+    pub version_of: Option<String>,
     pub counted_votes: i64,
     pub endpoints: Vec<AdminEndpoint>,
 }
