@@ -41,3 +41,8 @@ create table benchmark_score (
     imported_at timestamptz not null default now(),
     primary key (model_id, benchmark)
 );
+
+-- Each prompt's language as detected (lingua), beside the language the voter chose
+-- (`battle.language`); the leaderboard filters by either (`language_by=chosen|detected`).
+alter table battle_turn add column detected_language text;
+alter table battle add column detected_language text;

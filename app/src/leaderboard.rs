@@ -98,6 +98,7 @@ pub fn LeaderboardPage() -> impl IntoView {
                 seed: get("seed"),
                 source: get("source"),
                 category: get("category"),
+                language_by: get("language_by"),
             }
         })
     };
@@ -166,6 +167,11 @@ pub fn LeaderboardPage() -> impl IntoView {
                 <label>"Language "
                     <select name="language">
                         {options("language", &[("", "All"), ("en", "English"), ("eu", "Euskara"), ("es", "Español"), ("fr", "Français"), ("other", "Other")])}
+                    </select>
+                </label>
+                <label>"Language of "
+                    <select name="language_by">
+                        {options("language_by", &[("", "the voter's choice"), ("detected", "the prompt, as detected")])}
                     </select>
                 </label>
                 <label>"From " <input type="date" name="from" value=move || current("from")/></label>
@@ -258,7 +264,11 @@ fn notice(view: &LeaderboardView) -> Option<(String, Vec<String>)> {
         format!(
             "{provisional} model{} too few votes to be ranked yet: listed after the ranked              models as provisional, with an estimate, its 95% credible interval and about how              many more votes {} to be ranked.",
             if provisional == 1 { " has" } else { "s have" },
-            if provisional == 1 { "it needs" } else { "each needs" }
+            if provisional == 1 {
+                "it needs"
+            } else {
+                "each needs"
+            }
         )
     } else if !view.warnings.is_empty() {
         "These ratings needed a correction to be computed at all; the details are below.".into()
@@ -283,7 +293,12 @@ fn Board(view: LeaderboardView) -> impl IntoView {
                     .votes_to_rank
                     .map(|k| format!(" (≈{k} more to rank)"))
                     .unwrap_or_default();
-                ("provisional".to_owned(), fmt(e.posterior_rating), ci, format!("{}{needs}", e.votes))
+                (
+                    "provisional".to_owned(),
+                    fmt(e.posterior_rating),
+                    ci,
+                    format!("{}{needs}", e.votes),
+                )
             } else {
                 let ci = match (e.rating, e.ci_lower, e.ci_upper) {
                     (Some(r), Some(lo), Some(hi)) => format!("+{:.0} / −{:.0}", hi - r, r - lo),

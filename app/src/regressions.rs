@@ -27,12 +27,19 @@ fn signed(x: f64) -> String {
 #[component]
 fn Pair(pair: VersionComparison, alpha: f64) -> impl IntoView {
     let flagged = pair.views.iter().filter(|v| v.flagged).count();
+    let notice_class = if flagged > 0 {
+        "notice failure"
+    } else {
+        "hint"
+    };
     let rows = pair
         .views
         .into_iter()
         .map(|v| {
             let (difference, interval) = match (v.elo, v.lower, v.upper) {
-                (Some(d), Some(lo), Some(hi)) => (signed(d), format!("{} to {}", signed(lo), signed(hi))),
+                (Some(d), Some(lo), Some(hi)) => {
+                    (signed(d), format!("{} to {}", signed(lo), signed(hi)))
+                }
                 _ => ("—".into(), v.unavailable.clone().unwrap_or_default()),
             };
             let verdict = if v.flagged {
@@ -57,7 +64,7 @@ fn Pair(pair: VersionComparison, alpha: f64) -> impl IntoView {
     view! {
         <section class="version-pair" data-new=pair.new.clone()>
             <h2>{format!("{} against {}", pair.new_name, pair.base_name)}</h2>
-            <p class=if flagged > 0 { "notice failure" } else { "hint" } role="status">
+            <p class=notice_class role="status">
                 {if flagged > 0 {
                     format!("Significantly worse than its base in {flagged} view{} (family-wise error rate {alpha}).", if flagged == 1 { "" } else { "s" })
                 } else {

@@ -225,7 +225,11 @@ async fn set_version_of(
     ApiJson(body): ApiJson<VersionOf>,
 ) -> Result<Response, ApiError> {
     let admin = console(&arena, &s)?;
-    let base = body.base.as_deref().map(str::trim).filter(|b| !b.is_empty());
+    let base = body
+        .base
+        .as_deref()
+        .map(str::trim)
+        .filter(|b| !b.is_empty());
     admin.set_version_of(&key, base).await?;
     Ok(Json(admin.model(&key).await?).into_response())
 }

@@ -38,7 +38,12 @@ fn interval(e: &LeaderboardEntry) -> Option<(f64, f64, f64, bool)> {
         if e.votes == 0 {
             return None;
         }
-        Some((e.posterior_rating?, e.credible_lower?, e.credible_upper?, true))
+        Some((
+            e.posterior_rating?,
+            e.credible_lower?,
+            e.credible_upper?,
+            true,
+        ))
     } else {
         let r = e.rating?;
         Some((r, e.ci_lower.unwrap_or(r), e.ci_upper.unwrap_or(r), false))

@@ -147,6 +147,9 @@ impl Arena {
             Duration::from_millis(settings.leaderboard.refresh_interval_ms.max(10)),
         );
         arena.spawn_limit_sweeps();
+        // The prompt-language detector loads its models on first use (about a second): load
+        // them now, on a blocking thread, rather than under the first battle.
+        tokio::task::spawn_blocking(|| arena_langid::detect("Kaixo, zer moduz zaude gaur?"));
         arena.spawn_heartbeat(settings.arena.instance_heartbeat(), lease);
         arena.spawn_catalog_listener().await?;
         let (forward, forwarded) = tokio::sync::mpsc::unbounded_channel();

@@ -169,6 +169,10 @@ pub struct LeaderboardFilter {
     /// A category of votes: `coding`, `math`, `long`, `multi_turn` or `no_ties`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub category: Option<String>,
+    /// What `language` filters on: `chosen` (default: the language the voter chose) or
+    /// `detected` (the voted prompt's language as detected).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub language_by: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

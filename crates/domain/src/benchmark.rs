@@ -185,10 +185,9 @@ mod tests {
 
     #[test]
     fn a_file_with_missing_cells_and_quotes() {
-        let cells = parse_csv(
-            "model,belebele_eus,\"xstory, eu\"\r\nlatxa,71.2,65\n\n\"llama\",63.5,\n",
-        )
-        .unwrap();
+        let cells =
+            parse_csv("model,belebele_eus,\"xstory, eu\"\r\nlatxa,71.2,65\n\n\"llama\",63.5,\n")
+                .unwrap();
         assert_eq!(cells.len(), 3);
         assert_eq!(cells[1].benchmark, "xstory, eu");
         assert_eq!(cells[2].model, "llama");

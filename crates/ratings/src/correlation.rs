@@ -152,7 +152,11 @@ mod tests {
         assert!((kendall(&x, &up).unwrap() - 1.0).abs() < 1e-12);
         assert!((spearman(&x, &down).unwrap() + 1.0).abs() < 1e-12);
         assert!((kendall(&x, &down).unwrap() + 1.0).abs() < 1e-12);
-        assert_eq!(spearman(&x, &[1.0; 5]), None, "a constant benchmark says nothing");
+        assert_eq!(
+            spearman(&x, &[1.0; 5]),
+            None,
+            "a constant benchmark says nothing"
+        );
     }
 
     /// Hand-checked: x = 1..5, y = 1 3 2 5 4. Spearman: d = 0 1 1 1 1, Σd² = 4,
@@ -184,7 +188,10 @@ mod tests {
         let a = rank_agreement(&x, &y, 1000, 1).unwrap();
         assert_eq!(a, rank_agreement(&x, &y, 1000, 1).unwrap());
         let (lo, hi) = (a.spearman.lower.unwrap(), a.spearman.upper.unwrap());
-        assert!(lo <= a.spearman.estimate && a.spearman.estimate <= hi, "{a:?}");
+        assert!(
+            lo <= a.spearman.estimate && a.spearman.estimate <= hi,
+            "{a:?}"
+        );
         let (x, y) = noisy(120);
         let b = rank_agreement(&x, &y, 1000, 1).unwrap();
         let width = |c: &Correlation| c.upper.unwrap() - c.lower.unwrap();

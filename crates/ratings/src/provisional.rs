@@ -6,12 +6,14 @@
 //! posterior of one batch the prior of the next) keeps a model with few votes near the field, with
 //! a credible interval as wide as the evidence is thin.
 //!
-//! A model is **ranked** once its posterior 95% credible interval is no wider than
-//! ±`ranked_half_width` Elo; until then it is **provisional**: shown with its posterior mean and
-//! credible interval, and the votes it still needs, instead of a rank. The votes still needed come
-//! from the posterior's width: the precision (1/half-width²) a vote of this model has added so far
-//! on average, and the precision still missing. A model without votes needs the votes of a model
-//! that starts from the prior and gains a coin-flip vote's information (¼ per vote, natural units).
+//! A model is **ranked** once it is measured to ±`ranked_half_width` Elo (95%): its posterior
+//! precision given the other models (its own votes and the prior, the diagonal of the posterior
+//! precision; the centred marginal interval would let one vague newcomer make the whole field
+//! look uncertain). Until then it is **provisional**: shown with its posterior mean and credible
+//! interval, and the votes it still needs, instead of a rank. The votes still needed come from
+//! that precision: what a vote of this model has added so far on average, and what is still
+//! missing. A model without votes gains a coin-flip vote's information (¼ per vote, natural
+//! units).
 
 use serde::{Deserialize, Serialize};
 
@@ -67,46 +69,54 @@ pub fn standings(
         prior_sd: options.prior_sd,
         ..BayesOptions::default()
     })?;
+    let unit = Z_95 * ELO_PER_NATURAL_UNIT;
     let prior_half = Z_95 * options.prior_sd;
-    let target = options.ranked_half_width;
-    let coin_flip = 0.25 / (Z_95 * ELO_PER_NATURAL_UNIT).powi(2);
-    let need = |half: f64, votes: u64| -> Option<u64> {
-        if half <= target {
+    let prior_precision = (unit / prior_half).powi(2);
+    let target_precision = (unit / options.ranked_half_width).powi(2);
+    // How well a model is measured: its posterior precision given the others (its own votes and
+    // the prior), so that one vague newcomer does not make the whole field look uncertain (as
+    // the centred marginal intervals would).
+    let need = |precision: f64, votes: u64| -> Option<u64> {
+        if precision >= target_precision {
             return None;
         }
-        let gained = 1.0 / (half * half) - 1.0 / (prior_half * prior_half);
+        let gained = precision - prior_precision;
         let per_vote = if votes > 0 && gained > 0.0 {
             gained / votes as f64
         } else {
-            coin_flip
+            0.25
         };
-        let missing = 1.0 / (target * target) - 1.0 / (half * half);
-        Some(((missing / per_vote).ceil() as u64).max(1))
+        Some((((target_precision - precision) / per_vote).ceil() as u64).max(1))
+    };
+    let at_prior = |m: &String| Standing {
+        model: m.clone(),
+        rating: crate::BASE_RATING,
+        lower: crate::BASE_RATING - prior_half,
+        upper: crate::BASE_RATING + prior_half,
+        votes: 0,
+        provisional: true,
+        votes_to_rank: need(prior_precision, 0),
     };
     if comparisons.total_votes() == 0 {
-        return Ok(comparisons
-            .models()
-            .iter()
-            .map(|m| Standing {
-                model: m.clone(),
-                rating: crate::BASE_RATING,
-                lower: crate::BASE_RATING - prior_half,
-                upper: crate::BASE_RATING + prior_half,
-                votes: 0,
-                provisional: true,
-                votes_to_rank: need(prior_half, 0),
-            })
-            .collect());
+        return Ok(comparisons.models().iter().map(at_prior).collect());
     }
     bayes.update(comparisons)?;
+    let posterior = bayes.posterior();
+    let n = posterior.models.len();
+    let precision = |model: &str| -> f64 {
+        posterior
+            .models
+            .iter()
+            .position(|m| m == model)
+            .map_or(prior_precision, |i| posterior.precision[i * n + i])
+    };
     let board = bayes.leaderboard(None)?;
     Ok(board
         .rows
         .into_iter()
         .map(|row| match (row.rating, row.ci_lower, row.ci_upper) {
             (Some(rating), Some(lower), Some(upper)) => {
-                let half = (upper - lower) / 2.0;
-                let votes_to_rank = need(half, row.votes);
+                let votes_to_rank = need(precision(&row.model), row.votes);
                 Standing {
                     model: row.model,
                     rating,
@@ -117,15 +127,7 @@ pub fn standings(
                     votes_to_rank,
                 }
             }
-            _ => Standing {
-                model: row.model,
-                rating: crate::BASE_RATING,
-                lower: crate::BASE_RATING - prior_half,
-                upper: crate::BASE_RATING + prior_half,
-                votes: 0,
-                provisional: true,
-                votes_to_rank: need(prior_half, 0),
-            },
+            _ => at_prior(&row.model),
         })
         .collect())
 }
@@ -151,11 +153,10 @@ mod tests {
         assert!((a.rating - 1000.0 + b.rating - 1000.0).abs() < 1e-6);
         assert!(a.provisional && b.provisional);
         assert!(a.lower < 1000.0 && a.upper > a.rating + 100.0, "{a:?}");
-        // Two models, a coin-flip vote each: the centred rating's half-width is about
-        // 1.96·173.7 / √n, ±50 at n ≈ 46; the lopsided votes carried a little less
-        // information each, so somewhat more.
+        // A coin-flip vote adds ¼ of precision: ±50 Elo (precision 46.3) takes about 180
+        // votes; the lopsided votes carried a little less information each, so somewhat more.
         let need = a.votes_to_rank.unwrap();
-        assert!((35..120).contains(&need), "{need}");
+        assert!((150..400).contains(&need), "{need}");
     }
 
     /// With as many votes as it said it needed, a model is ranked (the estimate is honest), and
@@ -198,7 +199,12 @@ mod tests {
         for st in &s {
             assert!(!st.provisional && st.votes_to_rank.is_none());
             let r = ml.row(&st.model).unwrap().rating.unwrap();
-            assert!((st.rating - r).abs() < 3.0, "{}: {} vs {r}", st.model, st.rating);
+            assert!(
+                (st.rating - r).abs() < 3.0,
+                "{}: {} vs {r}",
+                st.model,
+                st.rating
+            );
         }
     }
 
@@ -220,5 +226,20 @@ mod tests {
             )
             .is_err()
         );
+    }
+
+    /// One vague newcomer leaves the well-measured field ranked.
+    #[test]
+    fn a_newcomer_does_not_unrank_the_field() {
+        let mut c = Comparisons::new();
+        c.add("a", "b", PairCounts::new(900, 600, 50, 0)).unwrap();
+        c.add("b", "c", PairCounts::new(950, 550, 40, 0)).unwrap();
+        c.add("a", "c", PairCounts::new(1000, 500, 30, 0)).unwrap();
+        c.add("new", "a", PairCounts::new(4, 0, 0, 0)).unwrap();
+        let s = standings(&c, &ProvisionalOptions::default()).unwrap();
+        for m in ["a", "b", "c"] {
+            assert!(!of(&s, m).provisional, "{:?}", of(&s, m));
+        }
+        assert!(of(&s, "new").provisional);
     }
 }

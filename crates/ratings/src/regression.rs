@@ -71,7 +71,9 @@ pub fn rating_difference(
         1e-10,
         100,
     );
-    if !sol.gradient_norm.is_finite() || sol.gradient_norm > 1e-6 * (comparisons.total_votes() as f64).max(1.0) {
+    if !sol.gradient_norm.is_finite()
+        || sol.gradient_norm > 1e-6 * (comparisons.total_votes() as f64).max(1.0)
+    {
         return Err(RatingError::NotConverged {
             iterations: sol.iterations,
             gradient_norm: sol.gradient_norm,
@@ -202,16 +204,17 @@ pub fn normal_quantile(p: f64) -> f64 {
 fn erfc(x: f64) -> f64 {
     let z = x.abs();
     let t = 1.0 / (1.0 + 0.5 * z);
-    let r = t * (-z * z - 1.265_512_23
-        + t * (1.000_023_68
-            + t * (0.374_091_96
-                + t * (0.096_784_18
-                    + t * (-0.186_288_06
-                        + t * (0.278_868_07
-                            + t * (-1.135_203_98
-                                + t * (1.488_515_87
-                                    + t * (-0.822_152_23 + t * 0.170_872_77)))))))))
-        .exp();
+    let r = t
+        * (-z * z - 1.265_512_23
+            + t * (1.000_023_68
+                + t * (0.374_091_96
+                    + t * (0.096_784_18
+                        + t * (-0.186_288_06
+                            + t * (0.278_868_07
+                                + t * (-1.135_203_98
+                                    + t * (1.488_515_87
+                                        + t * (-0.822_152_23 + t * 0.170_872_77)))))))))
+            .exp();
     if x >= 0.0 { r } else { 2.0 - r }
 }
 
@@ -237,9 +240,9 @@ mod tests {
             .enumerate()
             .map(|(v, name)| {
                 let strength = |m: usize| match m {
-                    0 => 0.0,                                // base
-                    1 if v == 2 => -drop,                    // new, in the last view
-                    1 => 0.0,                                // new elsewhere
+                    0 => 0.0,             // base
+                    1 if v == 2 => -drop, // new, in the last view
+                    1 => 0.0,             // new elsewhere
                     2 => 0.4,
                     _ => -0.4,
                 };
@@ -302,7 +305,8 @@ mod tests {
     #[test]
     fn a_view_without_votes_for_one_is_unavailable_not_flagged() {
         let mut c = Comparisons::new();
-        c.add("base", "other", PairCounts::new(10, 5, 1, 0)).unwrap();
+        c.add("base", "other", PairCounts::new(10, 5, 1, 0))
+            .unwrap();
         c.register("new");
         let r = compare_versions(&[("all".into(), c)], "new", "base", 0.05).unwrap();
         assert!(!r[0].flagged && r[0].difference.is_none());

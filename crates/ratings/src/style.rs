@@ -133,7 +133,10 @@ pub fn fit_style(
     let n = used.len();
     // Normalised differences, then standardised; constant features dropped.
     let diff = |v: &StyledVote, f: usize| -> f64 {
-        let (a, b) = (f64::from(v.style_a[f].max(0.0)), f64::from(v.style_b[f].max(0.0)));
+        let (a, b) = (
+            f64::from(v.style_a[f].max(0.0)),
+            f64::from(v.style_b[f].max(0.0)),
+        );
         if a + b > 0.0 { (a - b) / (a + b) } else { 0.0 }
     };
     let count = votes.len() as f64;
@@ -141,7 +144,11 @@ pub fn fit_style(
     let mut scale = Vec::new();
     for f in 0..4 {
         let mean = votes.iter().map(|v| diff(v, f)).sum::<f64>() / count;
-        let var = votes.iter().map(|v| (diff(v, f) - mean).powi(2)).sum::<f64>() / count;
+        let var = votes
+            .iter()
+            .map(|v| (diff(v, f) - mean).powi(2))
+            .sum::<f64>()
+            / count;
         if var > 1e-12 {
             kept.push(f);
             scale.push((mean, var.sqrt()));
@@ -263,7 +270,9 @@ pub fn fit_style(
     }
     let cov = h_inv.mul(&meat).mul(&h_inv);
     // θ with θ0 = 0, centred: θc = C θfree; var(θc_m) = c_mᵀ Σθθ c_m.
-    let theta: Vec<f64> = std::iter::once(0.0).chain(w[..n - 1].iter().copied()).collect();
+    let theta: Vec<f64> = std::iter::once(0.0)
+        .chain(w[..n - 1].iter().copied())
+        .collect();
     let mean = theta.iter().sum::<f64>() / n as f64;
     let mut out: Vec<StyleRow> = (0..n)
         .map(|m| {

@@ -75,7 +75,10 @@ async fn style_control_recovers_a_planted_length_bias_and_is_stored_once_per_vot
     assert!(length["ci_lower"].as_f64().unwrap() > 0.0, "{length}");
     // Headers and bold never vary: left out. Lists vary but voters ignore them.
     assert!(coefficients.iter().all(|c| c["feature"] != "headers"));
-    let lists = coefficients.iter().find(|c| c["feature"] == "lists").unwrap();
+    let lists = coefficients
+        .iter()
+        .find(|c| c["feature"] == "lists")
+        .unwrap();
     assert!(lists["ci_lower"].as_f64().unwrap() < 0.0 && lists["ci_upper"].as_f64().unwrap() > 0.0);
     // With style held equal, alpha's long answers earn it nothing: the three models are equal
     // within their intervals (all rank 1), alpha within 40 Elo of the others.
@@ -237,8 +240,20 @@ async fn categories_filter_the_votes_and_count_them() {
     .await;
     let long = "word ".repeat(2600);
     let cases: [(&str, i32, &str, &str, usize); 7] = [
-        ("Fix this:\n```rust\nfn main() {}\n```", 0, "Done.", "model_a", 3),
-        ("Write a sort function", 0, "```py\nsorted(x)\n```", "model_b", 2),
+        (
+            "Fix this:\n```rust\nfn main() {}\n```",
+            0,
+            "Done.",
+            "model_a",
+            3,
+        ),
+        (
+            "Write a sort function",
+            0,
+            "```py\nsorted(x)\n```",
+            "model_b",
+            2,
+        ),
         ("Solve 3x + 4 = 10", 0, "x = 2", "model_a", 2),
         ("What is the derivative of x^2?", 0, "2x", "tie", 1),
         (&long, 0, "Long indeed.", "model_a", 1),
@@ -251,7 +266,9 @@ async fn categories_filter_the_votes_and_count_them() {
         }
     }
     let client = app.client();
-    let (status, counts) = app.get_json(&client, "/api/v1/leaderboard/categories").await;
+    let (status, counts) = app
+        .get_json(&client, "/api/v1/leaderboard/categories")
+        .await;
     assert_eq!(status, 200, "{counts}");
     let count = |c: &str| {
         counts
@@ -268,7 +285,12 @@ async fn categories_filter_the_votes_and_count_them() {
     assert_eq!(count("long"), 1);
     assert_eq!(count("multi_turn"), 2);
     assert_eq!(count("no_ties"), 10);
-    for (category, votes) in [("coding", 5), ("math", 3), ("multi_turn", 2), ("no_ties", 10)] {
+    for (category, votes) in [
+        ("coding", 5),
+        ("math", 3),
+        ("multi_turn", 2),
+        ("no_ties", 10),
+    ] {
         let (status, view) = app
             .get_json(&client, &format!("/api/v1/leaderboard?category={category}"))
             .await;
@@ -278,7 +300,10 @@ async fn categories_filter_the_votes_and_count_them() {
         assert!(view["method"].as_str().unwrap().contains("category"));
         let run = view["run_id"].as_i64().unwrap();
         let (status, again) = app
-            .get_json(&client, &format!("/api/v1/leaderboard/runs/{run}/reproduce"))
+            .get_json(
+                &client,
+                &format!("/api/v1/leaderboard/runs/{run}/reproduce"),
+            )
             .await;
         assert_eq!(status, 200);
         assert_eq!(again["identical"], true, "{category}: {again}");
@@ -378,7 +403,10 @@ async fn a_new_version_that_forgot_a_language_is_flagged_there() {
                 .send()
                 .await
                 .unwrap();
-            (r.status().as_u16(), r.json::<serde_json::Value>().await.unwrap())
+            (
+                r.status().as_u16(),
+                r.json::<serde_json::Value>().await.unwrap(),
+            )
         }
     };
     let (status, body) = put("gamma", "alpha".into()).await;
@@ -423,8 +451,14 @@ async fn a_new_version_that_forgot_a_language_is_flagged_there() {
             .collect()
     };
     let gamma = pair("gamma");
-    assert!(flagged(&gamma).contains(&"language:eu".to_owned()), "{gamma}");
-    assert!(!flagged(&gamma).contains(&"language:en".to_owned()), "{gamma}");
+    assert!(
+        flagged(&gamma).contains(&"language:eu".to_owned()),
+        "{gamma}"
+    );
+    assert!(
+        !flagged(&gamma).contains(&"language:en".to_owned()),
+        "{gamma}"
+    );
     let eu = gamma["views"]
         .as_array()
         .unwrap()
@@ -446,7 +480,10 @@ async fn a_new_version_that_forgot_a_language_is_flagged_there() {
         .text()
         .await
         .unwrap();
-    assert!(html.contains("Significantly worse than its base in"), "flag on the page");
+    assert!(
+        html.contains("Significantly worse than its base in"),
+        "flag on the page"
+    );
     assert!(html.contains("data-view=\"language:eu\""));
 }
 
@@ -495,16 +532,31 @@ async fn benchmark_scores_sit_beside_the_ratings_with_their_correlations() {
                 .send()
                 .await
                 .unwrap();
-            (r.status().as_u16(), r.json::<serde_json::Value>().await.unwrap())
+            (
+                r.status().as_u16(),
+                r.json::<serde_json::Value>().await.unwrap(),
+            )
         }
     };
     // Bad files: nothing stored, the line named.
     let (status, body) = post("model,agree\nalpha,80\nnobody,50\n").await;
     assert_eq!(status, 422, "{body}");
-    assert!(body["error"]["message"].as_str().unwrap().contains("line 3"), "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("line 3"),
+        "{body}"
+    );
     let (status, body) = post("model,agree\nalpha,eighty\n").await;
     assert_eq!(status, 422, "{body}");
-    assert!(body["error"]["message"].as_str().unwrap().contains("line 2"), "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("line 2"),
+        "{body}"
+    );
     assert_eq!(app.count("select count(*) from benchmark_score").await, 0);
     let volunteer = signed_in_as(&app, "vol", "volunteer").await;
     let r = volunteer
@@ -524,7 +576,10 @@ async fn benchmark_scores_sit_beside_the_ratings_with_their_correlations() {
         .get_json(&client, "/api/v1/leaderboard/benchmarks")
         .await;
     assert_eq!(status, 200, "{report}");
-    assert_eq!(report["benchmarks"], serde_json::json!(["agree", "disagree"]));
+    assert_eq!(
+        report["benchmarks"],
+        serde_json::json!(["agree", "disagree"])
+    );
     let correlation = |b: &str| {
         report["correlations"]
             .as_array()
@@ -536,8 +591,14 @@ async fn benchmark_scores_sit_beside_the_ratings_with_their_correlations() {
     };
     let agree = correlation("agree");
     assert_eq!(agree["models"], 3);
-    assert!((agree["spearman"].as_f64().unwrap() - 1.0).abs() < 1e-9, "{agree}");
-    assert!((agree["kendall"].as_f64().unwrap() - 1.0).abs() < 1e-9, "{agree}");
+    assert!(
+        (agree["spearman"].as_f64().unwrap() - 1.0).abs() < 1e-9,
+        "{agree}"
+    );
+    assert!(
+        (agree["kendall"].as_f64().unwrap() - 1.0).abs() < 1e-9,
+        "{agree}"
+    );
     // Two models only (gamma has no score): too few for a correlation.
     let disagree = correlation("disagree");
     assert_eq!(disagree["models"], 2);
@@ -550,7 +611,10 @@ async fn benchmark_scores_sit_beside_the_ratings_with_their_correlations() {
         .get_json(&client, "/api/v1/leaderboard/benchmarks")
         .await;
     let disagree = report["correlations"][1].clone();
-    assert!((disagree["spearman"].as_f64().unwrap() + 1.0).abs() < 1e-9, "{disagree}");
+    assert!(
+        (disagree["spearman"].as_f64().unwrap() + 1.0).abs() < 1e-9,
+        "{disagree}"
+    );
     let html = client
         .get(format!("{}/leaderboard", app.url))
         .send()
@@ -560,5 +624,94 @@ async fn benchmark_scores_sit_beside_the_ratings_with_their_correlations() {
         .await
         .unwrap();
     assert!(html.contains("Static benchmarks"));
-    assert!(html.contains("Spearman ρ = 1.00"), "the correlation on the page");
+    assert!(
+        html.contains("Spearman ρ = 1.00"),
+        "the correlation on the page"
+    );
+}
+
+/// Each prompt's language is detected and stored beside the one the voter chose (here always
+/// "en"); the leaderboard filters by either, and a detected-language run reproduces.
+#[tokio::test]
+async fn prompt_languages_are_detected_and_filter_the_leaderboard() {
+    let (fake, url) = spawn_fake(Mode::Normal).await;
+    std::mem::forget(fake);
+    let app = TestApp::spawn_with(vec![model("alpha", &url, 8), model("beta", &url, 8)], |s| {
+        s.limits.enabled = false
+    })
+    .await;
+    let prompts = [
+        "Zein da Euskal Herriko mendirik altuena eta zenbat metro ditu?",
+        "Idatzi olerki labur bat itsasoari buruz, mesedez.",
+        "What is the tallest mountain in the Basque Country?",
+        "Ok",
+    ];
+    for prompt in prompts {
+        let voter = app.client();
+        let battle = app.create_battle(&voter, prompt).await;
+        app.read_stream(&voter, &battle).await;
+        let (s, body) = app.vote(&voter, &battle, "model_a", None).await;
+        assert_eq!(s, 200, "{body}");
+    }
+    // Detection runs beside the answers: wait until the three long prompts have theirs.
+    for _ in 0..100 {
+        if app
+            .count("select count(*) from battle_turn where detected_language is not null")
+            .await
+            == 3
+        {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        app.count("select count(*) from battle where detected_language = 'eu' and language = 'en'")
+            .await,
+        2
+    );
+    assert_eq!(
+        app.count(
+            "select count(*) from battle_turn where prompt = 'Ok' and detected_language is null"
+        )
+        .await,
+        1,
+        "too short to tell"
+    );
+    let client = app.client();
+    let (status, detected) = app
+        .get_json(
+            &client,
+            "/api/v1/leaderboard?language=eu&language_by=detected",
+        )
+        .await;
+    assert_eq!(status, 200, "{detected}");
+    assert_eq!(detected["vote_count"], 2);
+    assert_eq!(detected["filter"]["language_by"], "detected");
+    let run = detected["run_id"].as_i64().unwrap();
+    let (_, again) = app
+        .get_json(
+            &client,
+            &format!("/api/v1/leaderboard/runs/{run}/reproduce"),
+        )
+        .await;
+    assert_eq!(again["identical"], true, "{again}");
+    let (_, chosen) = app
+        .get_json(&client, "/api/v1/leaderboard?language=eu")
+        .await;
+    assert_eq!(chosen["vote_count"], 0, "nobody chose Basque");
+    let (_, english) = app
+        .get_json(
+            &client,
+            "/api/v1/leaderboard?language=en&language_by=detected",
+        )
+        .await;
+    assert_eq!(english["vote_count"], 1);
+    let (status, bad) = app
+        .get_json(
+            &client,
+            "/api/v1/leaderboard?language=eu&language_by=guessed",
+        )
+        .await;
+    assert_eq!(status, 422, "{bad}");
+    assert_eq!(bad["error"]["code"], "invalid_language_by");
 }

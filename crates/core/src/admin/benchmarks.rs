@@ -11,15 +11,15 @@ use uuid::Uuid;
 
 impl Admin {
     pub async fn import_benchmarks(&self, csv: &str) -> ArenaResult<BenchmarkImport> {
-        let cells = parse_csv(csv).map_err(|e| ArenaError::invalid("invalid_csv", e.to_string()))?;
+        let cells =
+            parse_csv(csv).map_err(|e| ArenaError::invalid("invalid_csv", e.to_string()))?;
         let mut tx = self.arena.pool.begin().await?;
-        let models: HashMap<String, Uuid> = sqlx::query_as::<_, (String, Uuid)>(
-            "select key, id from model",
-        )
-        .fetch_all(&mut *tx)
-        .await?
-        .into_iter()
-        .collect();
+        let models: HashMap<String, Uuid> =
+            sqlx::query_as::<_, (String, Uuid)>("select key, id from model")
+                .fetch_all(&mut *tx)
+                .await?
+                .into_iter()
+                .collect();
         if let Some(c) = cells.iter().find(|c| !models.contains_key(&c.model)) {
             return Err(ArenaError::invalid(
                 "invalid_csv",
@@ -46,7 +46,11 @@ impl Admin {
             .collect();
         let result = BenchmarkImport {
             scores: cells.len(),
-            models: cells.iter().map(|c| &c.model).collect::<BTreeSet<_>>().len(),
+            models: cells
+                .iter()
+                .map(|c| &c.model)
+                .collect::<BTreeSet<_>>()
+                .len(),
             benchmarks,
         };
         audit(

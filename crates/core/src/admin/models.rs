@@ -379,7 +379,10 @@ impl Admin {
             None => None,
             Some(b) => {
                 let base = model_by_key(&mut tx, b, false).await.map_err(|_| {
-                    ArenaError::invalid("invalid_field", format!("base: no model has the key {b:?}"))
+                    ArenaError::invalid(
+                        "invalid_field",
+                        format!("base: no model has the key {b:?}"),
+                    )
                 })?;
                 // Walk the base's own chain of versions: `key` must not be in it.
                 let cycle: bool = sqlx::query_scalar(

@@ -130,6 +130,7 @@ impl Arena {
         tx.commit().await?;
         tracing::info!(battle.id = %battle_id, "battle created");
 
+        self.detect_language(battle_id, turn_id, 0, prompt.as_str().to_owned());
         let conversation = vec![(prompt.into_inner(), None, None)];
         self.start_generation(
             slot,
@@ -197,6 +198,7 @@ impl Arena {
         let answers = insert_answers(&mut tx, turn_id, 0, [&models[0], &models[1]]).await?;
         touch_battle(&mut tx, battle_id).await?;
         tx.commit().await?;
+        self.detect_language(battle_id, turn_id, next, prompt.as_str().to_owned());
         self.start_generation(slot, battle_id, turn_id, models, answers, &conversation);
         Ok(BattleCreated {
             battle_id: battle_id.to_string(),
@@ -423,5 +425,34 @@ impl Arena {
             model_b,
             turns: views,
         })
+    }
+}
+
+impl Arena {
+    /// Detects the prompt's language ([`arena_langid`]) off the request path (the answers are
+    /// already streaming) and stores it beside the language the voter chose: on the turn, and
+    /// for a first turn on the battle too. A prompt too short to tell stays without one.
+    fn detect_language(&self, battle_id: Uuid, turn_id: Uuid, index: i32, prompt: String) {
+        let pool = self.pool.clone();
+        tokio::spawn(async move {
+            let Ok(Some(language)) =
+                tokio::task::spawn_blocking(move || arena_langid::detect(&prompt)).await
+            else {
+                return;
+            };
+            let stored = sqlx::query(
+                "with turn as (update battle_turn set detected_language = $2 where id = $1)
+                 update battle set detected_language = $2 where id = $3 and $4 = 0",
+            )
+            .bind(turn_id)
+            .bind(language)
+            .bind(battle_id)
+            .bind(index)
+            .execute(&pool)
+            .await;
+            if let Err(e) = stored {
+                tracing::warn!(error = %e, turn.id = %turn_id, "the detected language was not stored");
+            }
+        });
     }
 }

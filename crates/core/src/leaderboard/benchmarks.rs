@@ -36,7 +36,11 @@ impl Arena {
         let rows: Vec<BenchmarkRow> = view
             .entries
             .iter()
-            .filter(|e| benchmarks.iter().any(|b| by_cell.contains_key(&(e.model.as_str(), b.as_str()))))
+            .filter(|e| {
+                benchmarks
+                    .iter()
+                    .any(|b| by_cell.contains_key(&(e.model.as_str(), b.as_str())))
+            })
             .map(|e| BenchmarkRow {
                 model: e.model.clone(),
                 display_name: e.display_name.clone(),

@@ -37,11 +37,23 @@ const JOINS: &str = "join battle_turn t on t.id = v.turn_id
      left join answer aa on aa.turn_id = t.id and aa.side = 'a' and not aa.discarded
      left join answer ab on ab.turn_id = t.id and ab.side = 'b' and not ab.discarded";
 
-/// The pair counts of a category's view, from the counted votes not voided in the current
-/// transaction's snapshot, with the language (`$1`) and date (`$2`, `$3`) filters.
+/// The language a vote is filtered by: the one the voter chose (on the battle) or the voted
+/// prompt's, as detected.
+pub(crate) fn language_column(detected: bool) -> &'static str {
+    if detected {
+        "coalesce(t.detected_language, '')"
+    } else {
+        "coalesce(b.language, '')"
+    }
+}
+
+/// The pair counts of a view read from the votes (a category, or the detected language): the
+/// counted votes not voided in the current transaction's snapshot, with the language (`$1`,
+/// chosen or `detected`) and date (`$2`, `$3`) filters.
 pub(crate) async fn counts<'c>(
     conn: impl sqlx::PgExecutor<'c>,
-    category: Category,
+    category: Option<Category>,
+    detected: bool,
     language: &Option<String>,
     from: Option<chrono::NaiveDate>,
     to: Option<chrono::NaiveDate>,
@@ -55,12 +67,13 @@ pub(crate) async fn counts<'c>(
          from vote v join battle b on b.id = v.battle_id
          {JOINS}
          where v.counted and not v.voided
-           and ($1::text is null or coalesce(b.language, '') = $1)
+           and ($1::text is null or {language} = $1)
            and ($2::date is null or (v.created_at at time zone 'utc')::date >= $2)
            and ($3::date is null or (v.created_at at time zone 'utc')::date <= $3)
            and {cond}
          group by b.model_a_id, b.model_b_id",
-        cond = condition(Some(category))
+        cond = condition(category),
+        language = language_column(detected),
     );
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(language)

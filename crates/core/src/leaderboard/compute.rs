@@ -34,7 +34,11 @@ pub(crate) async fn compute(
         .map_err(|e| ArenaError::Internal(e.to_string()))?
 }
 
-pub(super) fn compute_blocking(listed: &[Listed], counts: &KeyedCounts, spec: &Spec) -> ArenaResult<Computed> {
+pub(super) fn compute_blocking(
+    listed: &[Listed],
+    counts: &KeyedCounts,
+    spec: &Spec,
+) -> ArenaResult<Computed> {
     let mut comparisons = Comparisons::new();
     for m in listed {
         comparisons.register(&m.key);

@@ -18,7 +18,7 @@
 mod benchmarks;
 mod category;
 mod compute;
-mod counts;
+pub(crate) mod counts;
 mod regressions;
 mod serve;
 mod style;
@@ -27,9 +27,9 @@ pub use serve::spawn_refresh;
 use crate::Arena;
 use crate::catalog::Model;
 use crate::error::{ArenaError, ArenaResult};
-use arena_domain::category::Category;
 pub use arena_domain::api::{LeaderboardEntry, LeaderboardFilter, LeaderboardView, ReproducedRun};
-use arena_ratings::{CiMethod, Comparisons, FitOptions, PairCounts, TieModel, fit};
+use arena_domain::category::Category;
+use arena_ratings::{CiMethod, FitOptions, PairCounts, TieModel};
 use chrono::NaiveDate;
 use std::collections::HashMap;
 use uuid::Uuid;
@@ -53,6 +53,9 @@ pub(crate) struct Spec {
     bootstrap: Option<(usize, u64)>,
     /// A category of votes ([`category`]): counted from the votes, not the counts table.
     category: Option<Category>,
+    /// `language` is the prompt's detected language, not the chosen one (counted from the
+    /// votes too).
+    detected_language: bool,
 }
 
 impl Spec {
@@ -159,6 +162,22 @@ impl Spec {
                 )
             })?),
         };
+        let detected_language = match given(&filter.language_by) {
+            None | Some("chosen") => false,
+            Some("detected") => language.is_some(),
+            Some(_) => {
+                return Err(ArenaError::invalid(
+                    "invalid_language_by",
+                    "language_by must be chosen or detected",
+                ));
+            }
+        };
+        if detected_language && source.is_some() {
+            return Err(ArenaError::invalid(
+                "invalid_language_by",
+                "an imported source has only the languages it was published with",
+            ));
+        }
         if category.is_some() && source.is_some() {
             return Err(ArenaError::invalid(
                 "invalid_category",
@@ -173,6 +192,7 @@ impl Spec {
             ties,
             bootstrap,
             category,
+            detected_language,
         })
     }
 
@@ -194,6 +214,11 @@ impl Spec {
             && self.category.is_none()
     }
 
+    /// Counted from the votes (a category, or the detected language), not the counts table.
+    pub(crate) fn from_votes(&self) -> bool {
+        self.category.is_some() || self.detected_language
+    }
+
     pub(crate) fn method(&self) -> String {
         let ties = match self.ties {
             TieModel::Half => "Bradley–Terry (ties as half wins)",
@@ -205,9 +230,14 @@ impl Spec {
                 format!("{ties}, bootstrap 95% percentile CI ({rounds} rounds, seed {seed})")
             }
         };
-        match self.category {
+        let method = match self.category {
             None => method,
             Some(c) => format!("{method}, category: {}", c.label()),
+        };
+        if self.detected_language {
+            format!("{method}, language as detected in the prompt")
+        } else {
+            method
         }
     }
 
@@ -257,6 +287,7 @@ impl Spec {
             seed: self.bootstrap.map(|(_, s)| s.to_string()),
             source: self.source.clone(),
             category: self.category.map(|c| c.as_str().to_owned()),
+            language_by: self.detected_language.then(|| "detected".to_owned()),
         }
     }
 }
@@ -363,13 +394,18 @@ impl Arena {
                          else v.txid is null or pg_visible_in_snapshot(v.txid, $5::pg_snapshot)
                     end)
                and {not_voided}
-               and ($2::text is null or coalesce(b.language, '') = $2)
+               and ($2::text is null or {language} = $2)
                and ($3::date is null or (v.created_at at time zone 'utc')::date >= $3)
                and ($4::date is null or (v.created_at at time zone 'utc')::date <= $4)
                and {in_category}
              group by b.model_a_id, b.model_b_id",
             not_voided = counts::not_voided_in("$5"),
-            joins = if spec.category.is_some() { category::joins() } else { "" },
+            joins = if spec.from_votes() {
+                category::joins()
+            } else {
+                ""
+            },
+            language = category::language_column(spec.detected_language),
             in_category = category::condition(spec.category),
         );
         let rows: Vec<CountRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))

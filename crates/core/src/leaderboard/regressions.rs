@@ -86,7 +86,10 @@ impl Arena {
         .await?;
         let mut by_category = Vec::new();
         for c in Category::ALL {
-            by_category.push((c, category::counts(&mut *tx, c, &None, None, None).await?));
+            by_category.push((
+                c,
+                category::counts(&mut *tx, Some(c), false, &None, None, None).await?,
+            ));
         }
         tx.commit().await?;
         let catalog = self.catalog_with_imports().await?;

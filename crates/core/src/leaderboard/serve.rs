@@ -202,13 +202,21 @@ impl Arena {
         let db_snapshot: String = sqlx::query_scalar("select pg_current_snapshot()::text")
             .fetch_one(&mut *tx)
             .await?;
-        let rows: Vec<CountRow> = match spec.category {
-            // A category's counts come from its votes (the counts table has no categories).
-            Some(category) => {
-                super::category::counts(&mut *tx, category, &spec.language, spec.from, spec.to)
-                    .await?
+        let rows: Vec<CountRow> = match spec.from_votes() {
+            // A category's or a detected language's counts come from the votes (the counts
+            // table has neither).
+            true => {
+                super::category::counts(
+                    &mut *tx,
+                    spec.category,
+                    spec.detected_language,
+                    &spec.language,
+                    spec.from,
+                    spec.to,
+                )
+                .await?
             }
-            None => {
+            false => {
                 sqlx::query_as(
                     "select model_a_id, model_b_id, sum(wins_a)::bigint as wins_a,
                             sum(wins_b)::bigint as wins_b, sum(ties)::bigint as ties,

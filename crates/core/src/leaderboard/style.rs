@@ -11,9 +11,7 @@ use super::Spec;
 use super::compute::BOOTSTRAP_SLOT as COMPUTE_SLOT;
 use crate::Arena;
 use crate::error::{ArenaError, ArenaResult};
-use arena_domain::api::{
-    LeaderboardFilter, StyleCoefficientView, StyleEntry, StyleView,
-};
+use arena_domain::api::{LeaderboardFilter, StyleCoefficientView, StyleEntry, StyleView};
 use arena_ratings::Outcome;
 use arena_ratings::style::{StyleOptions, StyledVote, fit_style};
 use std::collections::HashMap;
@@ -40,7 +38,11 @@ impl Arena {
         filter: LeaderboardFilter,
         admit: impl FnOnce() -> ArenaResult<()>,
     ) -> ArenaResult<StyleView> {
-        if filter.source.as_deref().is_some_and(|s| !s.trim().is_empty()) {
+        if filter
+            .source
+            .as_deref()
+            .is_some_and(|s| !s.trim().is_empty())
+        {
             return Err(ArenaError::invalid(
                 "invalid_source",
                 "style control fits the arena's own votes (an imported source has no answers \
@@ -140,17 +142,18 @@ impl Arena {
             });
         }
         let vote_count = votes.len() as i64;
-        let fit = tokio::task::spawn_blocking(move || {
-            fit_style(&keys, &votes, &StyleOptions::default())
-        })
-        .await
-        .map_err(|e| ArenaError::Internal(e.to_string()))?
-        .map_err(|e| {
-            ArenaError::invalid(
-                "too_few_votes",
-                format!("the style-controlled ranking cannot be fitted on these votes yet: {e}"),
-            )
-        })?;
+        let fit =
+            tokio::task::spawn_blocking(move || fit_style(&keys, &votes, &StyleOptions::default()))
+                .await
+                .map_err(|e| ArenaError::Internal(e.to_string()))?
+                .map_err(|e| {
+                    ArenaError::invalid(
+                        "too_few_votes",
+                        format!(
+                            "the style-controlled ranking cannot be fitted on these votes yet: {e}"
+                        ),
+                    )
+                })?;
         let mut view = StyleView {
             run_id: 0,
             method: METHOD.into(),
