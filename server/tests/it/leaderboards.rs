@@ -35,7 +35,7 @@ async fn plant_length_bias(app: &TestApp, n: usize) {
            from generate_series(1, {n}) k,
                 lateral (select (array['alpha', 'beta', 'gamma'])[1 + k % 3] as ma,
                                 (array['beta', 'gamma', 'alpha'])[1 + k % 3] as mb) m;
-         insert into voter (id, session_hash) select battle, 'x'::bytea from planted;
+         insert into voter (id, session_hash) select battle, decode(md5(battle::text), 'hex') from planted;
          insert into battle (id, voter_id, model_a_id, model_b_id, language)
            select battle, battle, (select id from model where key = ma),
                   (select id from model where key = mb), 'en' from planted;
@@ -44,7 +44,7 @@ async fn plant_length_bias(app: &TestApp, n: usize) {
          insert into answer (id, turn_id, side, model_id, status, content, token_count,
                              header_count, list_count, bold_count)
            select gen_random_uuid(), turn, s, (select id from model where key = m), 'done', 'x',
-                  len, 0, k % 2, 0
+                  len, 0, case when s = 'a' then k % 2 else (k / 2) % 3 end, 0
            from planted, lateral (values ('a', ma, la), ('b', mb, lb)) sides(s, m, len);
          insert into vote (turn_id, battle_id, voter_id, winner, counted)
            select turn, battle, battle,
@@ -174,7 +174,7 @@ async fn a_young_arena_is_provisional_on_the_page_and_in_the_api() {
 async fn vote_sql(app: &TestApp, prompt: &str, turn_index: i32, a: &str, winner: &str) {
     let battle = uuid::Uuid::new_v4();
     let mut tx = app.pool.begin().await.unwrap();
-    sqlx::query("insert into voter (id, session_hash) values ($1, 'x'::bytea)")
+    sqlx::query("insert into voter (id, session_hash) values ($1, decode(md5($1::text), 'hex'))")
         .bind(battle)
         .execute(&mut *tx)
         .await
@@ -369,7 +369,7 @@ async fn a_new_version_that_forgot_a_language_is_flagged_there() {
            select * from (values ('alpha', 'en', 0.0), ('alpha', 'eu', 0.0),
                                  ('beta', 'en', 0.0), ('beta', 'eu', 0.0),
                                  ('gamma', 'en', 0.0), ('gamma', 'eu', -1.0)) s(m, l, theta);
-         insert into voter (id, session_hash) select battle, 'x'::bytea from planted;
+         insert into voter (id, session_hash) select battle, decode(md5(battle::text), 'hex') from planted;
          insert into battle (id, voter_id, model_a_id, model_b_id, language)
            select battle, battle, (select id from model where key = ma),
                   (select id from model where key = mb), language from planted;
@@ -502,7 +502,7 @@ async fn benchmark_scores_sit_beside_the_ratings_with_their_correlations() {
                                 (array['beta', 'gamma', 'alpha'])[1 + k % 3] as mb) m;
          create temp table strength as
            select * from (values ('alpha', 0.6), ('beta', 0.0), ('gamma', -0.6)) s(m, theta);
-         insert into voter (id, session_hash) select battle, 'x'::bytea from planted;
+         insert into voter (id, session_hash) select battle, decode(md5(battle::text), 'hex') from planted;
          insert into battle (id, voter_id, model_a_id, model_b_id)
            select battle, battle, (select id from model where key = ma),
                   (select id from model where key = mb) from planted;
