@@ -1,6 +1,7 @@
 //! The battle page: a prompt, two anonymous answers streamed side by side, four vote buttons
 //! (enabled only when both answers finished), the reveal, then continue or start anew.
 
+use crate::i18n::Key;
 use arena_domain::api::{AnswerView, Reveal, StreamEvent, TurnView};
 use arena_domain::markdown::render_safe_html;
 use arena_domain::{Side, Winner};
@@ -248,16 +249,17 @@ pub fn BattlePage() -> impl IntoView {
     });
     on_cleanup(move || keys.remove());
 
-    let vote_button = move |winner: Winner, label: &'static str, key: &'static str| {
+    let lang = crate::i18n::lang();
+    let vote_button = move |winner: Winner, label: Key, key: &'static str| {
         view! {
             <button
                 class="vote"
                 data-winner=winner.as_str()
                 disabled=move || !can_vote()
                 on:click=move |_| vote(winner)
-                title=format!("Shortcut: {key}")
+                title=lang.text(Key::VoteShortcut).replace("{key}", key)
             >
-                {label}
+                {lang.text(label)}
                 <kbd>{key}</kbd>
             </button>
         }
@@ -267,11 +269,8 @@ pub fn BattlePage() -> impl IntoView {
         <section class="battle">
             <Show when=move || !started()>
                 <div class="intro">
-                    <h1>"Which answer is better?"</h1>
-                    <p>
-                        "Ask anything. Two anonymous models answer side by side; vote for the better one, "
-                        "then see who they were. Your votes build an open leaderboard."
-                    </p>
+                    <h1>{lang.text(Key::BattleTitle)}</h1>
+                    <p>{lang.text(Key::BattleIntro)}</p>
                     <div class="suggestions">
                         {SUGGESTIONS
                             .iter()
@@ -307,8 +306,8 @@ pub fn BattlePage() -> impl IntoView {
                             .get()
                             .map(|r| {
                                 view! {
-                                    <span class="model-name" data-side="a">"Model A: " <strong>{r.model_a}</strong></span>
-                                    <span class="model-name" data-side="b">"Model B: " <strong>{r.model_b}</strong></span>
+                                    <span class="model-name" data-side="a">{lang.text(Key::ModelANamed)} <strong>{r.model_a}</strong></span>
+                                    <span class="model-name" data-side="b">{lang.text(Key::ModelBNamed)} <strong>{r.model_b}</strong></span>
                                 }
                             })
                     }}
@@ -317,32 +316,31 @@ pub fn BattlePage() -> impl IntoView {
 
             <Show when=move || last_turn().is_some_and(|t| t.failed())>
                 <div class="notice failure" role="alert">
-                    "One of the answers failed, so this battle cannot be voted. "
-                    <button class="link" on:click=move |_| new_battle()>"Start a new battle"</button>
+                    {lang.text(Key::FailedTurn)}
+                    <button class="link" on:click=move |_| new_battle()>{lang.text(Key::StartNewBattle)}</button>
                 </div>
             </Show>
 
-            <div class="votes" role="group" aria-label="Your vote">
-                {vote_button(Winner::ModelA, "A is better", "1")}
-                {vote_button(Winner::ModelB, "B is better", "2")}
-                {vote_button(Winner::Tie, "Tie", "3")}
-                {vote_button(Winner::BothBad, "Both are bad", "4")}
+            <div class="votes" role="group" aria-label=lang.text(Key::VoteGroup)>
+                {vote_button(Winner::ModelA, Key::VoteA, "1")}
+                {vote_button(Winner::ModelB, Key::VoteB, "2")}
+                {vote_button(Winner::Tie, Key::VoteTie, "3")}
+                {vote_button(Winner::BothBad, Key::VoteBothBad, "4")}
             </div>
 
             {move || state.consent.get().map(|(_, version)| view! {
-                <div class="notice consent" role="dialog" aria-label="Terms of use">
+                <div class="notice consent" role="dialog" aria-label=lang.text(Key::ConsentDialog)>
                     <p>
-                        "Before your first vote, please read the "
-                        <a href="/terms" target="_blank">"terms of use and data-use notice"</a>
-                        " (version " {version} "). Prompts, answers and votes may be published "
-                        "as an open research dataset: do not write personal information."
+                        {lang.text(Key::ConsentBefore)}
+                        <a href="/terms" target="_blank">{lang.text(Key::ConsentLink)}</a>
+                        {lang.text(Key::ConsentVersion).replace("{version}", &version)}
                     </p>
                     <button class="primary agree" on:click=move |_| {
                         #[cfg(feature = "hydrate")]
                         crate::client::accept_terms_and_vote(state);
-                    }>"I agree — record my vote"</button>
+                    }>{lang.text(Key::ConsentAgree)}</button>
                     " "
-                    <button class="link" on:click=move |_| state.consent.set(None)>"Not now"</button>
+                    <button class="link" on:click=move |_| state.consent.set(None)>{lang.text(Key::ConsentNotNow)}</button>
                 </div>
             })}
 
@@ -359,7 +357,7 @@ pub fn BattlePage() -> impl IntoView {
                     name="prompt"
                     rows="3"
                     maxlength="8000"
-                    placeholder=move || if started() { "Continue the conversation…" } else { "Type your prompt…" }
+                    placeholder=move || lang.text(if started() { Key::ContinuePlaceholder } else { Key::PromptPlaceholder })
                     prop:value=move || prompt.get()
                     on:input=move |ev| prompt.set(event_target_value(&ev))
                     on:keydown=move |ev| {
@@ -372,7 +370,7 @@ pub fn BattlePage() -> impl IntoView {
                 <div class="composer-actions">
                     <select
                         name="language"
-                        aria-label="Language of your prompt"
+                        aria-label=lang.text(Key::PromptLanguage)
                         disabled=started
                         on:change=move |ev| language.set(event_target_value(&ev))
                     >
@@ -380,20 +378,20 @@ pub fn BattlePage() -> impl IntoView {
                         <option value="eu">"Euskara"</option>
                         <option value="es">"Español"</option>
                         <option value="fr">"Français"</option>
-                        <option value="other">"Other"</option>
+                        <option value="other">{lang.text(Key::LanguageOther)}</option>
                     </select>
                     <button type="submit" class="primary" disabled=move || !can_send()>
-                        {move || if started() { "Send" } else { "Start battle" }}
+                        {move || lang.text(if started() { Key::Send } else { Key::StartBattle })}
                     </button>
                     <button
                         type="button"
                         disabled=move || !can_vote()
                         on:click=move |_| regenerate()
                     >
-                        "Regenerate"
+                        {lang.text(Key::Regenerate)}
                     </button>
                     <button type="button" disabled=move || !started() on:click=move |_| new_battle()>
-                        "+ New battle"
+                        {lang.text(Key::NewBattle)}
                     </button>
                 </div>
             </form>
@@ -404,6 +402,7 @@ pub fn BattlePage() -> impl IntoView {
 #[component]
 fn Turn(index: usize, turn: TurnUi) -> impl IntoView {
     let winner = turn.winner;
+    let lang = crate::i18n::lang();
     view! {
         <article class="turn" data-turn=index>
             <p class="prompt">{turn.prompt.clone()}</p>
@@ -412,13 +411,13 @@ fn Turn(index: usize, turn: TurnUi) -> impl IntoView {
                 <Answer side=Side::B view=turn.b.clone() won=winner.map(|w| w == Winner::ModelB)/>
             </div>
             {winner.map(|w| {
-                let said = match w {
-                    Winner::ModelA => "A is better",
-                    Winner::ModelB => "B is better",
-                    Winner::Tie => "Tie",
-                    Winner::BothBad => "Both are bad",
-                };
-                view! { <p class="voted" data-winner=w.as_str()>"Your vote: " {said}</p> }
+                let said = lang.text(match w {
+                    Winner::ModelA => Key::VoteA,
+                    Winner::ModelB => Key::VoteB,
+                    Winner::Tie => Key::VoteTie,
+                    Winner::BothBad => Key::VoteBothBad,
+                });
+                view! { <p class="voted" data-winner=w.as_str()>{lang.text(Key::YourVote)} {said}</p> }
             })}
         </article>
     }
@@ -426,15 +425,20 @@ fn Turn(index: usize, turn: TurnUi) -> impl IntoView {
 
 #[component]
 fn Answer(side: Side, view: SideView, won: Option<bool>) -> impl IntoView {
-    let label = match side {
-        Side::A => "Model A",
-        Side::B => "Model B",
-    };
+    let lang = crate::i18n::lang();
+    let label = lang.text(match side {
+        Side::A => Key::ModelA,
+        Side::B => Key::ModelB,
+    });
     let (status_class, status_text) = match &view.status {
-        SideStatus::Waiting => ("waiting", "waiting…".to_owned()),
-        SideStatus::Streaming => ("streaming", "writing…".to_owned()),
-        SideStatus::Done { tokens } => ("done", format!("done · {tokens} tokens")),
-        SideStatus::Failed(_) => ("failed", "failed".to_owned()),
+        SideStatus::Waiting => ("waiting", lang.text(Key::StatusWaiting).to_owned()),
+        SideStatus::Streaming => ("streaming", lang.text(Key::StatusWriting).to_owned()),
+        SideStatus::Done { tokens } => (
+            "done",
+            lang.text(Key::StatusDone)
+                .replace("{tokens}", &tokens.to_string()),
+        ),
+        SideStatus::Failed(_) => ("failed", lang.text(Key::StatusFailed).to_owned()),
     };
     let error = match &view.status {
         SideStatus::Failed(message) => Some(message.clone()),

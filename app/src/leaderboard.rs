@@ -3,6 +3,7 @@
 //! SVG by the app itself; filters by language and date range; the rating run it shows.
 
 use crate::error::PageError;
+use crate::i18n::Key;
 use arena_domain::api::{LeaderboardFilter, LeaderboardView, StyleView};
 use arena_domain::benchmark::BenchmarkReport;
 use arena_domain::category::{Category, CategoryCount};
@@ -112,7 +113,7 @@ pub fn LeaderboardPage() -> impl IntoView {
     // The category control: each category with its vote count once known.
     let category_options = move |counts: Option<Vec<CategoryCount>>| {
         let chosen = current("category");
-        let all = view! { <option value="" selected=chosen.is_empty()>"All votes"</option> };
+        let all = view! { <option value="" selected=chosen.is_empty()>{crate::i18n::t(Key::FilterAllVotes)}</option> };
         let each = Category::ALL
             .iter()
             .map(|c| {
@@ -139,17 +140,18 @@ pub fn LeaderboardPage() -> impl IntoView {
         },
     );
     // Options of a GET form that keep the submitted choice selected.
-    let options = move |name: &'static str, choices: &'static [(&'static str, &'static str)]| {
+    let options = move |name: &'static str, choices: &[(&'static str, &'static str)]| {
         choices
             .iter()
-            .map(|(value, label)| {
-                view! { <option value=*value selected=move || current(name) == *value>{*label}</option> }
+            .map(|&(value, label)| {
+                view! { <option value=value selected=move || current(name) == value>{label}</option> }
             })
             .collect_view()
     };
+    let lang = crate::i18n::lang();
     view! {
         <section class="leaderboard">
-            <h1>"Leaderboard"</h1>
+            <h1>{lang.text(Key::LeaderboardTitle)}</h1>
             {move || {
                 let source = current("source");
                 (!source.is_empty()).then(|| view! {
@@ -164,18 +166,18 @@ pub fn LeaderboardPage() -> impl IntoView {
                     let source = current("source");
                     (!source.is_empty()).then(|| view! { <input type="hidden" name="source" value=source/> })
                 }}
-                <label>"Language "
+                <label>{lang.text(Key::FilterLanguage)}
                     <select name="language">
-                        {options("language", &[("", "All"), ("en", "English"), ("eu", "Euskara"), ("es", "Español"), ("fr", "Français"), ("other", "Other")])}
+                        {options("language", &[("", lang.text(Key::FilterAll)), ("en", "English"), ("eu", "Euskara"), ("es", "Español"), ("fr", "Français"), ("other", "Other")])}
                     </select>
                 </label>
-                <label>"Language of "
+                <label>{lang.text(Key::FilterLanguageOf)}
                     <select name="language_by">
-                        {options("language_by", &[("", "the voter's choice"), ("detected", "the prompt, as detected")])}
+                        {options("language_by", &[("", lang.text(Key::FilterLanguageChosen)), ("detected", lang.text(Key::FilterLanguageDetected))])}
                     </select>
                 </label>
-                <label>"From " <input type="date" name="from" value=move || current("from")/></label>
-                <label>"To " <input type="date" name="to" value=move || current("to")/></label>
+                <label>{lang.text(Key::FilterFrom)} <input type="date" name="from" value=move || current("from")/></label>
+                <label>{lang.text(Key::FilterTo)} <input type="date" name="to" value=move || current("to")/></label>
                 <label>"Intervals "
                     <select name="ci">
                         {options("ci", &[("sandwich", "Sandwich (robust)"), ("bootstrap", "Bootstrap (1000 rounds)")])}
@@ -186,14 +188,14 @@ pub fn LeaderboardPage() -> impl IntoView {
                         {options("ties", &[("half", "Half a win each"), ("davidson", "Davidson model")])}
                     </select>
                 </label>
-                <label>"Category "
+                <label>{lang.text(Key::FilterCategory)}
                     <Suspense fallback=move || category_options(None)>
                         {move || category_counts.get().map(|r| category_options(r.ok()))}
                     </Suspense>
                 </label>
-                <label>"Style control "
+                <label>{lang.text(Key::FilterStyle)}
                     <select name="style">
-                        {options("style", &[("", "Off"), ("control", "On: a second ranking")])}
+                        {options("style", &[("", lang.text(Key::FilterOff)), ("control", lang.text(Key::FilterStyleOn))])}
                     </select>
                 </label>
                 <label>"Heatmaps "
@@ -201,9 +203,9 @@ pub fn LeaderboardPage() -> impl IntoView {
                         {options("heatmaps", &[("", "Top 20"), ("50", "Top 50"), ("all", "All models")])}
                     </select>
                 </label>
-                <button type="submit">"Apply"</button>
+                <button type="submit">{lang.text(Key::Apply)}</button>
             </form>
-            <Transition fallback=|| view! { <p>"Computing…"</p> }>
+            <Transition fallback=move || view! { <p>{lang.text(Key::Computing)}</p> }>
                 <ErrorBoundary fallback=|errors| {
                     view! {
                         <p class="notice failure" role="alert">
@@ -280,6 +282,7 @@ fn notice(view: &LeaderboardView) -> Option<(String, Vec<String>)> {
 
 #[component]
 fn Board(view: LeaderboardView) -> impl IntoView {
+    let lang = crate::i18n::lang();
     let rows = view
         .entries
         .iter()
@@ -291,10 +294,13 @@ fn Board(view: LeaderboardView) -> impl IntoView {
                 };
                 let needs = e
                     .votes_to_rank
-                    .map(|k| format!(" (≈{k} more to rank)"))
+                    .map(|k| {
+                        lang.text(Key::MoreToRank)
+                            .replace("{votes}", &k.to_string())
+                    })
                     .unwrap_or_default();
                 (
-                    "provisional".to_owned(),
+                    lang.text(Key::Provisional).to_owned(),
                     fmt(e.posterior_rating),
                     ci,
                     format!("{}{needs}", e.votes),
@@ -345,7 +351,11 @@ fn Board(view: LeaderboardView) -> impl IntoView {
         <div class="table-scroll">
             <table class="board">
                 <thead>
-                    <tr><th>"Rank"</th><th>"Model"</th><th>"Rating"</th><th>"95% CI"</th><th>"Votes"</th><th>"Organization"</th><th>"License"</th></tr>
+                    <tr>
+                    <th>{lang.text(Key::ColRank)}</th><th>{lang.text(Key::ColModel)}</th><th>{lang.text(Key::ColRating)}</th>
+                    <th>{lang.text(Key::ColCi)}</th><th>{lang.text(Key::ColVotes)}</th><th>{lang.text(Key::ColOrganization)}</th>
+                    <th>{lang.text(Key::ColLicense)}</th>
+                </tr>
                 </thead>
                 <tbody>{rows}</tbody>
             </table>

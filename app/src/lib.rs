@@ -13,6 +13,7 @@ mod battle;
 #[cfg(feature = "hydrate")]
 mod client;
 pub mod error;
+pub mod i18n;
 mod leaderboard;
 mod regressions;
 
@@ -33,7 +34,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     let stylesheet = format!("/{}/{}.css", options.site_pkg_dir, options.output_name);
     view! {
         <!DOCTYPE html>
-        <html lang="en">
+        <html lang=i18n::detect().code()>
             <head>
                 <meta charset="utf-8"/>
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
@@ -77,21 +78,38 @@ fn TermsPage() -> impl IntoView {
 
 #[component]
 pub fn App() -> impl IntoView {
+    use i18n::{Key, Lang, t};
     provide_meta_context();
+    let lang = i18n::detect();
+    provide_context(lang);
+    // The switch: a link per other language to `/lang/{code}` (which remembers it in a cookie
+    // and comes back here); a full reload renders the page in it on the server.
+    let switch = Lang::ALL
+        .into_iter()
+        .filter(move |l| *l != lang)
+        .map(|l| {
+            view! {
+                <a href=format!("/lang/{}", l.code()) hreflang=l.code() lang=l.code() rel="nofollow">
+                    {l.text(Key::LangName)}
+                </a>
+            }
+        })
+        .collect_view();
     view! {
-        <Title text="Arena — compare language models"/>
+        <Title text=t(Key::PageTitle)/>
         <Router>
             <header class="topbar">
                 <A href="/" attr:class="brand">"Arena"</A>
                 <nav>
-                    <A href="/">"Battle"</A>
-                    <A href="/leaderboard">"Leaderboard"</A>
-                    <A href="/data">"Data"</A>
+                    <A href="/">{t(Key::NavBattle)}</A>
+                    <A href="/leaderboard">{t(Key::NavLeaderboard)}</A>
+                    <A href="/data">{t(Key::NavData)}</A>
+                    <span class="languages" aria-label=t(Key::LangChoose)>{switch}</span>
                     <account::AccountCorner/>
                 </nav>
             </header>
             <main>
-                <Routes fallback=|| view! { <p class="notice">"Page not found."</p> }>
+                <Routes fallback=|| view! { <p class="notice">{t(Key::NotFound)}</p> }>
                     <Route path=StaticSegment("") view=battle::BattlePage/>
                     <Route path=StaticSegment("leaderboard") view=leaderboard::LeaderboardPage/>
                     <Route path=(StaticSegment("leaderboard"), StaticSegment("regressions")) view=regressions::RegressionsPage/>

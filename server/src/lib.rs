@@ -8,6 +8,7 @@ pub mod client;
 mod exports;
 pub mod health;
 mod imports;
+mod language;
 pub mod openapi;
 pub mod security;
 pub mod session;
@@ -228,6 +229,7 @@ pub fn router(state: AppState) -> Router {
                 .nest("/admin", admin::router().merge(imports::api_router())),
         )
         .merge(imports::page_router())
+        .merge(language::router())
         .merge(pages)
         .layer(axum::middleware::from_fn(account::console_gate))
         .layer(axum::middleware::from_fn_with_state(

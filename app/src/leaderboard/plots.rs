@@ -31,9 +31,13 @@ fn label_width(names: impl Iterator<Item = usize>, max: usize, font: f64) -> f64
     (longest * font * 0.58 + 12.0).clamp(40.0, 320.0)
 }
 
+/// What the interval plot draws for an entry: its rating, the interval's ends, and whether it
+/// is provisional.
+type Drawn = (f64, f64, f64, bool);
+
 /// What the interval plot draws for an entry: ranked models their fitted rating and 95%
 /// confidence interval; provisional ones (with votes) their posterior and credible interval.
-fn interval(e: &LeaderboardEntry) -> Option<(f64, f64, f64, bool)> {
+fn interval(e: &LeaderboardEntry) -> Option<Drawn> {
     if e.provisional {
         if e.votes == 0 {
             return None;
@@ -69,7 +73,7 @@ fn ticks(lo: f64, hi: f64) -> Vec<f64> {
 /// A horizontal interval plot: one line per model with votes, its rating as a dot. Provisional
 /// models are drawn dashed and hollow (their credible interval).
 pub fn ci_plot(view: &LeaderboardView) -> String {
-    let shown: Vec<(&LeaderboardEntry, (f64, f64, f64, bool))> = view
+    let shown: Vec<(&LeaderboardEntry, Drawn)> = view
         .entries
         .iter()
         .filter_map(|e| interval(e).map(|i| (e, i)))

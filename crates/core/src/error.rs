@@ -183,6 +183,11 @@ pub const GENERATED_KEYS: &[&str] = &[
     "source_import_pkey",
     "rigging_salt_pkey",
     "_sqlx_migrations_pkey",
+    // Written only with `on conflict … do update` (a stored report or score is replaced).
+    "style_run_pkey",
+    "category_count_pkey",
+    "regression_report_pkey",
+    "benchmark_score_pkey",
 ];
 
 impl From<sqlx::Error> for ArenaError {

@@ -9,6 +9,7 @@ mod accounts;
 mod api;
 mod console;
 mod exports;
+mod i18n;
 mod imports;
 mod leaderboards;
 mod openapi;

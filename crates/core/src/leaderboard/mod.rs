@@ -215,7 +215,7 @@ impl Spec {
     }
 
     /// Counted from the votes (a category, or the detected language), not the counts table.
-    pub(crate) fn from_votes(&self) -> bool {
+    pub(crate) fn counted_from_votes(&self) -> bool {
         self.category.is_some() || self.detected_language
     }
 
@@ -400,7 +400,7 @@ impl Arena {
                and {in_category}
              group by b.model_a_id, b.model_b_id",
             not_voided = counts::not_voided_in("$5"),
-            joins = if spec.from_votes() {
+            joins = if spec.counted_from_votes() {
                 category::joins()
             } else {
                 ""

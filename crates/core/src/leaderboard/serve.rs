@@ -202,7 +202,7 @@ impl Arena {
         let db_snapshot: String = sqlx::query_scalar("select pg_current_snapshot()::text")
             .fetch_one(&mut *tx)
             .await?;
-        let rows: Vec<CountRow> = match spec.from_votes() {
+        let rows: Vec<CountRow> = match spec.counted_from_votes() {
             // A category's or a detected language's counts come from the votes (the counts
             // table has neither).
             true => {
