@@ -2,6 +2,7 @@
 //! (or without) the wasm bundle; each answer sets the cookies and redirects.
 
 use crate::error::PageError;
+use crate::i18n::Key;
 use arena_domain::api::{AccountView, ApiTokenCreated, ApiTokenView};
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
@@ -234,16 +235,16 @@ fn Tokens() -> impl IntoView {
         |_| list_tokens(),
     );
     view! {
-        <h2>"API tokens"</h2>
-        <p class="hint">"Read-only access to the exports and the leaderboard from scripts: " <code>"Authorization: Bearer …"</code></p>
+        <h2>{crate::i18n::t(Key::TokensTitle)}</h2>
+        <p class="hint">{crate::i18n::t(Key::TokensHint)} <code>"Authorization: Bearer …"</code></p>
         <ActionForm action=create attr:class="account-form tokens">
-            <label>"Name" <input name="name" required maxlength="100"/></label>
-            <label>"Expires after (days, empty: never)" <input name="expires_days" inputmode="numeric"/></label>
-            <button type="submit">"Create token"</button>
+            <label>{crate::i18n::t(Key::TokenName)} <input name="name" required maxlength="100"/></label>
+            <label>{crate::i18n::t(Key::TokenExpires)} <input name="expires_days" inputmode="numeric"/></label>
+            <button type="submit">{crate::i18n::t(Key::TokenCreate)}</button>
         </ActionForm>
         {move || create.value().get().map(|r| match r {
             Ok(t) => view! {
-                <p class="notice new-token" role="status">"Your new token (shown this once): " <code>{t.token}</code></p>
+                <p class="notice new-token" role="status">{crate::i18n::t(Key::TokenNew)} <code>{t.token}</code></p>
             }.into_any(),
             Err(e) => view! { <p class="notice failure" role="alert">{e.to_string()}</p> }.into_any(),
         })}
@@ -252,8 +253,8 @@ fn Tokens() -> impl IntoView {
                 <ul class="token-list">
                     {list.into_iter().map(|t| {
                         let id = t.id.clone();
-                        let state = if t.revoked { "revoked".to_owned() } else {
-                            t.expires_at.as_deref().map_or("no expiry".to_owned(), |e| format!("expires {}", &e[..10.min(e.len())]))
+                        let state = if t.revoked { crate::i18n::t(Key::TokenRevoked).to_owned() } else {
+                            t.expires_at.as_deref().map_or(crate::i18n::t(Key::TokenNoExpiry).to_owned(), |e| crate::i18n::tf(Key::TokenExpiresOn, "date", &e[..10.min(e.len())]))
                         };
                         view! {
                             <li>
@@ -261,7 +262,7 @@ fn Tokens() -> impl IntoView {
                                 {(!t.revoked).then(|| view! {
                                     <ActionForm action=revoke attr:class="inline">
                                         <input type="hidden" name="id" value=id.clone()/>
-                                        <button type="submit" class="danger">"Revoke"</button>
+                                        <button type="submit" class="danger">{crate::i18n::t(Key::TokenRevoke)}</button>
                                     </ActionForm>
                                 })}
                             </li>
@@ -278,8 +279,8 @@ fn credential_fields(password_autocomplete: &'static str) -> impl IntoView {
     let query = use_query_map();
     let next = move || query.with(|q| q.get("next").unwrap_or_default());
     view! {
-        <label>"Username" <input name="username" autocomplete="username" required minlength="3" maxlength="32"/></label>
-        <label>"Password" <input type="password" name="password" autocomplete=password_autocomplete required minlength="8" maxlength="128"/></label>
+        <label>{crate::i18n::t(Key::Username)} <input name="username" autocomplete="username" required minlength="3" maxlength="32"/></label>
+        <label>{crate::i18n::t(Key::Password)} <input type="password" name="password" autocomplete=password_autocomplete required minlength="8" maxlength="128"/></label>
         <input type="hidden" name="next" value=next/>
     }
 }
@@ -293,14 +294,14 @@ pub fn SignUpPage() -> impl IntoView {
     let action = ServerAction::<SignUp>::new();
     view! {
         <section class="account">
-            <h1>"Create an account"</h1>
-            <p class="hint">"Your votes so far in this browser become your account's."</p>
+            <h1>{crate::i18n::t(Key::SignupTitle)}</h1>
+            <p class="hint">{crate::i18n::t(Key::SignupHint)}</p>
             <ActionForm action attr:class="account-form">
                 {credential_fields("new-password")}
-                <button type="submit" disabled=move || action.pending().get()>"Sign up"</button>
+                <button type="submit" disabled=move || action.pending().get()>{crate::i18n::t(Key::Signup)}</button>
             </ActionForm>
             {move || failure(action.value().get().and_then(|r| r.err()).map(|e| e.to_string()))}
-            <p>"Already have one? " <a href="/signin">"Sign in"</a></p>
+            <p>{crate::i18n::t(Key::HaveAccount)} <a href="/signin">{crate::i18n::t(Key::SignIn)}</a></p>
         </section>
     }
 }
@@ -310,13 +311,13 @@ pub fn SignInPage() -> impl IntoView {
     let action = ServerAction::<SignIn>::new();
     view! {
         <section class="account">
-            <h1>"Sign in"</h1>
+            <h1>{crate::i18n::t(Key::SignIn)}</h1>
             <ActionForm action attr:class="account-form">
                 {credential_fields("current-password")}
-                <button type="submit" disabled=move || action.pending().get()>"Sign in"</button>
+                <button type="submit" disabled=move || action.pending().get()>{crate::i18n::t(Key::SignIn)}</button>
             </ActionForm>
             {move || failure(action.value().get().and_then(|r| r.err()).map(|e| e.to_string()))}
-            <p>"No account yet? " <a href="/signup">"Create one"</a></p>
+            <p>{crate::i18n::t(Key::NoAccount)} <a href="/signup">{crate::i18n::t(Key::CreateOne)}</a></p>
         </section>
     }
 }
@@ -328,28 +329,28 @@ pub fn AccountPage() -> impl IntoView {
     let sign_out = ServerAction::<SignOut>::new();
     view! {
         <section class="account">
-            <h1>"Your account"</h1>
+            <h1>{crate::i18n::t(Key::AccountTitle)}</h1>
             <Suspense fallback=|| view! { <p>"…"</p> }>
                 {move || me.get().map(|r| match r {
                     Ok(Some(account)) => view! {
-                        <p class="who">{format!("Signed in as {} ({})", account.username, account.role)}</p>
-                        <p class="votes">{format!("Votes: {}", account.votes)}</p>
-                        <h2>"Change your password"</h2>
+                        <p class="who">{crate::i18n::t(Key::SignedInAs).replace("{user}", &account.username).replace("{role}", &account.role)}</p>
+                        <p class="votes">{crate::i18n::tf(Key::VotesCount, "votes", account.votes)}</p>
+                        <h2>{crate::i18n::t(Key::ChangePasswordTitle)}</h2>
                         <ActionForm action=change attr:class="account-form">
-                            <label>"Current password" <input type="password" name="current_password" autocomplete="current-password" required/></label>
-                            <label>"New password" <input type="password" name="new_password" autocomplete="new-password" required minlength="8" maxlength="128"/></label>
-                            <button type="submit">"Change password"</button>
+                            <label>{crate::i18n::t(Key::CurrentPassword)} <input type="password" name="current_password" autocomplete="current-password" required/></label>
+                            <label>{crate::i18n::t(Key::NewPassword)} <input type="password" name="new_password" autocomplete="new-password" required minlength="8" maxlength="128"/></label>
+                            <button type="submit">{crate::i18n::t(Key::ChangePassword)}</button>
                         </ActionForm>
                         {move || change.value().get().map(|r| match r {
-                            Ok(()) => view! { <p class="notice" role="status">"Password changed; your other sessions were signed out."</p> }.into_any(),
+                            Ok(()) => view! { <p class="notice" role="status">{crate::i18n::t(Key::PasswordChanged)}</p> }.into_any(),
                             Err(e) => view! { <p class="notice failure" role="alert">{e.to_string()}</p> }.into_any(),
                         })}
                         {(account.role == "researcher" || account.role == "admin").then(|| view! { <Tokens/> })}
                         <ActionForm action=sign_out attr:class="signout">
-                            <button type="submit">"Sign out"</button>
+                            <button type="submit">{crate::i18n::t(Key::SignOut)}</button>
                         </ActionForm>
                     }.into_any(),
-                    Ok(None) => view! { <p>"You are not signed in. " <a href="/signin?next=/account">"Sign in"</a></p> }.into_any(),
+                    Ok(None) => view! { <p>{crate::i18n::t(Key::NotSignedIn)} <a href="/signin?next=/account">{crate::i18n::t(Key::SignIn)}</a></p> }.into_any(),
                     Err(e) => view! { <p class="notice failure">{e.to_string()}</p> }.into_any(),
                 })}
             </Suspense>
@@ -357,7 +358,7 @@ pub fn AccountPage() -> impl IntoView {
     }
 }
 
-/// The top bar's account corner: the username (to the account page), or "Sign in".
+/// The top bar's account corner: the username (to the account page), or {crate::i18n::t(Key::SignIn)}.
 #[component]
 pub fn AccountCorner() -> impl IntoView {
     let location = leptos_router::hooks::use_location();
@@ -366,10 +367,10 @@ pub fn AccountCorner() -> impl IntoView {
         <Transition fallback=|| ()>
             {move || me.get().map(|r| match r {
                 Ok(Some(account)) => view! {
-                    {(account.role == "admin").then(|| view! { <a href="/admin" class="console-link">"Console"</a> })}
+                    {(account.role == "admin").then(|| view! { <a href="/admin" class="console-link">{crate::i18n::t(Key::Console)}</a> })}
                     <a href="/account" class="me">{account.username}</a>
                 }.into_any(),
-                _ => view! { <a href="/signin" class="me">"Sign in"</a> }.into_any(),
+                _ => view! { <a href="/signin" class="me">{crate::i18n::t(Key::SignIn)}</a> }.into_any(),
             })}
         </Transition>
     }
