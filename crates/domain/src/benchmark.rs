@@ -201,7 +201,7 @@ mod tests {
         assert!(err("name,x\na,1").message.contains("header"));
         assert_eq!(err("model,x\na,1\nb,one").line, 3);
         assert!(err("model,x\na,1\nb,one").message.contains("not a number"));
-        assert!(err("model,x\na,1,2").message.contains("2 fields"));
+        assert!(err("model,x\na,1,2").message.contains("3 fields"));
         assert!(err("model,x\na,1\na,2").message.contains("twice"));
         assert!(err("model,x,x\na,1,2").message.contains("twice"));
         assert!(err("model,x\na,NaN").message.contains("not a number"));
