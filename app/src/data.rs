@@ -4,6 +4,7 @@
 //! progress indicator ([`crate::download`]); without JavaScript the form submits as it is.
 
 use crate::account::current_account;
+use crate::i18n::Key;
 use leptos::prelude::*;
 
 const SCHEMAS: [(&str, &str); 7] = [
@@ -19,7 +20,7 @@ const SCHEMAS: [(&str, &str); 7] = [
     ("full", "The arena's full schema"),
 ];
 
-fn choices(name: &'static str, options: &[(&'static str, &'static str)]) -> impl IntoView {
+fn choices(name: &'static str, options: &[(&'static str, &'static str)]) -> impl IntoView + use<> {
     let options: Vec<_> = options
         .iter()
         .map(|(value, label)| view! { <option value=*value>{*label}</option> })
@@ -111,7 +112,7 @@ fn ProgressView(progress: RwSignal<Progress>) -> impl IntoView {
                 {bar}
                 <span class="export-progress-text">{p.summary()}</span>
                 {p.running.then(|| view! {
-                    <button type="button" class="link" on:click=move |_| progress.update(|p| p.cancelled = true)>"Cancel"</button>
+                    <button type="button" class="link" on:click=move |_| progress.update(|p| p.cancelled = true)>{crate::i18n::t(Key::DataCancel)}</button>
                 })}
                 {p.failed.clone().map(|e| view! { <p class="notice failure" role="alert">{e}</p> })}
             </div>
@@ -121,6 +122,8 @@ fn ProgressView(progress: RwSignal<Progress>) -> impl IntoView {
 
 #[component]
 pub fn DataPage() -> impl IntoView {
+    let lang = crate::i18n::lang();
+    let tx = move |k: Key| lang.text(k);
     let me = Resource::new(|| (), |_| current_account());
     let progress = RwSignal::new(Progress::default());
     // The Download button downloads through fetch (with progress); the Manifest button and a
@@ -151,37 +154,33 @@ pub fn DataPage() -> impl IntoView {
     };
     view! {
         <section class="console">
-            <h1>"Research data"</h1>
-            <p class="hint">
-                "Every vote with its conversation, in the public arena formats. Voter ids are keyed "
-                "hashes (a salt per release); voters who opted out are left out; nothing secret is "
-                "ever included. One export reads one database snapshot."
-            </p>
+            <h1>{tx(Key::DataTitle)}</h1>
+            <p class="hint">{tx(Key::DataIntro)}</p>
             <Suspense fallback=|| view! { <p>"…"</p> }>
                 {move || me.get().map(|r| match r {
                     Ok(Some(a)) if a.role == "researcher" || a.role == "admin" => view! {
                         <form method="get" action="/api/v1/exports/battles" class="console-form export" on:submit=on_submit>
-                            <label>"Schema" {choices("schema", &SCHEMAS)}</label>
-                            <label>"Format" {choices("format", &[("jsonl", "JSON Lines"), ("csv", "CSV"), ("parquet", "Parquet")])}</label>
-                            <label>"From" <input type="date" name="from"/></label>
-                            <label>"To" <input type="date" name="to"/></label>
-                            <label>"Language" <input name="language" placeholder="all, or e.g. eu"/></label>
-                            <label>"Models" <input name="models" placeholder="keys, comma-separated"/></label>
-                            <label>"Votes" {choices("votes", &[("counted", "counted on the leaderboard"), ("all", "all")])}</label>
-                            <label>"Voided votes" {choices("voided", &[("exclude", "left out"), ("include", "included, marked")])}</label>
-                            <label>"Flagged battles" {choices("flagged", &[("include", "included"), ("exclude", "left out")])}</label>
-                            <label>"Turns" {choices("turns", &[("all", "every voted turn"), ("first", "first turns only")])}</label>
-                            <button type="submit" class="primary">"Download"</button>
-                            <button type="submit" formaction="/api/v1/exports/battles/manifest">"Manifest"</button>
+                            <label>{tx(Key::DataSchema)} {choices("schema", &SCHEMAS)}</label>
+                            <label>{tx(Key::DataFormat)} {choices("format", &[("jsonl", "JSON Lines"), ("csv", "CSV"), ("parquet", "Parquet")])}</label>
+                            <label>{tx(Key::DataFrom)} <input type="date" name="from"/></label>
+                            <label>{tx(Key::DataTo)} <input type="date" name="to"/></label>
+                            <label>{tx(Key::DataLanguage)} <input name="language" placeholder=tx(Key::DataLanguageHint)/></label>
+                            <label>{tx(Key::DataModels)} <input name="models" placeholder=tx(Key::DataModelsHint)/></label>
+                            <label>{tx(Key::DataVotes)} {choices("votes", &[("counted", tx(Key::DataCounted)), ("all", tx(Key::DataAll))])}</label>
+                            <label>{tx(Key::DataVoided)} {choices("voided", &[("exclude", tx(Key::DataLeftOut)), ("include", tx(Key::DataIncludedMarked))])}</label>
+                            <label>{tx(Key::DataFlagged)} {choices("flagged", &[("include", tx(Key::DataIncluded)), ("exclude", tx(Key::DataLeftOut))])}</label>
+                            <label>{tx(Key::DataTurns)} {choices("turns", &[("all", tx(Key::DataEveryTurn)), ("first", tx(Key::DataFirstTurns))])}</label>
+                            <button type="submit" class="primary">{tx(Key::DataDownload)}</button>
+                            <button type="submit" formaction="/api/v1/exports/battles/manifest">{tx(Key::DataManifest)}</button>
                         </form>
                         <ProgressView progress=progress/>
                         <p class="hint">
-                            "The same from a script: " <code>"GET /api/v1/exports/battles?schema=dpo&format=jsonl"</code>
-                            "; operators: " <code>"server export --schema full --out votes.jsonl"</code> "."
+                            {tx(Key::DataScript)} <code>"GET /api/v1/exports/battles?schema=dpo&format=jsonl"</code>
+                            {tx(Key::DataOperators)} <code>"server export --schema full --out votes.jsonl"</code> "."
                         </p>
                     }.into_any(),
-                    Ok(Some(_)) => view! { <p class="notice failure" role="alert">"The research exports need the researcher role; an admin can grant it."</p> }.into_any(),
-                    Ok(None) => view! { <p class="notice">"Sign in with a researcher account to download the data. " <a href="/signin?next=/data">"Sign in"</a></p> }.into_any(),
+                    Ok(Some(_)) => view! { <p class="notice failure" role="alert">{tx(Key::DataNeedsRole)}</p> }.into_any(),
+                    Ok(None) => view! { <p class="notice">{tx(Key::DataSignIn)} <a href="/signin?next=/data">{tx(Key::SignIn)}</a></p> }.into_any(),
                     Err(e) => view! { <p class="notice failure">{e.to_string()}</p> }.into_any(),
                 })}
             </Suspense>

@@ -120,7 +120,7 @@ pub fn LeaderboardPage() -> impl IntoView {
                 let votes = counts
                     .as_ref()
                     .and_then(|v| v.iter().find(|x| x.category == *c))
-                    .map(|x| format!(" ({} votes)", x.votes))
+                    .map(|x| crate::i18n::tf(Key::CategoryVotes, "votes", x.votes))
                     .unwrap_or_default();
                 let label = format!("{}{votes}", c.label());
                 view! { <option value=c.as_str() selected=chosen == c.as_str()>{label}</option> }
@@ -156,8 +156,8 @@ pub fn LeaderboardPage() -> impl IntoView {
                 let source = current("source");
                 (!source.is_empty()).then(|| view! {
                     <p class="source-banner" role="status">
-                        {format!("Imported data source “{source}”: its own votes, not the arena's. ")}
-                        <a href="/leaderboard">"The arena's leaderboard"</a>
+                        {lang.text(Key::SourceBanner).replace("{source}", &source)}
+                        <a href="/leaderboard">{lang.text(Key::ArenaLeaderboard)}</a>
                     </p>
                 })
             }}
@@ -168,7 +168,7 @@ pub fn LeaderboardPage() -> impl IntoView {
                 }}
                 <label>{lang.text(Key::FilterLanguage)}
                     <select name="language">
-                        {options("language", &[("", lang.text(Key::FilterAll)), ("en", "English"), ("eu", "Euskara"), ("es", "Español"), ("fr", "Français"), ("other", "Other")])}
+                        {options("language", &[("", lang.text(Key::FilterAll)), ("en", "English"), ("eu", "Euskara"), ("es", "Español"), ("fr", "Français"), ("other", lang.text(Key::LanguageOther))])}
                     </select>
                 </label>
                 <label>{lang.text(Key::FilterLanguageOf)}
@@ -178,14 +178,14 @@ pub fn LeaderboardPage() -> impl IntoView {
                 </label>
                 <label>{lang.text(Key::FilterFrom)} <input type="date" name="from" value=move || current("from")/></label>
                 <label>{lang.text(Key::FilterTo)} <input type="date" name="to" value=move || current("to")/></label>
-                <label>"Intervals "
+                <label>{lang.text(Key::FilterIntervals)}
                     <select name="ci">
-                        {options("ci", &[("sandwich", "Sandwich (robust)"), ("bootstrap", "Bootstrap (1000 rounds)")])}
+                        {options("ci", &[("sandwich", lang.text(Key::CiSandwich)), ("bootstrap", lang.text(Key::CiBootstrap))])}
                     </select>
                 </label>
-                <label>"Ties "
+                <label>{lang.text(Key::FilterTies)}
                     <select name="ties">
-                        {options("ties", &[("half", "Half a win each"), ("davidson", "Davidson model")])}
+                        {options("ties", &[("half", lang.text(Key::TiesHalf)), ("davidson", lang.text(Key::TiesDavidson))])}
                     </select>
                 </label>
                 <label>{lang.text(Key::FilterCategory)}
@@ -198,9 +198,9 @@ pub fn LeaderboardPage() -> impl IntoView {
                         {options("style", &[("", lang.text(Key::FilterOff)), ("control", lang.text(Key::FilterStyleOn))])}
                     </select>
                 </label>
-                <label>"Heatmaps "
+                <label>{lang.text(Key::FilterHeatmaps)}
                     <select name="heatmaps">
-                        {options("heatmaps", &[("", "Top 20"), ("50", "Top 50"), ("all", "All models")])}
+                        {options("heatmaps", &[("", lang.text(Key::HeatmapsTop20)), ("50", lang.text(Key::HeatmapsTop50)), ("all", lang.text(Key::HeatmapsAll))])}
                     </select>
                 </label>
                 <button type="submit">{lang.text(Key::Apply)}</button>
@@ -226,13 +226,13 @@ pub fn LeaderboardPage() -> impl IntoView {
             <Transition fallback=|| ()>
                 {move || benchmarks.get().and_then(Result::ok).filter(|r| !r.benchmarks.is_empty()).map(|report| view! { <BenchmarksBoard report/> })}
             </Transition>
-            <Transition fallback=|| view! { <p>"Fitting the style-controlled ranking…"</p> }>
+            <Transition fallback=move || view! { <p>{lang.text(Key::StyleFitting)}</p> }>
                 {move || style.get().map(|result| match result {
                     Ok(Some(view)) => view! { <StyleBoard view/> }.into_any(),
                     Ok(None) => ().into_any(),
                     Err(e) => view! {
                         <section class="style-board">
-                            <h2>"Style-controlled ranking"</h2>
+                            <h2>{lang.text(Key::StyleTitle)}</h2>
                             <p class="hint" role="status">{e.to_string()}</p>
                         </section>
                     }.into_any(),
@@ -258,22 +258,15 @@ fn notice(view: &LeaderboardView) -> Option<(String, Vec<String>)> {
         .count();
     let ranked = view.entries.iter().filter(|e| e.rank.is_some()).count();
     let votes = view.vote_count;
+    let lang = crate::i18n::lang();
     let text = if provisional > 0 && ranked == 0 {
-        format!(
-            "Too few votes to rank the models yet ({votes} so far). Each is shown as provisional:              an estimate that starts level with the others and firms up with every vote, with              its 95% credible interval and about how many more votes it needs to be ranked."
-        )
+        lang.text(Key::NoticeNoneRanked)
+            .replace("{votes}", &votes.to_string())
     } else if provisional > 0 {
-        format!(
-            "{provisional} model{} too few votes to be ranked yet: listed after the ranked              models as provisional, with an estimate, its 95% credible interval and about how              many more votes {} to be ranked.",
-            if provisional == 1 { " has" } else { "s have" },
-            if provisional == 1 {
-                "it needs"
-            } else {
-                "each needs"
-            }
-        )
+        lang.text(Key::NoticeSomeProvisional)
+            .replace("{count}", &provisional.to_string())
     } else if !view.warnings.is_empty() {
-        "These ratings needed a correction to be computed at all; the details are below.".into()
+        lang.text(Key::NoticeCorrected).to_owned()
     } else {
         return None;
     };
@@ -339,7 +332,7 @@ fn Board(view: LeaderboardView) -> impl IntoView {
                 .collect_view();
             view! {
                 <details>
-                    <summary>"Technical details"</summary>
+                    <summary>{lang.text(Key::TechnicalDetails)}</summary>
                     <ul>{items}</ul>
                 </details>
             }
@@ -361,33 +354,34 @@ fn Board(view: LeaderboardView) -> impl IntoView {
             </table>
         </div>
         <p class="run">
-            {format!(
-                "Rating run #{} · {} · {} counted vote{} (up to vote #{}) · {}",
-                view.run_id,
-                view.method,
-                view.vote_count,
-                if view.vote_count == 1 { "" } else { "s" },
-                view.max_vote_id,
-                view.computed_at
-            )}
+            {lang
+                .text(if view.vote_count == 1 { Key::RunLineOne } else { Key::RunLine })
+                .replace("{run}", &view.run_id.to_string())
+                .replace("{method}", &view.method)
+                .replace("{votes}", &view.vote_count.to_string())
+                .replace("{max}", &view.max_vote_id.to_string())
+                .replace("{at}", &view.computed_at)}
             {view.tie_parameter.map(|nu| format!(" · Davidson tie parameter ν = {nu:.3}"))}
             " · "
-            <a href=format!("/api/v1/leaderboard/runs/{}", view.run_id)>"the run as JSON"</a>
+            <a href=format!("/api/v1/leaderboard/runs/{}", view.run_id)>{lang.text(Key::RunAsJson)}</a>
             " · "
-            <a href=format!("/api/v1/leaderboard/runs/{}/reproduce", view.run_id)>"refit it from the votes"</a>
+            <a href=format!("/api/v1/leaderboard/runs/{}/reproduce", view.run_id)>{lang.text(Key::RefitFromVotes)}</a>
             " · "
-            <a href="/leaderboard/regressions">"version regressions"</a>
+            <a href="/leaderboard/regressions">{lang.text(Key::VersionRegressions)}</a>
         </p>
-        <h2>"95% intervals"</h2>
+        <h2>{lang.text(Key::IntervalsTitle)}</h2>
         <div class="plot-scroll" inner_html=ci_plot(&view)></div>
-        <h2>"Win rate (row against column)"</h2>
+        <h2>{lang.text(Key::WinRateTitle)}</h2>
         {(view.battles.len() < view.entries.len()).then(|| view! {
             <p class="hint">
-                {format!("The {} best-ranked of {} models; choose more under Heatmaps.", view.battles.len(), view.entries.len())}
+                {lang
+                    .text(Key::HeatmapTop)
+                    .replace("{shown}", &view.battles.len().to_string())
+                    .replace("{total}", &view.entries.len().to_string())}
             </p>
         })}
         <div class="plot-scroll" inner_html=heatmap(&view, true)></div>
-        <h2>"Battles"</h2>
+        <h2>{lang.text(Key::BattlesTitle)}</h2>
         <div class="plot-scroll" inner_html=heatmap(&view, false)></div>
     }
 }

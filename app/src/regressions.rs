@@ -3,6 +3,7 @@
 //! version is significantly worse is flagged (catastrophic forgetting made visible).
 
 use crate::error::PageError;
+use crate::i18n::Key;
 use arena_domain::api::{RegressionReport, VersionComparison};
 use leptos::prelude::*;
 
@@ -26,6 +27,7 @@ fn signed(x: f64) -> String {
 
 #[component]
 fn Pair(pair: VersionComparison, alpha: f64) -> impl IntoView {
+    let lang = crate::i18n::lang();
     let flagged = pair.views.iter().filter(|v| v.flagged).count();
     let notice_class = if flagged > 0 {
         "notice failure"
@@ -37,18 +39,21 @@ fn Pair(pair: VersionComparison, alpha: f64) -> impl IntoView {
         .into_iter()
         .map(|v| {
             let (difference, interval) = match (v.elo, v.lower, v.upper) {
-                (Some(d), Some(lo), Some(hi)) => {
-                    (signed(d), format!("{} to {}", signed(lo), signed(hi)))
-                }
+                (Some(d), Some(lo), Some(hi)) => (
+                    signed(d),
+                    lang.text(Key::RangeTo)
+                        .replace("{lo}", &signed(lo))
+                        .replace("{hi}", &signed(hi)),
+                ),
                 _ => ("—".into(), v.unavailable.clone().unwrap_or_default()),
             };
-            let verdict = if v.flagged {
-                "worse"
+            let verdict = lang.text(if v.flagged {
+                Key::VerdictWorse
             } else if v.elo.is_some() {
-                "no significant drop"
+                Key::VerdictNoDrop
             } else {
-                "not enough votes"
-            };
+                Key::VerdictTooFew
+            });
             view! {
                 <tr class=if v.flagged { "flagged" } else { "" } data-view=v.view.clone()>
                     <td>{v.label}</td>
@@ -63,18 +68,23 @@ fn Pair(pair: VersionComparison, alpha: f64) -> impl IntoView {
         .collect_view();
     view! {
         <section class="version-pair" data-new=pair.new.clone()>
-            <h2>{format!("{} against {}", pair.new_name, pair.base_name)}</h2>
+            <h2>{lang.text(Key::PairTitle).replace("{new}", &pair.new_name).replace("{base}", &pair.base_name)}</h2>
             <p class=notice_class role="status">
                 {if flagged > 0 {
-                    format!("Significantly worse than its base in {flagged} view{} (family-wise error rate {alpha}).", if flagged == 1 { "" } else { "s" })
+                    lang.text(Key::RegressionFlagged)
+                        .replace("{views}", &flagged.to_string())
+                        .replace("{alpha}", &alpha.to_string())
                 } else {
-                    format!("No view where it is significantly worse than its base (family-wise error rate {alpha}).")
+                    lang.text(Key::RegressionNone).replace("{alpha}", &alpha.to_string())
                 }}
             </p>
             <div class="table-scroll">
                 <table class="board regressions">
                     <thead>
-                        <tr><th>"View"</th><th>"Votes (new)"</th><th>"Votes (base)"</th><th>"New − base (Elo)"</th><th>"Interval"</th><th>""</th></tr>
+                        <tr>
+                            <th>{lang.text(Key::ColView)}</th><th>{lang.text(Key::ColVotesNew)}</th><th>{lang.text(Key::ColVotesBase)}</th>
+                            <th>{lang.text(Key::ColDifference)}</th><th>{lang.text(Key::ColInterval)}</th><th></th>
+                        </tr>
                     </thead>
                     <tbody>{rows}</tbody>
                 </table>
@@ -85,18 +95,19 @@ fn Pair(pair: VersionComparison, alpha: f64) -> impl IntoView {
 
 #[component]
 pub fn RegressionsPage() -> impl IntoView {
+    let lang = crate::i18n::lang();
     let report = Resource::new(|| (), |_| get_regressions());
     view! {
         <section class="leaderboard regressions-page">
-            <h1>"Version regressions"</h1>
+            <h1>{lang.text(Key::RegressionsTitle)}</h1>
             <p class="hint">
-                "Each model that an admin marked as a new version of another (a fine-tune of a base model, say) is compared with it in every view of the votes. The intervals are Bonferroni-corrected over the views, so a new version that is no worse anywhere is flagged somewhere at most at the stated rate."
+                {lang.text(Key::RegressionsIntro)}
             </p>
-            <Transition fallback=|| view! { <p>"Comparing…"</p> }>
+            <Transition fallback=move || view! { <p>{lang.text(Key::Comparing)}</p> }>
                 {move || report.get().map(|r| match r {
                     Err(e) => view! { <p class="notice failure" role="alert">{e.to_string()}</p> }.into_any(),
                     Ok(r) if r.pairs.is_empty() => view! {
-                        <p class="hint" role="status">"No model is marked as a new version of another yet (an admin marks one on its console page)."</p>
+                        <p class="hint" role="status">{lang.text(Key::RegressionsEmpty)}</p>
                     }.into_any(),
                     Ok(r) => {
                         let alpha = r.alpha;
@@ -104,7 +115,7 @@ pub fn RegressionsPage() -> impl IntoView {
                     }
                 })}
             </Transition>
-            <p><a href="/leaderboard">"Back to the leaderboard"</a></p>
+            <p><a href="/leaderboard">{lang.text(Key::BackToLeaderboard)}</a></p>
         </section>
     }
 }

@@ -5,6 +5,7 @@
 
 use super::{ConsoleNav, refused};
 use crate::error::PageError;
+use crate::i18n::Key;
 use arena_domain::benchmark::BenchmarkImport;
 use arena_domain::import::ImportRow;
 use leptos::prelude::*;
@@ -83,8 +84,8 @@ pub fn AdminImportsPage() -> impl IntoView {
                     let skipped = q.get("skipped").unwrap_or_default();
                     view! {
                         <p class="notice" role="status">
-                            {format!("Imported into {source}: {added} new rows, {skipped} malformed rows left out. ")}
-                            <a href=format!("/leaderboard?source={source}")>"Its leaderboard"</a>
+                            {crate::i18n::t(Key::ImportedInto).replace("{source}", &source).replace("{added}", &added).replace("{skipped}", &skipped)}
+                            <a href=format!("/leaderboard?source={source}")>{crate::i18n::t(Key::ItsLeaderboard)}</a>
                         </p>
                     }
                     .into_any()
@@ -94,63 +95,56 @@ pub fn AdminImportsPage() -> impl IntoView {
     };
     view! {
         <section class="console">
-            <h1>"Imports"</h1>
+            <h1>{crate::i18n::t(Key::ImportsTitle)}</h1>
             <ConsoleNav/>
             <p class="hint">
-                "Load a public arena dataset as a named, read-only data source: its votes count "
-                "only into its own leaderboard (" <code>"/leaderboard?source=NAME"</code> "), models "
-                "it names that the arena does not know are created retired, and importing the "
-                "same file again changes nothing. A malformed row stops the import before "
-                "anything is written, unless you leave such rows out. Large files: "
-                <code>"server import --schema S FILE"</code> " on the server."
+                {crate::i18n::t(Key::ImportsHint)}
             </p>
             {notice}
             <form method="post" action="/admin/imports/upload" enctype="multipart/form-data" class="import-form">
-                <label>"Data source " <input name="source" required pattern="[a-z0-9][a-z0-9._\\-]{0,63}" placeholder="lmsys-33k"/></label>
-                <label>"Schema "
+                <label>{crate::i18n::t(Key::DataSource)} <input name="source" required pattern="[a-z0-9][a-z0-9._\\-]{0,63}" placeholder="lmsys-33k"/></label>
+                <label>{crate::i18n::t(Key::ISchema)}
                     <select name="schema">
                         {SCHEMAS.iter().map(|(v, l)| view! { <option value=*v>{*l}</option> }).collect_view()}
                     </select>
                 </label>
-                <label>"Format "
+                <label>{crate::i18n::t(Key::IFormat)}
                     <select name="format">
-                        <option value="auto">"From the file name"</option>
-                        <option value="jsonl">"JSON lines"</option>
+                        <option value="auto">{crate::i18n::t(Key::FromFileName)}</option>
+                        <option value="jsonl">{crate::i18n::t(Key::JsonLines)}</option>
                         <option value="csv">"CSV"</option>
                         <option value="parquet">"Parquet"</option>
                     </select>
                 </label>
-                <label><input type="checkbox" name="skip_bad" value="on"/>" Leave malformed rows out"</label>
-                <label>"File " <input type="file" name="file" required/></label>
-                <button type="submit">"Import"</button>
+                <label><input type="checkbox" name="skip_bad" value="on"/>{crate::i18n::t(Key::SkipBad)}</label>
+                <label>{crate::i18n::t(Key::File)} <input type="file" name="file" required/></label>
+                <button type="submit">{crate::i18n::t(Key::Import)}</button>
             </form>
-            <h2>"Static benchmark scores"</h2>
+            <h2>{crate::i18n::t(Key::BenchmarkScores)}</h2>
             <p class="hint">
-                "Scores per model (e.g. Belebele, XStoryCloze, MMLU), shown on the leaderboard beside the arena rating with their Spearman and Kendall correlation. CSV with a header "
-                <code>"model,<benchmark>,…"</code> ", one row per model key, an empty cell for a missing score; a score replaces the one stored for the same model and benchmark. Also "
-                <code>"POST /api/v1/admin/benchmarks"</code> " with the file as " <code>"text/csv"</code> "."
+                {crate::i18n::t(Key::BenchmarkHint)}
             </p>
             <ActionForm action=benchmarks attr:class="console-form benchmarks-form">
                 <label>"CSV " <textarea name="csv" rows="6" required placeholder="model,belebele_eus,xstorycloze_eu\nlatxa-70b,71.2,65.0"></textarea></label>
-                <button type="submit">"Import scores"</button>
+                <button type="submit">{crate::i18n::t(Key::ImportScores)}</button>
             </ActionForm>
             {move || benchmarks.value().get().map(|r| match r {
                 Ok(done) => view! {
                     <p class="notice" role="status">
-                        {format!("Imported {} scores for {} models ({}). ", done.scores, done.models, done.benchmarks.join(", "))}
-                        <a href="/leaderboard">"The leaderboard"</a>
+                        {crate::i18n::t(Key::ImportedScores).replace("{scores}", &done.scores.to_string()).replace("{models}", &done.models.to_string()).replace("{benchmarks}", &done.benchmarks.join(", "))}
+                        <a href="/leaderboard">{crate::i18n::t(Key::TheLeaderboard)}</a>
                     </p>
                 }.into_any(),
                 Err(e) => view! { <p class="notice failure" role="alert">{e.to_string()}</p> }.into_any(),
             })}
-            <h2>"Imports so far"</h2>
+            <h2>{crate::i18n::t(Key::ImportsSoFar)}</h2>
             <Suspense fallback=|| view! { <p>"…"</p> }>
                 {move || imports.get().map(|r| match r {
                     Err(e) => refused(e),
-                    Ok(rows) if rows.is_empty() => view! { <p class="hint">"None yet."</p> }.into_any(),
+                    Ok(rows) if rows.is_empty() => view! { <p class="hint">{crate::i18n::t(Key::NoneYet)}</p> }.into_any(),
                     Ok(rows) => view! {
                         <table class="console-table imports">
-                            <thead><tr><th>"When"</th><th>"Source"</th><th>"File"</th><th>"Schema"</th><th>"Read"</th><th>"New"</th><th>"Left out"</th><th>"New models"</th></tr></thead>
+                            <thead><tr><th>{crate::i18n::t(Key::ColIWhen)}</th><th>{crate::i18n::t(Key::ColSource)}</th><th>{crate::i18n::t(Key::ColFile)}</th><th>{crate::i18n::t(Key::ColSchema)}</th><th>{crate::i18n::t(Key::ColRead)}</th><th>{crate::i18n::t(Key::ColNew)}</th><th>{crate::i18n::t(Key::ColLeftOut)}</th><th>{crate::i18n::t(Key::ColNewModels)}</th></tr></thead>
                             <tbody>
                                 {rows.into_iter().map(|r| {
                                     let bad = r.bad_lines.iter().take(5)

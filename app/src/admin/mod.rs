@@ -14,6 +14,7 @@ pub use moderation::AdminModerationPage;
 pub use pairing::AdminPairingPage;
 
 use crate::error::PageError;
+use crate::i18n::Key;
 use arena_domain::admin::{AuditEntry, UserRow};
 use leptos::prelude::*;
 
@@ -77,13 +78,13 @@ pub async fn admin_audit(before: Option<i64>) -> Result<Vec<AuditEntry>, PageErr
 pub fn ConsoleNav() -> impl IntoView {
     use leptos_router::components::A;
     view! {
-        <nav class="console-nav" aria-label="Console">
-            <A href="/admin" exact=true>"Models"</A>
-            <A href="/admin/pairing">"Pairing"</A>
-            <A href="/admin/moderation">"Moderation"</A>
-            <A href="/admin/imports">"Imports"</A>
-            <A href="/admin/users">"Users"</A>
-            <A href="/admin/audit">"Audit log"</A>
+        <nav class="console-nav" aria-label={crate::i18n::t(Key::ConsoleNav)}>
+            <A href="/admin" exact=true>{crate::i18n::t(Key::NavModels)}</A>
+            <A href="/admin/pairing">{crate::i18n::t(Key::NavPairing)}</A>
+            <A href="/admin/moderation">{crate::i18n::t(Key::NavModeration)}</A>
+            <A href="/admin/imports">{crate::i18n::t(Key::NavImports)}</A>
+            <A href="/admin/users">{crate::i18n::t(Key::NavUsers)}</A>
+            <A href="/admin/audit">{crate::i18n::t(Key::NavAudit)}</A>
         </nav>
     }
 }
@@ -104,7 +105,7 @@ pub(crate) fn refused(e: PageError) -> AnyView {
     let sign_in = matches!(e, PageError::Unauthorized(_));
     view! {
         <p class="notice failure" role="alert">{e.to_string()}</p>
-        {sign_in.then(|| view! { <p><a href="/signin?next=/admin">"Sign in"</a></p> })}
+        {sign_in.then(|| view! { <p><a href="/signin?next=/admin">{crate::i18n::t(Key::ConsoleSignIn)}</a></p> })}
     }
     .into_any()
 }
@@ -115,18 +116,17 @@ pub fn AdminUsersPage() -> impl IntoView {
     let users = Resource::new(move || set_role.version().get(), |_| admin_users());
     view! {
         <section class="console">
-            <h1>"Users"</h1>
+            <h1>{crate::i18n::t(Key::NavUsers)}</h1>
             <ConsoleNav/>
             <p class="hint">
-                "Volunteers vote; researchers also export the data; admins run this console. "
-                "A change of role signs the account's sessions in again."
+                {crate::i18n::t(Key::UsersHint)}
             </p>
             <Suspense fallback=|| view! { <p>"…"</p> }>
                 {move || users.get().map(|r| match r {
                     Err(e) => refused(e),
                     Ok(users) => view! {
                         <table class="console-table">
-                            <thead><tr><th>"Username"</th><th>"Role"</th><th>"Votes"</th><th>"Since"</th><th>"Change role"</th></tr></thead>
+                            <thead><tr><th>{crate::i18n::t(Key::ColUsername)}</th><th>{crate::i18n::t(Key::ColRole)}</th><th>{crate::i18n::t(Key::ColUserVotes)}</th><th>{crate::i18n::t(Key::ColSince)}</th><th>{crate::i18n::t(Key::ColChangeRole)}</th></tr></thead>
                             <tbody>
                                 {users.into_iter().map(|u| {
                                     let name = u.username.clone();
@@ -144,8 +144,8 @@ pub fn AdminUsersPage() -> impl IntoView {
                                             <td>
                                                 <ActionForm action=set_role attr:class="inline">
                                                     <input type="hidden" name="username" value=form_name.clone()/>
-                                                    <select name="role" aria-label="Role">{options}</select>
-                                                    <button type="submit">"Set"</button>
+                                                    <select name="role" aria-label={crate::i18n::t(Key::ColRole)}>{options}</select>
+                                                    <button type="submit">{crate::i18n::t(Key::Set)}</button>
                                                 </ActionForm>
                                             </td>
                                         </tr>
@@ -156,7 +156,7 @@ pub fn AdminUsersPage() -> impl IntoView {
                     }.into_any(),
                 })}
             </Suspense>
-            {move || outcome(set_role.value().get(), "Role changed.")}
+            {move || outcome(set_role.value().get(), crate::i18n::t(Key::RoleChanged))}
         </section>
     }
 }
@@ -171,15 +171,15 @@ pub fn AdminAuditPage() -> impl IntoView {
     };
     view! {
         <section class="console">
-            <h1>"Audit log"</h1>
+            <h1>{crate::i18n::t(Key::NavAudit)}</h1>
             <ConsoleNav/>
-            <p class="hint">"Every admin action, newest first. Rows are only ever added: nobody can edit them."</p>
+            <p class="hint">{crate::i18n::t(Key::AuditHint)}</p>
             <Suspense fallback=|| view! { <p>"…"</p> }>
                 {move || entries.get().map(|r| match r {
                     Err(e) => refused(e),
                     Ok(entries) => view! {
                         <table class="console-table audit">
-                            <thead><tr><th>"When"</th><th>"Who"</th><th>"What"</th><th>"Target"</th><th>"Before"</th><th>"After"</th></tr></thead>
+                            <thead><tr><th>{crate::i18n::t(Key::ColWhen)}</th><th>{crate::i18n::t(Key::ColWho)}</th><th>{crate::i18n::t(Key::ColWhat)}</th><th>{crate::i18n::t(Key::ColTarget)}</th><th>{crate::i18n::t(Key::ColBefore)}</th><th>{crate::i18n::t(Key::ColAfter)}</th></tr></thead>
                             <tbody>
                                 {entries.into_iter().map(|e| view! {
                                     <tr data-action=e.action.clone()>

@@ -5,6 +5,7 @@
 
 use super::{ConsoleNav, outcome, refused};
 use crate::error::PageError;
+use crate::i18n::Key;
 use arena_domain::admin::{AdminEndpoint, AdminModel, EndpointTest};
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
@@ -150,29 +151,40 @@ fn rate(v: Option<f64>) -> String {
 
 fn health(e: &AdminEndpoint) -> AnyView {
     match &e.health {
-        None if !e.enabled => view! { <span class="health off">"disabled"</span> }.into_any(),
-        None => view! { <span class="health off">"not loaded"</span> }.into_any(),
+        None if !e.enabled => {
+            view! { <span class="health off">{crate::i18n::t(Key::HealthDisabled)}</span> }
+                .into_any()
+        }
+        None => view! { <span class="health off">{crate::i18n::t(Key::HealthNotLoaded)}</span> }
+            .into_any(),
         Some(h) => {
             let state = if h.healthy { "up" } else { "down" };
+            let shown = if h.healthy {
+                crate::i18n::t(Key::HealthUp)
+            } else {
+                crate::i18n::t(Key::HealthDown)
+            };
             let since = h
                 .since
                 .as_deref()
                 .map(|s| {
-                    format!(
-                        " since {}",
-                        s.chars().take(19).collect::<String>().replace('T', " ")
+                    crate::i18n::t(Key::HealthSince).replace(
+                        "{time}",
+                        &s.chars().take(19).collect::<String>().replace('T', " "),
                     )
                 })
                 .unwrap_or_default();
             view! {
-                <span class=format!("health {state}") data-health=state>{format!("{state}{since}")}</span>
+                <span class=format!("health {state}") data-health=state>{format!("{shown}{since}")}</span>
                 <span class="figures">
-                    {format!(
-                        " · {} in flight, {} queued · TTFT p50 {} · {} · {} errors in the last hour",
-                        h.in_flight, h.queued, ms(h.ttft_p50_ms), rate(h.tokens_per_s_p50), h.errors_last_hour
-                    )}
+                    {crate::i18n::t(Key::HealthFigures)
+                        .replace("{in_flight}", &h.in_flight.to_string())
+                        .replace("{queued}", &h.queued.to_string())
+                        .replace("{ttft}", &ms(h.ttft_p50_ms))
+                        .replace("{rate}", &rate(h.tokens_per_s_p50))
+                        .replace("{errors}", &h.errors_last_hour.to_string())}
                 </span>
-                {h.last_error.clone().map(|m| view! { <span class="last-error">" · last error: " {m}</span> })}
+                {h.last_error.clone().map(|m| view! { <span class="last-error">{crate::i18n::t(Key::HealthLastError)} {m}</span> })}
             }
             .into_any()
         }
@@ -187,17 +199,17 @@ fn model_fields(m: Option<&AdminModel>) -> impl IntoView + use<> {
     view! {
         <input type="hidden" name="existing" value=if new { String::new() } else { key.clone() }/>
         <input type="hidden" name="version" value=text(|m| m.version.to_string())/>
-        <label>"Key" <input name="key" value=key required readonly=!new pattern="[a-z0-9][a-z0-9._\\-]{0,99}" title="lowercase letters, digits, . _ -"/></label>
-        <label>"Display name" <input name="display_name" value=text(|m| m.display_name.clone()) required maxlength="200"/></label>
-        <label>"Organization" <input name="organization" value=text(|m| m.organization.clone())/></label>
-        <label>"License" <input name="license" value=text(|m| m.license.clone())/></label>
-        <label>"Description" <textarea name="description" rows="2">{text(|m| m.description.clone())}</textarea></label>
-        <label>"System prompt" <textarea name="system_prompt" rows="3">{text(|m| m.system_prompt.clone().unwrap_or_default())}</textarea></label>
+        <label>{crate::i18n::t(Key::FKey)} <input name="key" value=key required readonly=!new pattern="[a-z0-9][a-z0-9._\\-]{0,99}" title="lowercase letters, digits, . _ -"/></label>
+        <label>{crate::i18n::t(Key::FDisplayName)} <input name="display_name" value=text(|m| m.display_name.clone()) required maxlength="200"/></label>
+        <label>{crate::i18n::t(Key::FOrganization)} <input name="organization" value=text(|m| m.organization.clone())/></label>
+        <label>{crate::i18n::t(Key::FLicense)} <input name="license" value=text(|m| m.license.clone())/></label>
+        <label>{crate::i18n::t(Key::FDescription)} <textarea name="description" rows="2">{text(|m| m.description.clone())}</textarea></label>
+        <label>{crate::i18n::t(Key::FSystemPrompt)} <textarea name="system_prompt" rows="3">{text(|m| m.system_prompt.clone().unwrap_or_default())}</textarea></label>
         <div class="row">
-            <label>"Temperature" <input name="temperature" inputmode="decimal" value=text(|m| m.temperature.map(|t| t.to_string()).unwrap_or_default()) placeholder="worker default"/></label>
-            <label>"top_p" <input name="top_p" inputmode="decimal" value=text(|m| m.top_p.map(|t| t.to_string()).unwrap_or_default()) placeholder="worker default"/></label>
-            <label>"Max tokens" <input name="max_tokens" inputmode="numeric" value=m.map_or_else(|| "512".to_owned(), |m| m.max_tokens.to_string()) required/></label>
-            <label>"Weight" <input name="weight" inputmode="decimal" value=m.map_or_else(|| "1".to_owned(), |m| m.weight.to_string()) required/></label>
+            <label>{crate::i18n::t(Key::FTemperature)} <input name="temperature" inputmode="decimal" value=text(|m| m.temperature.map(|t| t.to_string()).unwrap_or_default()) placeholder=crate::i18n::t(Key::FWorkerDefault)/></label>
+            <label>"top_p" <input name="top_p" inputmode="decimal" value=text(|m| m.top_p.map(|t| t.to_string()).unwrap_or_default()) placeholder=crate::i18n::t(Key::FWorkerDefault)/></label>
+            <label>{crate::i18n::t(Key::FMaxTokens)} <input name="max_tokens" inputmode="numeric" value=m.map_or_else(|| "512".to_owned(), |m| m.max_tokens.to_string()) required/></label>
+            <label>{crate::i18n::t(Key::FWeight)} <input name="weight" inputmode="decimal" value=m.map_or_else(|| "1".to_owned(), |m| m.weight.to_string()) required/></label>
         </div>
     }
 }
@@ -208,14 +220,14 @@ pub fn AdminModelsPage() -> impl IntoView {
     let models = Resource::new(move || save.version().get(), |_| admin_models());
     view! {
         <section class="console">
-            <h1>"Console"</h1>
+            <h1>{crate::i18n::t(Key::ConsoleTitle)}</h1>
             <ConsoleNav/>
             <Suspense fallback=|| view! { <p>"…"</p> }>
                 {move || models.get().map(|r| match r {
                     Err(e) => refused(e),
                     Ok(models) => view! {
                         <table class="console-table models">
-                            <thead><tr><th>"Model"</th><th>"State"</th><th>"Weight"</th><th>"Counted votes"</th><th>"Endpoints and live health"</th></tr></thead>
+                            <thead><tr><th>{crate::i18n::t(Key::ColCModel)}</th><th>{crate::i18n::t(Key::ColCState)}</th><th>{crate::i18n::t(Key::ColCWeight)}</th><th>{crate::i18n::t(Key::ColCountedVotes)}</th><th>{crate::i18n::t(Key::ColEndpointsHealth)}</th></tr></thead>
                             <tbody>
                                 {models.into_iter().map(|m| view! {
                                     <tr data-model=m.key.clone()>
@@ -224,7 +236,7 @@ pub fn AdminModelsPage() -> impl IntoView {
                                         <td class="weight">{m.weight}</td>
                                         <td>{m.counted_votes}</td>
                                         <td>
-                                            {if m.endpoints.is_empty() { Some(view! { <span class="health off">"no endpoint"</span> }) } else { None }}
+                                            {if m.endpoints.is_empty() { Some(view! { <span class="health off">{crate::i18n::t(Key::NoEndpoint)}</span> }) } else { None }}
                                             <ul class="endpoints">
                                                 {m.endpoints.iter().map(|e| view! {
                                                     <li><code>{e.base_url.clone()}</code> " " {health(e)}</li>
@@ -235,15 +247,15 @@ pub fn AdminModelsPage() -> impl IntoView {
                                 }).collect_view()}
                             </tbody>
                         </table>
-                        <h2>"Add a model"</h2>
+                        <h2>{crate::i18n::t(Key::AddModelTitle)}</h2>
                         <ActionForm action=save attr:class="console-form add-model">
                             {model_fields(None)}
-                            <button type="submit" class="primary">"Add model"</button>
+                            <button type="submit" class="primary">{crate::i18n::t(Key::AddModel)}</button>
                         </ActionForm>
                     }.into_any(),
                 })}
             </Suspense>
-            {move || outcome(save.value().get(), "Model added.")}
+            {move || outcome(save.value().get(), crate::i18n::t(Key::ModelAdded))}
         </section>
     }
 }
@@ -292,21 +304,21 @@ pub fn AdminModelPage() -> impl IntoView {
                                         <ActionForm action=endpoint attr:class="console-form">
                                             <input type="hidden" name="key" value=key.clone()/>
                                             <input type="hidden" name="id" value=fe.id.clone()/>
-                                            <label>"Base URL" <input name="base_url" value=fe.base_url.clone() required/></label>
-                                            <label>"Upstream model" <input name="upstream_model" value=fe.upstream_model.clone() required/></label>
-                                            <label>"API key" <input type="password" name="api_key" autocomplete="off" placeholder=if fe.api_key_set { "set (leave empty to keep)" } else { "none" }/></label>
-                                            <label class="check"><input type="checkbox" name="remove_key" value="on"/> "Remove the key"</label>
-                                            <label>"Max concurrency" <input name="max_concurrency" inputmode="numeric" value=fe.max_concurrency.to_string() required/></label>
-                                            <label class="check"><input type="checkbox" name="enabled" value="on" checked=fe.enabled/> "Enabled"</label>
-                                            <button type="submit">"Save endpoint"</button>
+                                            <label>{crate::i18n::t(Key::FBaseUrl)} <input name="base_url" value=fe.base_url.clone() required/></label>
+                                            <label>{crate::i18n::t(Key::FUpstreamModel)} <input name="upstream_model" value=fe.upstream_model.clone() required/></label>
+                                            <label>{crate::i18n::t(Key::FApiKey)} <input type="password" name="api_key" autocomplete="off" placeholder=if fe.api_key_set { crate::i18n::t(Key::FKeySet) } else { crate::i18n::t(Key::FKeyNone) }/></label>
+                                            <label class="check"><input type="checkbox" name="remove_key" value="on"/> {crate::i18n::t(Key::FRemoveKey)}</label>
+                                            <label>{crate::i18n::t(Key::FMaxConcurrency)} <input name="max_concurrency" inputmode="numeric" value=fe.max_concurrency.to_string() required/></label>
+                                            <label class="check"><input type="checkbox" name="enabled" value="on" checked=fe.enabled/> {crate::i18n::t(Key::FEnabled)}</label>
+                                            <button type="submit">{crate::i18n::t(Key::SaveEndpoint)}</button>
                                         </ActionForm>
                                         <ActionForm action=test attr:class="inline">
                                             <input type="hidden" name="id" value=test_id/>
-                                            <button type="submit" class="test">"Test this endpoint"</button>
+                                            <button type="submit" class="test">{crate::i18n::t(Key::TestEndpoint)}</button>
                                         </ActionForm>
                                         <ActionForm action=delete attr:class="inline">
                                             <input type="hidden" name="id" value=id/>
-                                            <button type="submit" class="danger">"Delete"</button>
+                                            <button type="submit" class="danger">{crate::i18n::t(Key::Delete)}</button>
                                         </ActionForm>
                                     </div>
                                 }
@@ -315,24 +327,24 @@ pub fn AdminModelPage() -> impl IntoView {
                         let (key_active, key_add) = (key.clone(), key.clone());
                         view! {
                             <h1>{m.display_name.clone()} " " <small><code>{m.key.clone()}</code></small></h1>
-                            <p class="state">{if m.active { "Active: paired in new battles." } else { "Retired: never paired in new battles (battles in progress keep it)." }}</p>
+                            <p class="state">{if m.active { crate::i18n::t(Key::ModelActive) } else { crate::i18n::t(Key::ModelRetired) }}</p>
                             <ActionForm action=active attr:class="inline">
                                 <input type="hidden" name="key" value=key_active.clone()/>
                                 <input type="hidden" name="active" value=if retire { "false" } else { "true" }/>
-                                <button type="submit" class=if retire { "danger" } else { "primary" }>{if retire { "Retire" } else { "Re-activate" }}</button>
+                                <button type="submit" class=if retire { "danger" } else { "primary" }>{if retire { crate::i18n::t(Key::Retire) } else { crate::i18n::t(Key::Reactivate) }}</button>
                             </ActionForm>
                             {move || active.value().get().map(|r| match r {
-                                Ok(live) if live > 0 => view! { <p class="notice" role="status">{format!("Done; {live} battle(s) being answered keep this model until they end.")}</p> }.into_any(),
-                                Ok(_) => view! { <p class="notice" role="status">"Done."</p> }.into_any(),
+                                Ok(live) if live > 0 => view! { <p class="notice" role="status">{crate::i18n::t(Key::DoneLive).replace("{live}", &live.to_string())}</p> }.into_any(),
+                                Ok(_) => view! { <p class="notice" role="status">{crate::i18n::t(Key::Done)}</p> }.into_any(),
                                 Err(e) => view! { <p class="notice failure" role="alert">{e.to_string()}</p> }.into_any(),
                             })}
-                            <h2>"New version of"</h2>
-                            <p class="hint">"A fine-tune or a newer release of another model: the "<a href="/leaderboard/regressions">"regressions page"</a>" compares the two in every category and language."</p>
+                            <h2>{crate::i18n::t(Key::NewVersionOf)}</h2>
+                            <p class="hint">{crate::i18n::t(Key::NewVersionHint)} <a href="/leaderboard/regressions">{crate::i18n::t(Key::VersionRegressions)}</a></p>
                             <ActionForm action=version_of attr:class="console-form version-of">
                                 <input type="hidden" name="key" value=key.clone()/>
-                                <label>"Base model "
+                                <label>{crate::i18n::t(Key::BaseModel)}
                                     <select name="base">
-                                        <option value="" selected=m.version_of.is_none()>"None"</option>
+                                        <option value="" selected=m.version_of.is_none()>{crate::i18n::t(Key::None)}</option>
                                         {
                                             let current = m.version_of.clone();
                                             let own = key.clone();
@@ -346,39 +358,39 @@ pub fn AdminModelPage() -> impl IntoView {
                                         }
                                     </select>
                                 </label>
-                                <button type="submit">"Save"</button>
+                                <button type="submit">{crate::i18n::t(Key::Save)}</button>
                             </ActionForm>
-                            {move || outcome(version_of.value().get(), "Saved.")}
-                            <h2>"Settings"</h2>
+                            {move || outcome(version_of.value().get(), crate::i18n::t(Key::Saved))}
+                            <h2>{crate::i18n::t(Key::Settings)}</h2>
                             <ActionForm action=save attr:class="console-form edit-model">
                                 {settings}
-                                <button type="submit" class="primary">"Save"</button>
+                                <button type="submit" class="primary">{crate::i18n::t(Key::Save)}</button>
                             </ActionForm>
-                            {move || outcome(save.value().get(), "Saved; every server process uses it now.")}
-                            <h2>"Endpoints"</h2>
-                            <p class="hint">"Any OpenAI-compatible server (vLLM, TGI, llama.cpp, SGLang, Ollama) or the arena's own worker. API keys are stored encrypted and never shown again."</p>
+                            {move || outcome(save.value().get(), crate::i18n::t(Key::SavedEverywhere))}
+                            <h2>{crate::i18n::t(Key::Endpoints)}</h2>
+                            <p class="hint">{crate::i18n::t(Key::EndpointsHint)}</p>
                             {endpoints}
                             {move || test.value().get().map(|r| match r {
                                 Ok(t) if t.ok => view! {
                                     <div class="notice test-result" role="status">
-                                        <p>{format!("Answered: TTFT {} · {}", ms(t.ttft_ms), rate(t.tokens_per_s))}</p>
+                                        <p>{crate::i18n::t(Key::Answered).replace("{ttft}", &ms(t.ttft_ms)).replace("{rate}", &rate(t.tokens_per_s))}</p>
                                         <blockquote>{t.answer}</blockquote>
                                     </div>
                                 }.into_any(),
-                                Ok(t) => view! { <p class="notice failure test-result" role="alert">{format!("Failed: {}", t.error.unwrap_or_default())}</p> }.into_any(),
+                                Ok(t) => view! { <p class="notice failure test-result" role="alert">{crate::i18n::t(Key::FailedWith).replace("{error}", &t.error.unwrap_or_default())}</p> }.into_any(),
                                 Err(e) => view! { <p class="notice failure" role="alert">{e.to_string()}</p> }.into_any(),
                             })}
-                            {move || outcome(endpoint.value().get(), "Endpoint saved; the gateway of every process reloaded.")}
-                            {move || outcome(delete.value().get(), "Endpoint deleted.")}
-                            <h3>"Add an endpoint"</h3>
+                            {move || outcome(endpoint.value().get(), crate::i18n::t(Key::EndpointSaved))}
+                            {move || outcome(delete.value().get(), crate::i18n::t(Key::EndpointDeleted))}
+                            <h3>{crate::i18n::t(Key::AddEndpointTitle)}</h3>
                             <ActionForm action=endpoint attr:class="console-form add-endpoint">
                                 <input type="hidden" name="key" value=key_add.clone()/>
                                 <input type="hidden" name="id" value=""/>
-                                <label>"Base URL" <input name="base_url" placeholder="http://10.0.0.5:8000/v1" required/></label>
-                                <label>"Upstream model" <input name="upstream_model" required/></label>
-                                <label>"API key" <input type="password" name="api_key" autocomplete="off" placeholder="optional"/></label>
-                                <label>"Max concurrency" <input name="max_concurrency" inputmode="numeric" value="4" required/></label>
-                                <button type="submit" class="primary">"Add endpoint"</button>
+                                <label>{crate::i18n::t(Key::FBaseUrl)} <input name="base_url" placeholder="http://10.0.0.5:8000/v1" required/></label>
+                                <label>{crate::i18n::t(Key::FUpstreamModel)} <input name="upstream_model" required/></label>
+                                <label>{crate::i18n::t(Key::FApiKey)} <input type="password" name="api_key" autocomplete="off" placeholder=crate::i18n::t(Key::Optional)/></label>
+                                <label>{crate::i18n::t(Key::FMaxConcurrency)} <input name="max_concurrency" inputmode="numeric" value="4" required/></label>
+                                <button type="submit" class="primary">{crate::i18n::t(Key::AddEndpoint)}</button>
                             </ActionForm>
                         }.into_any()
                     }

@@ -5,6 +5,7 @@
 
 use super::{ConsoleNav, refused};
 use crate::error::PageError;
+use crate::i18n::Key;
 use arena_domain::admin::{FlaggedBattle, ModerationOutcome, QuarantinedVoter, VoteQuery, VoteRow};
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
@@ -85,7 +86,7 @@ fn action_form(
             <input type="hidden" name="target" value=target/>
             <input type="hidden" name="id" value=id/>
             <input type="hidden" name="action" value=action/>
-            <input name="reason" placeholder="reason" required maxlength="500" aria-label="Reason"/>
+            <input name="reason" placeholder=crate::i18n::t(Key::Reason) required maxlength="500" aria-label=crate::i18n::t(Key::ReasonLabel)/>
             <button type="submit" data-action=format!("{target}-{action}")>{label}</button>
         </ActionForm>
     }
@@ -120,30 +121,30 @@ pub fn AdminModerationPage() -> impl IntoView {
     let field = move |name: &'static str| query.with(|q| q.get(name).unwrap_or_default());
     view! {
         <section class="console">
-            <h1>"Moderation"</h1>
+            <h1>{crate::i18n::t(Key::ModerationTitle)}</h1>
             <ConsoleNav/>
             {move || act.value().get().map(|r| match r {
-                Ok(o) => view! { <p class="notice" role="status">{format!("Done: {} vote(s) changed.", o.votes_changed)}</p> }.into_any(),
+                Ok(o) => view! { <p class="notice" role="status">{crate::i18n::t(Key::ModerationDone).replace("{count}", &o.votes_changed.to_string())}</p> }.into_any(),
                 Err(e) => view! { <p class="notice failure" role="alert">{e.to_string()}</p> }.into_any(),
             })}
-            <h2>"Flagged battles"</h2>
+            <h2>{crate::i18n::t(Key::FlaggedBattles)}</h2>
             <Suspense fallback=|| view! { <p>"…"</p> }>
                 {move || flags.get().map(|r| match r {
                     Err(e) => refused(e),
-                    Ok(flags) if flags.is_empty() => view! { <p class="hint">"Nothing flagged."</p> }.into_any(),
+                    Ok(flags) if flags.is_empty() => view! { <p class="hint">{crate::i18n::t(Key::NothingFlagged)}</p> }.into_any(),
                     Ok(flags) => view! {
                         <table class="console-table flags">
-                            <thead><tr><th>"Battle"</th><th>"Why"</th><th>"Votes"</th><th>"Actions"</th></tr></thead>
+                            <thead><tr><th>{crate::i18n::t(Key::ColBattle)}</th><th>{crate::i18n::t(Key::ColWhy)}</th><th>{crate::i18n::t(Key::ColModVotes)}</th><th>{crate::i18n::t(Key::ColActions)}</th></tr></thead>
                             <tbody>
                                 {flags.into_iter().map(|f| view! {
                                     <tr data-battle=f.battle_id.clone()>
                                         <td><code>{f.battle_id.chars().take(8).collect::<String>()}</code><br/><small>{format!("{} vs {}", f.model_a, f.model_b)}</small></td>
                                         <td>{f.reasons.join("; ")}</td>
-                                        <td>{format!("{} ({} voided)", f.votes, f.voided_votes)}</td>
+                                        <td>{crate::i18n::t(Key::VoidedCount).replace("{votes}", &f.votes.to_string()).replace("{voided}", &f.voided_votes.to_string())}</td>
                                         <td>
-                                            {action_form(act, "battle", f.battle_id.clone(), "void", "Void its votes")}
-                                            {action_form(act, "battle", f.battle_id.clone(), "dismiss", "Dismiss")}
-                                            {action_form(act, "voter", f.voter_id.clone(), "ban", "Ban the voter")}
+                                            {action_form(act, "battle", f.battle_id.clone(), "void", crate::i18n::t(Key::VoidItsVotes))}
+                                            {action_form(act, "battle", f.battle_id.clone(), "dismiss", crate::i18n::t(Key::Dismiss))}
+                                            {action_form(act, "voter", f.voter_id.clone(), "ban", crate::i18n::t(Key::BanTheVoter))}
                                         </td>
                                     </tr>
                                 }).collect_view()}
@@ -152,19 +153,17 @@ pub fn AdminModerationPage() -> impl IntoView {
                     }.into_any(),
                 })}
             </Suspense>
-            <h2>"Quarantined voters"</h2>
+            <h2>{crate::i18n::t(Key::QuarantinedVoters)}</h2>
             <p class="hint">
-                "Flagged by the rigging detector: their votes are out of the leaderboard until you "
-                "decide (the voter sees nothing). Confirm keeps them out; clear brings them back. "
-                "See docs/rigging.md."
+                {crate::i18n::t(Key::QuarantineHint)}
             </p>
             <Suspense fallback=|| view! { <p>"…"</p> }>
                 {move || held.get().map(|r| match r {
                     Err(e) => refused(e),
-                    Ok(held) if held.is_empty() => view! { <p class="hint">"Nobody is quarantined."</p> }.into_any(),
+                    Ok(held) if held.is_empty() => view! { <p class="hint">{crate::i18n::t(Key::NobodyQuarantined)}</p> }.into_any(),
                     Ok(held) => view! {
                         <table class="console-table quarantine">
-                            <thead><tr><th>"Voter"</th><th>"Why"</th><th>"Votes held"</th><th>"State"</th><th>"Actions"</th></tr></thead>
+                            <thead><tr><th>{crate::i18n::t(Key::ColVoter)}</th><th>{crate::i18n::t(Key::ColWhy)}</th><th>{crate::i18n::t(Key::ColVotesHeld)}</th><th>{crate::i18n::t(Key::ColState)}</th><th>{crate::i18n::t(Key::ColActions)}</th></tr></thead>
                             <tbody>
                                 {held.into_iter().map(|q| {
                                     let open = q.state == "quarantined";
@@ -176,8 +175,8 @@ pub fn AdminModerationPage() -> impl IntoView {
                                             <td>{q.state.clone()}</td>
                                             <td>
                                                 {open.then(|| view! {
-                                                    {action_form(act, "voter", q.voter_id.clone(), "confirm", "Confirm")}
-                                                    {action_form(act, "voter", q.voter_id.clone(), "clear", "Clear")}
+                                                    {action_form(act, "voter", q.voter_id.clone(), "confirm", crate::i18n::t(Key::Confirm))}
+                                                    {action_form(act, "voter", q.voter_id.clone(), "clear", crate::i18n::t(Key::Clear))}
                                                 })}
                                             </td>
                                         </tr>
@@ -188,30 +187,30 @@ pub fn AdminModerationPage() -> impl IntoView {
                     }.into_any(),
                 })}
             </Suspense>
-            <h2>"Votes"</h2>
+            <h2>{crate::i18n::t(Key::VotesTitle)}</h2>
             <form method="get" action="/admin/moderation" class="console-form search">
-                <label>"Model key" <input name="model" value=move || field("model")/></label>
-                <label>"Voter id" <input name="voter" value=move || field("voter")/></label>
-                <label>"From" <input type="date" name="from" value=move || field("from")/></label>
-                <label>"To" <input type="date" name="to" value=move || field("to")/></label>
-                <label>"Flagged" <select name="flagged"><option value="">"any"</option><option value="yes" selected=move || field("flagged") == "yes">"flagged"</option></select></label>
-                <label>"Voided" <select name="voided"><option value="">"any"</option><option value="yes" selected=move || field("voided") == "yes">"voided"</option><option value="no" selected=move || field("voided") == "no">"not voided"</option></select></label>
-                <button type="submit">"Search"</button>
+                <label>{crate::i18n::t(Key::ModelKey)} <input name="model" value=move || field("model")/></label>
+                <label>{crate::i18n::t(Key::VoterId)} <input name="voter" value=move || field("voter")/></label>
+                <label>{crate::i18n::t(Key::ModFrom)} <input type="date" name="from" value=move || field("from")/></label>
+                <label>{crate::i18n::t(Key::ModTo)} <input type="date" name="to" value=move || field("to")/></label>
+                <label>{crate::i18n::t(Key::ModFlagged)} <select name="flagged"><option value="">{crate::i18n::t(Key::ModAny)}</option><option value="yes" selected=move || field("flagged") == "yes">{crate::i18n::t(Key::ModFlaggedOption)}</option></select></label>
+                <label>{crate::i18n::t(Key::ModVoided)} <select name="voided"><option value="">{crate::i18n::t(Key::ModAny)}</option><option value="yes" selected=move || field("voided") == "yes">{crate::i18n::t(Key::ModVoidedOption)}</option><option value="no" selected=move || field("voided") == "no">{crate::i18n::t(Key::ModNotVoided)}</option></select></label>
+                <button type="submit">{crate::i18n::t(Key::Search)}</button>
             </form>
             <Suspense fallback=|| view! { <p>"…"</p> }>
                 {move || votes.get().map(|r| match r {
                     Err(e) => refused(e),
                     Ok(votes) => view! {
                         <table class="console-table vote-rows">
-                            <thead><tr><th>"Vote"</th><th>"When"</th><th>"Pair"</th><th>"Winner"</th><th>"State"</th><th>"Voter"</th><th>"Actions"</th></tr></thead>
+                            <thead><tr><th>{crate::i18n::t(Key::ColVote)}</th><th>{crate::i18n::t(Key::ColModWhen)}</th><th>{crate::i18n::t(Key::ColModPair)}</th><th>{crate::i18n::t(Key::ColWinner)}</th><th>{crate::i18n::t(Key::ColState)}</th><th>{crate::i18n::t(Key::ColVoter)}</th><th>{crate::i18n::t(Key::ColActions)}</th></tr></thead>
                             <tbody>
                                 {votes.into_iter().map(|v| {
                                     let state = if v.voided {
-                                        format!("voided: {}", v.void_reason.clone().unwrap_or_default())
+                                        crate::i18n::t(Key::StateVoided).replace("{reason}", &v.void_reason.clone().unwrap_or_default())
                                     } else if v.counted {
-                                        "counted".to_owned()
+                                        crate::i18n::t(Key::StateCounted).to_owned()
                                     } else {
-                                        "not counted".to_owned()
+                                        crate::i18n::t(Key::StateNotCounted).to_owned()
                                     };
                                     view! {
                                         <tr data-vote=v.id.to_string() data-voided=v.voided.to_string()>
@@ -220,18 +219,18 @@ pub fn AdminModerationPage() -> impl IntoView {
                                             <td>{format!("{} vs {}", v.model_a, v.model_b)}{v.flagged.then_some(" ⚑")}</td>
                                             <td>{v.winner.clone()}</td>
                                             <td class="state">{state}</td>
-                                            <td><a href=format!("/admin/moderation?voter={}", v.voter_id)><code>{v.voter_id.chars().take(8).collect::<String>()}</code></a>{v.voter_banned.then_some(" (banned)")}</td>
+                                            <td><a href=format!("/admin/moderation?voter={}", v.voter_id)><code>{v.voter_id.chars().take(8).collect::<String>()}</code></a>{v.voter_banned.then_some(crate::i18n::t(Key::BannedSuffix))}</td>
                                             <td>
                                                 {if v.voided {
-                                                    action_form(act, "vote", v.id.to_string(), "unvoid", "Restore").into_any()
+                                                    action_form(act, "vote", v.id.to_string(), "unvoid", crate::i18n::t(Key::Restore)).into_any()
                                                 } else {
-                                                    action_form(act, "vote", v.id.to_string(), "void", "Void").into_any()
+                                                    action_form(act, "vote", v.id.to_string(), "void", crate::i18n::t(Key::Void)).into_any()
                                                 }}
-                                                {action_form(act, "voter", v.voter_id.clone(), "void", "Void all of the voter's")}
+                                                {action_form(act, "voter", v.voter_id.clone(), "void", crate::i18n::t(Key::VoidAllVoter))}
                                                 {if v.voter_banned {
-                                                    action_form(act, "voter", v.voter_id.clone(), "unban", "Unban").into_any()
+                                                    action_form(act, "voter", v.voter_id.clone(), "unban", crate::i18n::t(Key::Unban)).into_any()
                                                 } else {
-                                                    action_form(act, "voter", v.voter_id.clone(), "ban", "Ban").into_any()
+                                                    action_form(act, "voter", v.voter_id.clone(), "ban", crate::i18n::t(Key::Ban)).into_any()
                                                 }}
                                             </td>
                                         </tr>

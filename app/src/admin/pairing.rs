@@ -4,6 +4,7 @@
 
 use super::{ConsoleNav, outcome, refused};
 use crate::error::PageError;
+use crate::i18n::Key;
 use arena_domain::admin::{PairingMode, PairingView};
 use leptos::prelude::*;
 
@@ -73,7 +74,7 @@ pub fn AdminPairingPage() -> impl IntoView {
     );
     view! {
         <section class="console">
-            <h1>"Pairing"</h1>
+            <h1>{crate::i18n::t(Key::PairingTitle)}</h1>
             <ConsoleNav/>
             <Suspense fallback=|| view! { <p>"…"</p> }>
                 {move || view_.get().map(|r| match r {
@@ -81,35 +82,35 @@ pub fn AdminPairingPage() -> impl IntoView {
                     Ok(p) => view! {
                         <ActionForm action=policy attr:class="console-form policy">
                             <input type="hidden" name="version" value=p.version.to_string()/>
-                            <label>"Mode"
+                            <label>{crate::i18n::t(Key::PairingMode)}
                                 <select name="mode">
-                                    <option value="weighted" selected=p.mode == PairingMode::Weighted>"weighted: by model weights"</option>
-                                    <option value="active" selected=p.mode == PairingMode::Active>"active: where a vote shrinks the widest intervals most"</option>
+                                    <option value="weighted" selected=p.mode == PairingMode::Weighted>{crate::i18n::t(Key::PairingWeighted)}</option>
+                                    <option value="active" selected=p.mode == PairingMode::Active>{crate::i18n::t(Key::PairingActive)}</option>
                                 </select>
                             </label>
-                            <label>"Uniform floor (active mode)" <input name="uniform_floor" value=p.uniform_floor.to_string() inputmode="decimal"/></label>
-                            <label>"Warm-up: a model with fewer counted votes than" <input name="warmup_votes" value=p.warmup_votes.to_string() inputmode="numeric"/></label>
-                            <label>"is drawn this many times as often" <input name="warmup_boost" value=p.warmup_boost.to_string() inputmode="decimal"/></label>
-                            <button type="submit" class="primary">"Save policy"</button>
+                            <label>{crate::i18n::t(Key::PairingFloor)} <input name="uniform_floor" value=p.uniform_floor.to_string() inputmode="decimal"/></label>
+                            <label>{crate::i18n::t(Key::PairingWarmup)} <input name="warmup_votes" value=p.warmup_votes.to_string() inputmode="numeric"/></label>
+                            <label>{crate::i18n::t(Key::PairingBoostTimes)} <input name="warmup_boost" value=p.warmup_boost.to_string() inputmode="decimal"/></label>
+                            <button type="submit" class="primary">{crate::i18n::t(Key::PairingSave)}</button>
                         </ActionForm>
-                        <h2>"Pair rules"</h2>
-                        <p class="hint">"A boost multiplies a pair's probability; an excluded pair is never drawn. A boost of 1, not excluded, removes the rule. Per-model weights are on each model's page."</p>
+                        <h2>{crate::i18n::t(Key::PairingRules)}</h2>
+                        <p class="hint">{crate::i18n::t(Key::PairingRulesHint)}</p>
                         <ul class="rules">
                             {p.rules.iter().map(|r| view! {
-                                <li>{format!("{} + {}: {}", r.model_a, r.model_b, if r.excluded { "excluded".to_owned() } else { format!("boost ×{}", r.boost) })}</li>
+                                <li>{format!("{} + {}: {}", r.model_a, r.model_b, if r.excluded { crate::i18n::t(Key::PairingExcludedRule).to_owned() } else { format!("boost ×{}", r.boost) })}</li>
                             }).collect_view()}
                         </ul>
                         <ActionForm action=rule attr:class="console-form rule">
-                            <label>"Model" <input name="model_a" required/></label>
-                            <label>"and model" <input name="model_b" required/></label>
-                            <label>"Boost" <input name="boost" value="1" inputmode="decimal"/></label>
-                            <label class="check"><input type="checkbox" name="excluded" value="on"/> "Excluded"</label>
-                            <button type="submit">"Set rule"</button>
+                            <label>{crate::i18n::t(Key::PairingModel)} <input name="model_a" required/></label>
+                            <label>{crate::i18n::t(Key::PairingAndModel)} <input name="model_b" required/></label>
+                            <label>{crate::i18n::t(Key::PairingBoost)} <input name="boost" value="1" inputmode="decimal"/></label>
+                            <label class="check"><input type="checkbox" name="excluded" value="on"/> {crate::i18n::t(Key::PairingExcluded)}</label>
+                            <button type="submit">{crate::i18n::t(Key::PairingSetRule)}</button>
                         </ActionForm>
-                        <h2>"Sampling"</h2>
-                        <p class="hint">{format!("{} battles in the last 24 hours. Researchers read the same at GET /api/v1/pairing.", p.battles_last_day)}</p>
+                        <h2>{crate::i18n::t(Key::PairingSampling)}</h2>
+                        <p class="hint">{crate::i18n::t(Key::PairingLastDay).replace("{battles}", &p.battles_last_day.to_string())}</p>
                         <table class="console-table pairs">
-                            <thead><tr><th>"Pair"</th><th>"Probability now"</th><th>"Battles, last day"</th><th>"Realised share"</th></tr></thead>
+                            <thead><tr><th>{crate::i18n::t(Key::ColPair)}</th><th>{crate::i18n::t(Key::ColProbability)}</th><th>{crate::i18n::t(Key::ColBattlesDay)}</th><th>{crate::i18n::t(Key::ColShare)}</th></tr></thead>
                             <tbody>
                                 {p.pairs.iter().map(|x| view! {
                                     <tr>
@@ -124,8 +125,8 @@ pub fn AdminPairingPage() -> impl IntoView {
                     }.into_any(),
                 })}
             </Suspense>
-            {move || outcome(policy.value().get(), "Policy saved.")}
-            {move || outcome(rule.value().get(), "Rule saved.")}
+            {move || outcome(policy.value().get(), crate::i18n::t(Key::PolicySaved))}
+            {move || outcome(rule.value().get(), crate::i18n::t(Key::RuleSaved))}
         </section>
     }
 }

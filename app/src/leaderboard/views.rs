@@ -1,6 +1,7 @@
 //! The leaderboard page's sections beside the main ranking: the style-controlled ranking and
 //! the static benchmarks with their correlations.
 
+use crate::i18n::Key;
 use arena_domain::api::StyleView;
 use arena_domain::benchmark::BenchmarkReport;
 use leptos::prelude::*;
@@ -9,6 +10,7 @@ use leptos::prelude::*;
 /// style feature is worth.
 #[component]
 pub(super) fn StyleBoard(view: StyleView) -> impl IntoView {
+    let lang = crate::i18n::lang();
     let rows = view
         .entries
         .iter()
@@ -30,42 +32,57 @@ pub(super) fn StyleBoard(view: StyleView) -> impl IntoView {
         .map(|c| {
             view! {
                 <li>
-                    {format!(
-                        "{}: {:+.0} Elo per standard deviation of difference (95% CI {:+.0} to {:+.0})",
-                        c.feature, c.elo, c.ci_lower, c.ci_upper
-                    )}
+                    {lang
+                        .text(Key::CoefficientLine)
+                        .replace("{feature}", &c.feature)
+                        .replace("{elo}", &format!("{:+.0}", c.elo))
+                        .replace("{lo}", &format!("{:+.0}", c.ci_lower))
+                        .replace("{hi}", &format!("{:+.0}", c.ci_upper))}
                 </li>
             }
         })
         .collect_view();
     view! {
         <section class="style-board">
-            <h2>"Style-controlled ranking"</h2>
+            <h2>{lang.text(Key::StyleTitle)}</h2>
             <p class="hint">
-                "Ratings with the answers' style held equal: length, headers, lists and bold enter the fit as covariates, so a model is not ranked up for longer or more decorated answers."
+                {lang.text(Key::StyleIntro)}
             </p>
             <div class="table-scroll">
                 <table class="board style">
                     <thead>
-                        <tr><th>"Rank"</th><th>"Model"</th><th>"Rating"</th><th>"95% CI"</th><th>"Votes"</th></tr>
+                        <tr>
+                            <th>{lang.text(Key::ColRank)}</th><th>{lang.text(Key::ColModel)}</th><th>{lang.text(Key::ColRating)}</th>
+                            <th>{lang.text(Key::ColCi)}</th><th>{lang.text(Key::ColVotes)}</th>
+                        </tr>
                     </thead>
                     <tbody>{rows}</tbody>
                 </table>
             </div>
-            <p class="hint">"What style alone is worth in a vote:"</p>
+            <p class="hint">{lang.text(Key::StyleWorth)}</p>
             <ul class="coefficients">{coefficients}</ul>
             <p class="run">
-                {format!("Style run #{} · {} · {} votes · {}", view.run_id, view.method, view.vote_count, view.computed_at)}
+                {lang
+                    .text(Key::StyleRunLine)
+                    .replace("{run}", &view.run_id.to_string())
+                    .replace("{method}", &view.method)
+                    .replace("{votes}", &view.vote_count.to_string())
+                    .replace("{at}", &view.computed_at)}
                 " · "
-                <a href="/api/v1/leaderboard/style">"as JSON"</a>
+                <a href="/api/v1/leaderboard/style">{lang.text(Key::AsJson)}</a>
             </p>
         </section>
     }
 }
 
-fn interval(lo: Option<f64>, hi: Option<f64>) -> String {
+fn interval(lang: crate::i18n::Lang, lo: Option<f64>, hi: Option<f64>) -> String {
     match (lo, hi) {
-        (Some(lo), Some(hi)) => format!(" ({lo:.2} to {hi:.2})"),
+        (Some(lo), Some(hi)) => format!(
+            " ({})",
+            lang.text(Key::RangeTo)
+                .replace("{lo}", &format!("{lo:.2}"))
+                .replace("{hi}", &format!("{hi:.2}"))
+        ),
         _ => String::new(),
     }
 }
@@ -73,6 +90,7 @@ fn interval(lo: Option<f64>, hi: Option<f64>) -> String {
 /// Benchmark scores beside the arena rating, and each benchmark's rank agreement with the arena.
 #[component]
 pub(super) fn BenchmarksBoard(report: BenchmarkReport) -> impl IntoView {
+    let lang = crate::i18n::lang();
     let heads = report
         .benchmarks
         .iter()
@@ -101,27 +119,28 @@ pub(super) fn BenchmarksBoard(report: BenchmarkReport) -> impl IntoView {
         .iter()
         .map(|c| {
             let text = match (c.spearman, c.kendall) {
-                (Some(rho), Some(tau)) => format!(
-                    "Spearman ρ = {rho:.2}{}, Kendall τ = {tau:.2}{} over {} models",
-                    interval(c.spearman_lower, c.spearman_upper),
-                    interval(c.kendall_lower, c.kendall_upper),
-                    c.models
-                ),
-                _ => format!("too few models with both a score and a rating ({})", c.models),
+                (Some(rho), Some(tau)) => lang
+                    .text(Key::CorrelationLine)
+                    .replace("{rho}", &format!("{rho:.2}"))
+                    .replace("{rho_ci}", &interval(lang, c.spearman_lower, c.spearman_upper))
+                    .replace("{tau}", &format!("{tau:.2}"))
+                    .replace("{tau_ci}", &interval(lang, c.kendall_lower, c.kendall_upper))
+                    .replace("{models}", &c.models.to_string()),
+                _ => crate::i18n::tf(Key::TooFewModels, "models", c.models),
             };
             view! { <li data-benchmark=c.benchmark.clone()><strong>{c.benchmark.clone()}</strong>": "{text}</li> }
         })
         .collect_view();
     view! {
         <section class="benchmarks-board">
-            <h2>"Static benchmarks"</h2>
+            <h2>{lang.text(Key::BenchmarksTitle)}</h2>
             <div class="table-scroll">
                 <table class="board benchmarks">
-                    <thead><tr><th>"Model"</th><th>"Arena rating"</th>{heads}</tr></thead>
+                    <thead><tr><th>{lang.text(Key::ColModel)}</th><th>{lang.text(Key::ColArenaRating)}</th>{heads}</tr></thead>
                     <tbody>{rows}</tbody>
                 </table>
             </div>
-            <p class="hint">{format!("Rank agreement with the arena (95% bootstrap intervals over the models, {} rounds, seed {}):", report.rounds, report.seed)}</p>
+            <p class="hint">{lang.text(Key::BenchmarksAgreement).replace("{rounds}", &report.rounds.to_string()).replace("{seed}", &report.seed.to_string())}</p>
             <ul class="correlations">{correlations}</ul>
         </section>
     }
