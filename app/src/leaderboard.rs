@@ -69,6 +69,17 @@ pub async fn get_benchmarks(filter: LeaderboardFilter) -> Result<BenchmarkReport
     Ok(arena.benchmarks(filter, admit).await?)
 }
 
+/// The page's name of a category.
+fn category_key(c: Category) -> Key {
+    match c {
+        Category::Coding => Key::CatCoding,
+        Category::Math => Key::CatMath,
+        Category::Long => Key::CatLong,
+        Category::MultiTurn => Key::CatMultiTurn,
+        Category::NoTies => Key::CatNoTies,
+    }
+}
+
 /// The style-controlled ranking (`/api/pages/leaderboard_style`), asked for with `?style=control`.
 #[server(prefix = "/api/pages", endpoint = "leaderboard_style")]
 pub async fn get_style_ranking(filter: LeaderboardFilter) -> Result<StyleView, PageError> {
@@ -122,7 +133,7 @@ pub fn LeaderboardPage() -> impl IntoView {
                     .and_then(|v| v.iter().find(|x| x.category == *c))
                     .map(|x| crate::i18n::tf(Key::CategoryVotes, "votes", x.votes))
                     .unwrap_or_default();
-                let label = format!("{}{votes}", c.label());
+                let label = format!("{}{votes}", crate::i18n::t(category_key(*c)));
                 view! { <option value=c.as_str() selected=chosen == c.as_str()>{label}</option> }
             })
             .collect_view();

@@ -53,7 +53,8 @@ const PAGES = [
 ];
 
 async function walk(browser: Browser, lang: string) {
-  const context = await browser.newContext({ extraHTTPHeaders: { "Accept-Language": lang } });
+  // The browser's language (Chromium sends it as Accept-Language).
+  const context = await browser.newContext({ locale: lang });
   const page = await context.newPage();
   // Signed in as the admin, so that the console's pages (and /data, /account) show everything.
   await page.goto("/signin");
