@@ -22,72 +22,22 @@ pub struct RankAgreement {
     pub kendall: Correlation,
 }
 
-/// Average ranks (1-based; ties share the mean of their positions).
-fn ranks(v: &[f64]) -> Vec<f64> {
-    let mut order: Vec<usize> = (0..v.len()).collect();
-    order.sort_by(|&a, &b| v[a].total_cmp(&v[b]));
-    let mut out = vec![0.0; v.len()];
-    let mut i = 0;
-    while i < order.len() {
-        let mut j = i;
-        while j + 1 < order.len() && v[order[j + 1]] == v[order[i]] {
-            j += 1;
-        }
-        let rank = (i + j) as f64 / 2.0 + 1.0;
-        for &k in &order[i..=j] {
-            out[k] = rank;
-        }
-        i = j + 1;
-    }
-    out
-}
-
-fn pearson(x: &[f64], y: &[f64]) -> Option<f64> {
-    let n = x.len() as f64;
-    let (mx, my) = (x.iter().sum::<f64>() / n, y.iter().sum::<f64>() / n);
-    let (mut sxy, mut sxx, mut syy) = (0.0, 0.0, 0.0);
-    for (a, b) in x.iter().zip(y) {
-        sxy += (a - mx) * (b - my);
-        sxx += (a - mx).powi(2);
-        syy += (b - my).powi(2);
-    }
-    (sxx > 0.0 && syy > 0.0).then(|| sxy / (sxx * syy).sqrt())
-}
-
-/// Spearman's ρ: Pearson's correlation of the average ranks.
+/// Spearman's ρ ([`crate::simulate::spearman`]: Pearson on average ranks, so ties are handled);
+/// `None` when undefined (fewer than 2 pairs, or a constant variable).
 pub fn spearman(x: &[f64], y: &[f64]) -> Option<f64> {
     if x.len() != y.len() || x.len() < 2 {
         return None;
     }
-    pearson(&ranks(x), &ranks(y))
+    Some(crate::simulate::spearman(x, y)).filter(|r| r.is_finite())
 }
 
-/// Kendall's τ-b (ties in either variable corrected for), O(n²): benchmarks rank tens or
-/// hundreds of models.
+/// Kendall's τ-b ([`crate::simulate::kendall_tau_b`], ties in either variable corrected for),
+/// O(n²): benchmarks rank tens or hundreds of models. `None` when undefined.
 pub fn kendall(x: &[f64], y: &[f64]) -> Option<f64> {
     if x.len() != y.len() || x.len() < 2 {
         return None;
     }
-    let (mut concordant, mut discordant, mut tie_x, mut tie_y) = (0i64, 0i64, 0i64, 0i64);
-    for i in 0..x.len() {
-        for j in i + 1..x.len() {
-            let (dx, dy) = (x[i] - x[j], y[i] - y[j]);
-            if dx == 0.0 && dy == 0.0 {
-                continue;
-            } else if dx == 0.0 {
-                tie_x += 1;
-            } else if dy == 0.0 {
-                tie_y += 1;
-            } else if (dx > 0.0) == (dy > 0.0) {
-                concordant += 1;
-            } else {
-                discordant += 1;
-            }
-        }
-    }
-    let n1 = (concordant + discordant + tie_x) as f64;
-    let n2 = (concordant + discordant + tie_y) as f64;
-    (n1 > 0.0 && n2 > 0.0).then(|| (concordant - discordant) as f64 / (n1 * n2).sqrt())
+    Some(crate::simulate::kendall_tau_b(x, y)).filter(|t| t.is_finite())
 }
 
 /// Both correlations with percentile bootstrap intervals (`rounds` resamples of the pairs;
@@ -142,6 +92,7 @@ pub fn rank_agreement(x: &[f64], y: &[f64], rounds: usize, seed: u64) -> Option<
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::simulate::average_ranks;
 
     #[test]
     fn monotone_and_reversed_orders() {
@@ -170,7 +121,7 @@ mod tests {
         assert!((kendall(&x, &y).unwrap() - 0.6).abs() < 1e-12);
         let tied = [1.0, 2.0, 2.0, 3.0, 3.0];
         assert!((kendall(&x, &tied).unwrap() - 8.0 / 80f64.sqrt()).abs() < 1e-12);
-        assert_eq!(ranks(&tied), vec![1.0, 2.5, 2.5, 4.5, 4.5]);
+        assert_eq!(average_ranks(&tied), vec![1.0, 2.5, 2.5, 4.5, 4.5]);
     }
 
     /// The interval holds the estimate, is reproducible for a seed, and narrows with more

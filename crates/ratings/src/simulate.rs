@@ -355,7 +355,7 @@ fn coverage_of(board: &Leaderboard, theta: &[f64]) -> f64 {
 }
 
 /// Ranks with ties averaged (1-based).
-fn average_ranks(v: &[f64]) -> Vec<f64> {
+pub(crate) fn average_ranks(v: &[f64]) -> Vec<f64> {
     let mut idx: Vec<usize> = (0..v.len()).collect();
     idx.sort_by(|&a, &b| v[a].total_cmp(&v[b]));
     let mut ranks = vec![0.0; v.len()];
