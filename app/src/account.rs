@@ -76,6 +76,11 @@ pub(crate) fn server_account() -> Option<arena_core::accounts::Account> {
     server::account()
 }
 
+#[cfg(feature = "ssr")]
+pub(crate) fn server_voter() -> Option<arena_core::voters::VoterId> {
+    server::voter()
+}
+
 #[server(prefix = "/api/pages", endpoint = "account")]
 pub async fn current_account() -> Result<Option<AccountView>, PageError> {
     let Some(account) = server::account() else {

@@ -1,11 +1,17 @@
 //! The battle page: a prompt, two anonymous answers streamed side by side, four vote buttons
-//! (enabled only when both answers finished), the reveal, then continue or start anew.
+//! (enabled only when both answers finished), the reveal, then continue or start anew. In a
+//! campaign (`/c/{slug}`) the same page runs in the campaign's languages, and a campaign with a
+//! rubric votes each axis instead ([`rubric`]).
+
+mod rubric;
 
 use crate::i18n::Key;
 use arena_domain::api::{AnswerView, Reveal, StreamEvent, TurnView};
+use arena_domain::campaign::CampaignPage;
 use arena_domain::markdown::render_safe_html;
 use arena_domain::{Side, Winner};
 use leptos::prelude::*;
+use std::collections::BTreeMap;
 
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) enum SideStatus {
@@ -141,6 +147,10 @@ pub(crate) struct BattleState {
     pub terms: RwSignal<Option<String>>,
     /// A vote waiting for the volunteer to accept the terms (and that version).
     pub consent: RwSignal<Option<(Winner, String)>>,
+    /// The campaign's slug (`None`: the default arena).
+    pub campaign: StoredValue<Option<String>>,
+    /// A rubric campaign's verdict so far on each axis of the last turn.
+    pub axes: RwSignal<BTreeMap<String, String>>,
 }
 
 const SUGGESTIONS: &[&str] = &[
@@ -150,9 +160,35 @@ const SUGGESTIONS: &[&str] = &[
     "What are three tips for learning a new language?",
 ];
 
+/// `/`: the default arena's battle page.
 #[component]
 pub fn BattlePage() -> impl IntoView {
+    view! { <Battle campaign=None/> }
+}
+
+/// A language's own name, for the prompt's language control.
+fn language_name(code: &str) -> String {
+    match code {
+        "en" => "English".into(),
+        "eu" => "Euskara".into(),
+        "es" => "Español".into(),
+        "fr" => "Français".into(),
+        "other" => crate::i18n::t(Key::LanguageOther).into(),
+        other => other.into(),
+    }
+}
+
+/// The battle itself, in the default arena (`campaign`: `None`) or a campaign.
+#[component]
+pub fn Battle(campaign: Option<CampaignPage>) -> impl IntoView {
+    let rubric = campaign.as_ref().and_then(|c| c.campaign.rubric.clone());
+    let languages: Vec<String> = match campaign.as_ref().map(|c| c.campaign.languages.clone()) {
+        Some(l) if !l.is_empty() => l,
+        _ => ["en", "eu", "es", "fr", "other"].map(String::from).to_vec(),
+    };
     let state = BattleState {
+        campaign: StoredValue::new(campaign.as_ref().map(|c| c.campaign.slug.clone())),
+        axes: RwSignal::new(BTreeMap::new()),
         battle_id: RwSignal::new(None),
         turns: RwSignal::new(Vec::new()),
         reveal: RwSignal::new(None),
@@ -162,7 +198,7 @@ pub fn BattlePage() -> impl IntoView {
         consent: RwSignal::new(None),
     };
     let prompt = RwSignal::new(String::new());
-    let language = RwSignal::new(String::from("en"));
+    let language = RwSignal::new(languages[0].clone());
     // A battle named in the address (`/?battle=ID`, set when it starts) is restored, so a reload
     // keeps it; any server process can serve it.
     let query = leptos_router::hooks::use_query_map();
@@ -224,8 +260,10 @@ pub fn BattlePage() -> impl IntoView {
         state.reveal.set(None);
         state.error.set(None);
         state.busy.set(false);
+        state.axes.set(BTreeMap::new());
     };
 
+    let has_rubric = rubric.is_some();
     // Keyboard: 1 = A is better, 2 = B is better, 3 = tie, 4 = both are bad (outside text fields).
     let keys = window_event_listener(leptos::ev::keydown, move |ev| {
         let typing = ev
@@ -239,6 +277,8 @@ pub fn BattlePage() -> impl IntoView {
             return;
         }
         let winner = match ev.key().as_str() {
+            // A rubric votes each axis (its buttons); only "both are bad" has a shortcut.
+            "1" | "2" | "3" if has_rubric => return,
             "1" => Winner::ModelA,
             "2" => Winner::ModelB,
             "3" => Winner::Tie,
@@ -321,12 +361,25 @@ pub fn BattlePage() -> impl IntoView {
                 </div>
             </Show>
 
-            <div class="votes" role="group" aria-label=lang.text(Key::VoteGroup)>
-                {vote_button(Winner::ModelA, Key::VoteA, "1")}
-                {vote_button(Winner::ModelB, Key::VoteB, "2")}
-                {vote_button(Winner::Tie, Key::VoteTie, "3")}
-                {vote_button(Winner::BothBad, Key::VoteBothBad, "4")}
-            </div>
+            {match rubric {
+                None => view! {
+                    <div class="votes" role="group" aria-label=lang.text(Key::VoteGroup)>
+                        {vote_button(Winner::ModelA, Key::VoteA, "1")}
+                        {vote_button(Winner::ModelB, Key::VoteB, "2")}
+                        {vote_button(Winner::Tie, Key::VoteTie, "3")}
+                        {vote_button(Winner::BothBad, Key::VoteBothBad, "4")}
+                    </div>
+                }.into_any(),
+                Some(rubric) => view! {
+                    <rubric::RubricVote
+                        rubric=rubric
+                        axes=state.axes
+                        can_vote=Signal::derive(can_vote)
+                        on_vote=Callback::new(vote)
+                        both_bad=vote_button(Winner::BothBad, Key::VoteBothBad, "4").into_any()
+                    />
+                }.into_any(),
+            }}
 
             {move || state.consent.get().map(|(_, version)| view! {
                 <div class="notice consent" role="dialog" aria-label=lang.text(Key::ConsentDialog)>
@@ -372,13 +425,12 @@ pub fn BattlePage() -> impl IntoView {
                         name="language"
                         aria-label=lang.text(Key::PromptLanguage)
                         disabled=started
+                        hidden=languages.len() == 1
                         on:change=move |ev| language.set(event_target_value(&ev))
                     >
-                        <option value="en">"English"</option>
-                        <option value="eu">"Euskara"</option>
-                        <option value="es">"Español"</option>
-                        <option value="fr">"Français"</option>
-                        <option value="other">{lang.text(Key::LanguageOther)}</option>
+                        {languages.iter().map(|code| view! {
+                            <option value=code.clone()>{language_name(code)}</option>
+                        }).collect_view()}
                     </select>
                     <button type="submit" class="primary" disabled=move || !can_send()>
                         {move || lang.text(if started() { Key::Send } else { Key::StartBattle })}

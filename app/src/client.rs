@@ -47,11 +47,41 @@ async fn post<B: Serialize, R: DeserializeOwned>(
     }
 }
 
-/// Puts the battle in the address bar (`/?battle=ID`), or takes it out, without a navigation.
+/// A PUT (with a JSON body) or DELETE whose answer has no body to read: the error's message.
+pub(crate) async fn send(
+    method: &str,
+    url: &str,
+    body: Option<&serde_json::Value>,
+) -> Result<(), String> {
+    let request = match method {
+        "PUT" => gloo_net::http::Request::put(url),
+        _ => gloo_net::http::Request::delete(url),
+    };
+    let sent = match body {
+        Some(b) => request.json(b).map_err(|e| e.to_string())?.send().await,
+        None => request.send().await,
+    };
+    let response =
+        sent.map_err(|_| "the arena cannot be reached; check your connection".to_owned())?;
+    if response.ok() {
+        Ok(())
+    } else {
+        Err(match response.json::<ApiErrorBody>().await {
+            Ok(body) => body.error.message,
+            Err(_) => format!("the arena answered {}", response.status()),
+        })
+    }
+}
+
+/// Puts the battle in the address bar (`?battle=ID` on this page: `/` or a campaign's
+/// `/c/{slug}`), or takes it out, without a navigation.
 pub(crate) fn show_battle_in_address(battle_id: Option<&str>) {
+    let path = web_sys::window()
+        .and_then(|w| w.location().pathname().ok())
+        .unwrap_or_else(|| "/".to_owned());
     let url = match battle_id {
-        Some(id) => format!("/?battle={id}"),
-        None => "/".to_owned(),
+        Some(id) => format!("{path}?battle={id}"),
+        None => path,
     };
     if let Some(history) = web_sys::window().and_then(|w| w.history().ok()) {
         let _ = history.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(&url));
@@ -111,6 +141,7 @@ fn random_key() -> String {
 pub(crate) fn send_prompt(state: BattleState, prompt: String, language: String) {
     state.busy.set(true);
     state.error.set(None);
+    state.axes.set(Default::default());
     spawn_local(async move {
         let current = state.battle_id.get_untracked();
         let result: Result<BattleCreated, String> = match &current {
@@ -120,6 +151,7 @@ pub(crate) fn send_prompt(state: BattleState, prompt: String, language: String) 
                     &CreateBattle {
                         prompt: prompt.clone(),
                         language: Some(language),
+                        campaign: state.campaign.get_value(),
                     },
                     None,
                 )
@@ -208,8 +240,11 @@ pub(crate) fn vote(state: BattleState, winner: Winner) {
                 }
             }
         }
+        // A rubric vote sends its axes (the server derives the same winner); both-bad has none.
+        let axes = state.axes.get_untracked();
         let body = CastVote {
             winner: winner.as_str().to_owned(),
+            axes: (winner != Winner::BothBad && !axes.is_empty()).then_some(axes),
         };
         let result: Result<Reveal, String> =
             post(&format!("/api/v1/battles/{id}/vote"), &body, Some(&key)).await;

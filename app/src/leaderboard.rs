@@ -94,8 +94,18 @@ pub async fn get_style_ranking(filter: LeaderboardFilter) -> Result<StyleView, P
     Ok(arena.style_leaderboard(filter, admit).await?)
 }
 
+/// `/leaderboard`: the arena's leaderboard.
 #[component]
 pub fn LeaderboardPage() -> impl IntoView {
+    view! { <Leaderboard campaign=None/> }
+}
+
+/// The leaderboard of every vote (`campaign`: `None`) or of one campaign's votes (shown on
+/// `/c/{slug}/leaderboard`, without the style-controlled ranking, which fits every vote).
+#[component]
+pub fn Leaderboard(campaign: Option<String>) -> impl IntoView {
+    let in_campaign = campaign.is_some();
+    let campaign = StoredValue::new(campaign);
     let query = use_query_map();
     let filter = move || {
         query.with(|q| {
@@ -111,6 +121,7 @@ pub fn LeaderboardPage() -> impl IntoView {
                 source: get("source"),
                 category: get("category"),
                 language_by: get("language_by"),
+                campaign: campaign.get_value(),
             }
         })
     };
@@ -141,7 +152,7 @@ pub fn LeaderboardPage() -> impl IntoView {
     };
     let benchmarks = Resource::new(filter, get_benchmarks);
     let style = Resource::new(
-        move || (filter(), current("style") == "control"),
+        move || (filter(), !in_campaign && current("style") == "control"),
         |(filter, on)| async move {
             if on {
                 get_style_ranking(filter).await.map(Some)
@@ -162,7 +173,11 @@ pub fn LeaderboardPage() -> impl IntoView {
     let lang = crate::i18n::lang();
     view! {
         <section class="leaderboard">
-            <h1>{lang.text(Key::LeaderboardTitle)}</h1>
+            {if in_campaign {
+                view! { <h2>{lang.text(Key::CampaignRatings)}</h2> }.into_any()
+            } else {
+                view! { <h1>{lang.text(Key::LeaderboardTitle)}</h1> }.into_any()
+            }}
             {move || {
                 let source = current("source");
                 (!source.is_empty()).then(|| view! {
@@ -204,7 +219,7 @@ pub fn LeaderboardPage() -> impl IntoView {
                         {move || category_counts.get().map(|r| category_options(r.ok()))}
                     </Suspense>
                 </label>
-                <label>{lang.text(Key::FilterStyle)}
+                <label hidden=in_campaign>{lang.text(Key::FilterStyle)}
                     <select name="style">
                         {options("style", &[("", lang.text(Key::FilterOff)), ("control", lang.text(Key::FilterStyleOn))])}
                     </select>

@@ -10,6 +10,7 @@ mod download;
 // The page's state machine is driven only by browser code.
 #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
 mod battle;
+mod campaign;
 #[cfg(feature = "hydrate")]
 mod client;
 pub mod error;
@@ -118,6 +119,9 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("account") view=account::AccountPage/>
                     <Route path=StaticSegment("terms") view=TermsPage/>
                     <Route path=StaticSegment("data") view=data::DataPage/>
+                    <Route path=(StaticSegment("c"), ParamSegment("slug")) view=campaign::CampaignBattlePage/>
+                    <Route path=(StaticSegment("c"), ParamSegment("slug"), StaticSegment("leaderboard")) view=campaign::CampaignLeaderboardPage/>
+                    <Route path=(StaticSegment("admin"), StaticSegment("campaigns")) view=admin::AdminCampaignsPage/>
                     <Route path=StaticSegment("admin") view=admin::AdminModelsPage/>
                     <Route path=(StaticSegment("admin"), StaticSegment("models"), ParamSegment("key")) view=admin::AdminModelPage/>
                     <Route path=(StaticSegment("admin"), StaticSegment("pairing")) view=admin::AdminPairingPage/>

@@ -103,7 +103,12 @@ async fn create_battle(
 ) -> Result<impl IntoResponse, ApiError> {
     let requester = admit(&arena, Action::CreateBattle, client, &session).await?;
     let created = arena
-        .create_battle(requester, &body.prompt, body.language)
+        .create_battle(
+            requester,
+            &body.prompt,
+            body.language,
+            body.campaign.as_deref(),
+        )
         .await?;
     Ok((StatusCode::CREATED, Json(created)))
 }
@@ -204,7 +209,14 @@ async fn vote(
         })?),
     };
     let reveal = arena
-        .vote_from(voter, id, &body.winner, key, Some(client))
+        .vote_from(
+            voter,
+            id,
+            &body.winner,
+            body.axes.as_ref(),
+            key,
+            Some(client),
+        )
         .await?;
     Ok(Json(reveal))
 }
@@ -245,7 +257,7 @@ async fn report(
 
 /// The voter of a cheap, idempotent settings write (terms, data release): only creating a voter
 /// spends the address's budget.
-async fn settings_voter(
+pub(crate) async fn settings_voter(
     arena: &Arena,
     client: IpAddr,
     session: &Session,

@@ -4,6 +4,7 @@ pub mod account;
 mod admin;
 pub mod api;
 pub mod assets;
+mod campaigns;
 pub mod client;
 mod exports;
 pub mod health;
@@ -225,8 +226,14 @@ pub fn router(state: AppState) -> Router {
             api::router()
                 .merge(account::router())
                 .merge(exports::router())
+                .merge(campaigns::router())
                 .merge(openapi::router())
-                .nest("/admin", admin::router().merge(imports::api_router())),
+                .nest(
+                    "/admin",
+                    admin::router()
+                        .merge(imports::api_router())
+                        .merge(campaigns::admin_router()),
+                ),
         )
         .merge(imports::page_router())
         .merge(language::router())

@@ -71,6 +71,9 @@ struct ExportArgs {
     /// A rating run's id: exactly the votes it fitted (excludes the other filters).
     #[arg(long)]
     run: Option<String>,
+    /// A campaign's slug: only the votes of its battles.
+    #[arg(long)]
+    campaign: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -191,6 +194,7 @@ async fn export(settings: &Settings, args: ExportArgs) -> Result<(), Box<dyn std
         flagged: args.flagged,
         turns: args.turns,
         run: args.run,
+        campaign: args.campaign,
     }
     .parse()?;
     // JSON Lines: a row per line, so the bar counts rows (CSV fields may hold newlines).

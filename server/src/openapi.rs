@@ -88,6 +88,16 @@ use utoipa::{Modify, OpenApi};
         crate::admin::users,
         crate::admin::set_role,
         crate::imports::api_import,
+        crate::campaigns::campaigns,
+        crate::campaigns::campaign,
+        crate::campaigns::register,
+        crate::campaigns::opt_in,
+        crate::campaigns::opt_out,
+        crate::campaigns::contributors,
+        crate::campaigns::progress,
+        crate::campaigns::admin_campaigns,
+        crate::campaigns::create_campaign,
+        crate::campaigns::update_campaign,
     ),
     // The error body (the responses `Conventions` adds refer to it) and the events of the battle
     // stream (a text/event-stream body has no schema of its own).
@@ -99,6 +109,7 @@ use utoipa::{Modify, OpenApi};
         (name = "leaderboard", description = "Ratings, their recorded runs, and the pairing"),
         (name = "accounts", description = "Sign up, sign in, API tokens"),
         (name = "exports", description = "Research exports (researchers and admins)"),
+        (name = "campaigns", description = "Campaigns: their pages, registration and boards"),
         (name = "admin", description = "The admins' console"),
         (name = "service", description = "Health and this document"),
     )

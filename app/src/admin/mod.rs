@@ -3,11 +3,13 @@
 //! which checks the role on the server before anything else: a stranger gets 401 (the pages
 //! send them to the sign-in page), any other role 403.
 
+mod campaigns;
 mod imports;
 mod models;
 mod moderation;
 mod pairing;
 
+pub use campaigns::AdminCampaignsPage;
 pub use imports::AdminImportsPage;
 pub use models::{AdminModelPage, AdminModelsPage};
 pub use moderation::AdminModerationPage;
@@ -81,6 +83,7 @@ pub fn ConsoleNav() -> impl IntoView {
         <nav class="console-nav" aria-label={crate::i18n::t(Key::ConsoleNav)}>
             <A href="/admin" exact=true>{crate::i18n::t(Key::NavModels)}</A>
             <A href="/admin/pairing">{crate::i18n::t(Key::NavPairing)}</A>
+            <A href="/admin/campaigns">{crate::i18n::t(Key::NavCampaigns)}</A>
             <A href="/admin/moderation">{crate::i18n::t(Key::NavModeration)}</A>
             <A href="/admin/imports">{crate::i18n::t(Key::NavImports)}</A>
             <A href="/admin/users">{crate::i18n::t(Key::NavUsers)}</A>

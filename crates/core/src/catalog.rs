@@ -168,6 +168,51 @@ impl Catalog {
         Some((models.get(&a)?.clone(), models.get(&b)?.clone()))
     }
 
+    /// Two models of a campaign's `pool` (`None`: every active model): drawn by the arena's
+    /// policy restricted to the pool, or every pair equally often (`uniform`).
+    pub fn choose_pair_in(
+        &self,
+        pool: Option<&std::collections::HashSet<Uuid>>,
+        pairing: arena_domain::campaign::CampaignPairing,
+        available: impl Fn(&Model) -> bool,
+    ) -> Option<(Model, Model)> {
+        use arena_domain::campaign::CampaignPairing;
+        if pool.is_none() && pairing == CampaignPairing::Arena {
+            return self.choose_pair(available);
+        }
+        let models = self.models.read().expect("catalog lock");
+        let in_pool = |id: &Uuid| pool.is_none_or(|p| p.contains(id));
+        let table: Vec<((Uuid, Uuid), f64)> = match pairing {
+            CampaignPairing::Arena => self
+                .pairing
+                .read()
+                .expect("catalog lock")
+                .table
+                .iter()
+                .filter(|((a, b), _)| in_pool(a) && in_pool(b))
+                .copied()
+                .collect(),
+            CampaignPairing::Uniform => {
+                let mut ids: Vec<Uuid> = models
+                    .values()
+                    .filter(|m| m.active && in_pool(&m.id))
+                    .map(|m| m.id)
+                    .collect();
+                ids.sort_unstable();
+                let mut pairs = Vec::new();
+                for (i, a) in ids.iter().enumerate() {
+                    for b in &ids[i + 1..] {
+                        pairs.push(((*a, *b), 1.0));
+                    }
+                }
+                pairs
+            }
+        };
+        let ok = |id: Uuid| models.get(&id).is_some_and(|m| m.active && available(m));
+        let (a, b) = crate::pairing::draw(&table, ok, &mut rand::rng())?;
+        Some((models.get(&a)?.clone(), models.get(&b)?.clone()))
+    }
+
     pub fn get(&self, id: Uuid) -> Option<Model> {
         self.models.read().expect("catalog lock").get(&id).cloned()
     }

@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod admin;
 pub mod battles;
+pub mod campaigns;
 pub mod catalog;
 pub mod config;
 pub mod db;

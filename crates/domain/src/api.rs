@@ -10,6 +10,9 @@ pub struct CreateBattle {
     pub prompt: String,
     #[serde(default)]
     pub language: Option<String>,
+    /// The campaign's slug (`/c/{slug}`); absent: the default arena.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub campaign: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -30,7 +33,13 @@ pub struct ContinueBattle {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CastVote {
+    /// `model_a`, `model_b`, `tie` or `both_bad`. In a campaign with a rubric it may be left
+    /// out: the rubric's rule derives it from `axes` (given, it must agree).
+    #[serde(default)]
     pub winner: String,
+    /// A rubric campaign's verdict per axis (`model_a`, `model_b` or `tie`), by axis key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub axes: Option<std::collections::BTreeMap<String, String>>,
 }
 
 /// The reveal: returned by a successful vote.
@@ -173,6 +182,9 @@ pub struct LeaderboardFilter {
     /// `detected` (the voted prompt's language as detected).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub language_by: Option<String>,
+    /// A campaign's slug (`/c/{slug}`): only the votes of its battles.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub campaign: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -185,6 +185,9 @@ pub struct ExportQuery {
     /// filter.
     #[serde(default)]
     pub run: Option<String>,
+    /// A campaign's slug: only the votes of its battles.
+    #[serde(default)]
+    pub campaign: Option<String>,
 }
 
 /// A checked export request.
@@ -204,6 +207,9 @@ pub struct ExportSpec {
     /// The rating run whose vote set this is.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub run: Option<i64>,
+    /// The campaign whose votes these are.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub campaign: Option<String>,
 }
 
 fn date(field: &'static str, raw: Option<&str>) -> Result<Option<String>, ExportInputError> {
@@ -268,6 +274,7 @@ impl ExportQuery {
                     &self.voided,
                     &self.flagged,
                     &self.turns,
+                    &self.campaign,
                 ]
                 .into_iter()
                 .any(given)
@@ -345,6 +352,19 @@ impl ExportQuery {
             )?,
             first_turn_only: choice("turns", self.turns.as_deref(), false, "first", "all")?,
             run,
+            campaign: match self
+                .campaign
+                .as_deref()
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+            {
+                None => None,
+                Some(c) => {
+                    crate::campaign::check_slug("campaign", c)
+                        .map_err(|e| bad("campaign", e.message))?;
+                    Some(c.to_owned())
+                }
+            },
         })
     }
 }

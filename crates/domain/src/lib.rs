@@ -7,6 +7,7 @@ pub mod account;
 pub mod admin;
 pub mod api;
 pub mod benchmark;
+pub mod campaign;
 pub mod category;
 pub mod export;
 pub mod identity;

@@ -191,6 +191,9 @@ pub fn arrow_schema(schema: Schema) -> SchemaRef {
             conversation("conversation_a"),
             conversation("conversation_b"),
             conv_metadata(),
+            text("campaign"),
+            nullable_text("axes"),
+            nullable_text("registration"),
         ],
     };
     Arc::new(arrow_schema::Schema::new(fields))

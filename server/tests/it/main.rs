@@ -7,6 +7,7 @@ mod common;
 mod abuse;
 mod accounts;
 mod api;
+mod campaigns;
 mod console;
 mod exports;
 mod i18n;

@@ -82,39 +82,47 @@ fn parse_prompt(raw: &str) -> ArenaResult<Prompt> {
 }
 
 impl Arena {
-    /// Creates a battle between two distinct available models and starts both answers.
+    /// Creates a battle between two distinct available models of the campaign (`None`: the
+    /// default arena) and starts both answers.
     #[tracing::instrument(skip(self, prompt), fields(voter.id = %requester.voter.0))]
     pub async fn create_battle(
         &self,
         requester: Requester,
         prompt: &str,
         language: Option<String>,
+        campaign: Option<&str>,
     ) -> ArenaResult<BattleCreated> {
         let voter = requester.voter;
         let prompt = parse_prompt(prompt)?;
         let language = parse_language(language)?;
         crate::voters::refuse_banned(&crate::voters::standing(&self.pool, voter).await?)?;
+        let rules = self.battle_rules(voter, campaign, language).await?;
+        let language = rules.language.clone();
         let slot = self.reserve_generation(requester)?;
         let (model_a, model_b) = self
             .catalog
-            .choose_pair(|m| self.gateway.is_model_available(&m.key))
+            .choose_pair_in(rules.pool.as_ref(), rules.pairing, |m| {
+                self.gateway.is_model_available(&m.key)
+            })
             .ok_or_else(|| {
                 ArenaError::Unavailable(
-                    "no two models are available right now; try again in a minute".into(),
+                    "no two models of this arena are available right now; try again in a minute"
+                        .into(),
                 )
             })?;
         let battle_id = Uuid::now_v7();
         let turn_id = Uuid::now_v7();
         let mut tx = self.pool.begin().await?;
         sqlx::query(
-            "insert into battle (id, voter_id, model_a_id, model_b_id, language)
-             values ($1, $2, $3, $4, $5)",
+            "insert into battle (id, voter_id, model_a_id, model_b_id, language, campaign_id)
+             values ($1, $2, $3, $4, $5, $6)",
         )
         .bind(battle_id)
         .bind(voter.0)
         .bind(model_a.id)
         .bind(model_b.id)
         .bind(&language)
+        .bind(rules.id)
         .execute(&mut *tx)
         .await?;
         insert_turn(

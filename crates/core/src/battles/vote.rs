@@ -9,6 +9,7 @@ use crate::voters::VoterId;
 use arena_domain::Winner;
 use arena_domain::api::Reveal;
 use sqlx::Row;
+use std::collections::BTreeMap;
 use uuid::Uuid;
 
 impl Arena {
@@ -22,26 +23,62 @@ impl Arena {
         winner: &str,
         idempotency_key: Option<&str>,
     ) -> ArenaResult<Reveal> {
-        self.vote_from(voter, battle_id, winner, idempotency_key, None)
+        self.vote_from(voter, battle_id, winner, None, idempotency_key, None)
             .await
     }
 
     /// [`Arena::vote`] from a client address (the rigging defences' burst signal keeps only a
-    /// salted hash of it).
+    /// salted hash of it), with a rubric campaign's verdict per axis (`axes`): the overall
+    /// winner is then derived by the campaign's rule (`winner`, if given, must agree; `both_bad`
+    /// alone, without axes, stays possible).
     pub async fn vote_from(
         &self,
         voter: VoterId,
         battle_id: Uuid,
         winner: &str,
+        axes: Option<&BTreeMap<String, String>>,
         idempotency_key: Option<&str>,
         client: Option<std::net::IpAddr>,
     ) -> ArenaResult<Reveal> {
         let client = client
             .filter(|ip| !(self.rigging.burst_exempt_loopback && ip.is_loopback()))
             .map(|ip| crate::limits::address_key(ip).to_string());
-        let winner: Winner = winner.parse().map_err(|e: arena_domain::WinnerError| {
-            ArenaError::invalid("invalid_winner", e.to_string())
-        })?;
+        let parse = |w: &str| {
+            w.parse::<Winner>().map_err(|e: arena_domain::WinnerError| {
+                ArenaError::invalid("invalid_winner", e.to_string())
+            })
+        };
+        let rubric = crate::campaigns::battle_rubric(&self.pool, battle_id).await?;
+        let winner: Winner = match (&rubric, axes) {
+            (Some(rubric), Some(axes)) => {
+                let derived = rubric
+                    .derive(axes)
+                    .map_err(|e| ArenaError::invalid("invalid_axes", e.to_string()))?;
+                if !winner.is_empty() && parse(winner)? != derived {
+                    return Err(ArenaError::invalid(
+                        "winner_mismatch",
+                        format!(
+                            "the rubric's rule makes {derived} the winner of these verdicts, \
+                             not {winner}"
+                        ),
+                    ));
+                }
+                derived
+            }
+            (Some(_), None) if winner != "both_bad" => {
+                return Err(ArenaError::invalid(
+                    "axes_required",
+                    "this campaign votes each axis of its rubric: send axes (or both_bad)",
+                ));
+            }
+            (None, Some(_)) => {
+                return Err(ArenaError::invalid(
+                    "invalid_axes",
+                    "this battle's campaign has no rubric: send a winner only",
+                ));
+            }
+            _ => parse(winner)?,
+        };
         if let Some(key) = idempotency_key
             && (key.is_empty() || key.len() > 200 || !key.bytes().all(|b| b.is_ascii_graphic()))
         {
@@ -177,6 +214,19 @@ impl Arena {
         .bind(client)
         .fetch_one(&mut *tx)
         .await?;
+        if let (Some(_), Some(axes)) = (&rubric, axes) {
+            let keys: Vec<String> = axes.keys().cloned().collect();
+            let verdicts: Vec<String> = axes.values().cloned().collect();
+            sqlx::query(
+                "insert into vote_axis (vote_id, axis, winner)
+                 select $1, unnest($2::text[]), unnest($3::text[])",
+            )
+            .bind(vote_id)
+            .bind(keys)
+            .bind(verdicts)
+            .execute(&mut *tx)
+            .await?;
+        }
         sqlx::query("update battle_turn set status = 'voted', updated_at = now() where id = $1")
             .bind(turn.id)
             .execute(&mut *tx)

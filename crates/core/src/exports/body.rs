@@ -121,6 +121,9 @@ mod tests {
             tstamp: 1_700_000_000.5 + k as f64,
             created_at: "2026-12-01T10:00:00.123+00:00".into(),
             voter: "h4sh".into(),
+            campaign: "arena".into(),
+            axes: (k % 2 == 1).then(|| r#"{"content":"model_a","language":"tie"}"#.into()),
+            registration: (k % 2 == 1).then(|| r#"{"education":"university"}"#.into()),
             turns: (0..turns)
                 .map(|i| TurnRecord {
                     prompt: format!("q{i}, \"quoted\"\n```fn main() {{}}```"),

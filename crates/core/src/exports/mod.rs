@@ -89,6 +89,11 @@ struct Raw {
     prompt_tokens_b: Option<i64>,
     /// The turns before this one, a JSON array (only for a later turn).
     earlier: Option<String>,
+    campaign: String,
+    /// A rubric vote's verdict per axis, a JSON object.
+    axes: Option<String>,
+    /// The voter's answers to the campaign's registration questions, a JSON object.
+    registration: Option<String>,
 }
 
 impl Raw {
@@ -181,10 +186,16 @@ select v.id as vote_id, v.battle_id, t.turn_index, ma.key as model_a, mb.key as 
             join answer ea on ea.turn_id = tt.id and ea.side = 'a' and not ea.discarded
             join answer eb on eb.turn_id = tt.id and eb.side = 'b' and not eb.discarded
             where tt.battle_id = b.id and tt.turn_index < t.turn_index)::text
-       end as earlier
+       end as earlier,
+       cp.slug as campaign, ax.axes, reg.answers::text as registration
 from vote v
 join battle_turn t on t.id = v.turn_id
 join battle b on b.id = v.battle_id
+join campaign cp on cp.id = b.campaign_id
+left join (select vote_id, json_object_agg(axis, winner order by axis)::text as axes
+           from vote_axis group by vote_id) ax on ax.vote_id = v.id
+left join campaign_registration reg on reg.campaign_id = b.campaign_id
+                                   and reg.voter_id = v.voter_id
 join model ma on ma.id = b.model_a_id
 join model mb on mb.id = b.model_b_id
 join voter r on r.id = v.voter_id
@@ -202,6 +213,7 @@ where (not $1 or v.counted)
   and ($5::text is null or coalesce(b.language, '') = $5)
   and (cardinality($6::text[]) = 0 or ma.key = any($6) or mb.key = any($6))
   and (not $7 or t.turn_index = 0)
+  and ($10::text is null or cp.slug = $10)
   and (case when $8::bigint is null then not r.data_release_opt_out
             else v.counted
                  and (case when $9::text is null then v.id <= $8
@@ -227,10 +239,15 @@ async fn run_set(pool: &sqlx::PgPool, spec: &mut ExportSpec, run: i64) -> ArenaR
         date_from: Option<chrono::NaiveDate>,
         date_to: Option<chrono::NaiveDate>,
         imported: bool,
+        campaign: Option<String>,
+        by_votes: bool,
     }
     let row: Option<Run> = sqlx::query_as(
         "select max_vote_id, snapshot, language, date_from, date_to,
-                source_id is not null as imported
+                source_id is not null as imported,
+                result->'filter'->>'campaign' as campaign,
+                (result->'filter'->>'category' is not null
+                 or result->'filter'->>'language_by' is not null) as by_votes
          from rating_run where id = $1",
     )
     .bind(run)
@@ -243,6 +260,8 @@ async fn run_set(pool: &sqlx::PgPool, spec: &mut ExportSpec, run: i64) -> ArenaR
         date_from: from,
         date_to: to,
         imported,
+        campaign,
+        by_votes,
     }) = row
     else {
         return Err(ArenaError::NotFound { what: "rating run" });
@@ -253,6 +272,14 @@ async fn run_set(pool: &sqlx::PgPool, spec: &mut ExportSpec, run: i64) -> ArenaR
             "run: that run rates an imported data source; its votes are the imported file",
         ));
     }
+    if by_votes {
+        return Err(ArenaError::invalid(
+            "invalid_field",
+            "run: a category's or a detected language's run cannot be exported by its id yet; \
+             export with the same filters instead",
+        ));
+    }
+    spec.campaign = campaign;
     spec.language = language;
     spec.from = from.map(|d| d.to_string());
     spec.to = to.map(|d| d.to_string());
@@ -296,6 +323,9 @@ pub async fn start(
             "invalid_field",
             format!("models: no model has the key {unknown:?}"),
         ));
+    }
+    if let Some(slug) = &spec.campaign {
+        crate::campaigns::by_slug(&pool, slug).await?;
     }
     let mut spec = spec;
     let run_set = match spec.run {
@@ -367,6 +397,7 @@ async fn run(
         && spec.to.is_none()
         && spec.language.is_none()
         && spec.models.is_empty()
+        && spec.campaign.is_none()
     {
         sqlx::query_scalar(
             "select id from rating_run where refresh and max_vote_id = $1
@@ -396,6 +427,7 @@ async fn run(
             .bind(spec.first_turn_only)
             .bind(run_set.as_ref().map(|r| r.mark))
             .bind(run_set.as_ref().and_then(|r| r.snapshot.clone()))
+            .bind(&spec.campaign)
             .fetch(&mut *db);
         while let Some(mut raw) = stream.try_next().await? {
             if !spec.include_flagged && raw.flagged {
@@ -425,6 +457,10 @@ async fn run(
                 created_at: raw.created_at.to_rfc3339(),
                 voter: voter_hash(&salt, raw.voter_id),
                 turns,
+                campaign: raw.campaign,
+                axes: raw.axes,
+                // Personal answers leave only with the voter's conversations.
+                registration: if raw.redacted { None } else { raw.registration },
             };
             let Some(row) = render::row(spec.schema, &record) else {
                 continue;

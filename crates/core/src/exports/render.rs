@@ -58,6 +58,12 @@ pub struct ExportRecord {
     /// Keyed hash of the voter id (per-release salt).
     pub voter: String,
     pub turns: Vec<TurnRecord>,
+    /// The campaign's slug (`arena`: the default arena).
+    pub campaign: String,
+    /// A rubric vote's verdict per axis, as JSON text.
+    pub axes: Option<String>,
+    /// The voter's answers to the campaign's registration questions, as JSON text.
+    pub registration: Option<String>,
 }
 
 fn conversation(turns: &[TurnRecord], side: char) -> Value {
@@ -270,7 +276,17 @@ pub fn row(schema: Schema, r: &ExportRecord) -> Option<Row> {
                 ("id", json!(id)),
                 ("username", json!(r.voter)),
                 ("user_language", language.clone()),
-                ("user_education", Value::Null),
+                (
+                    "user_education",
+                    json!(r.registration.as_deref().and_then(|j| {
+                        let v: Value = serde_json::from_str(j).ok()?;
+                        Some(match &v["education"] {
+                            Value::String(s) => s.clone(),
+                            Value::Null => return None,
+                            other => other.to_string(),
+                        })
+                    })),
+                ),
                 ("timestamp", json!(r.created_at)),
                 ("model_a", json!(r.model_a)),
                 ("model_b", json!(r.model_b)),
@@ -333,6 +349,9 @@ pub fn row(schema: Schema, r: &ExportRecord) -> Option<Row> {
             ("conversation_a", conversation(&r.turns, 'a')),
             ("conversation_b", conversation(&r.turns, 'b')),
             ("conv_metadata", conv_metadata(r)),
+            ("campaign", json!(r.campaign)),
+            ("axes", json!(r.axes)),
+            ("registration", json!(r.registration)),
         ]),
     })
 }
@@ -373,6 +392,9 @@ mod tests {
             tstamp: 1_700_000_000.5,
             created_at: "2026-12-01T10:00:00+00:00".into(),
             voter: "h4sh".into(),
+            campaign: "arena".into(),
+            axes: None,
+            registration: None,
             turns: (0..turns)
                 .map(|i| TurnRecord {
                     prompt: format!("q{i}, \"quoted\""),

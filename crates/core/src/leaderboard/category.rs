@@ -1,6 +1,6 @@
 //! Leaderboard categories (coding, math, long prompts, multi-turn, decisive votes only): which
 //! votes belong to each, as SQL over the vote `v`, its turn `t` and the turn's live answers `aa`
-//! and `ab` (this module is the only place that decides), the counts of a category's view read
+//! and `ab` (this module is the only place that decides), a campaign's votes, the counts of a category's view read
 //! from the votes themselves, and each category's number of votes for the page's control.
 
 use super::CountRow;
@@ -32,6 +32,15 @@ pub(crate) fn condition(category: Option<Category>) -> &'static str {
     }
 }
 
+/// The condition "vote `v`'s battle `b` is in the campaign named by the parameter `param`"
+/// (true when it is null).
+pub(crate) fn in_campaign(param: &str) -> String {
+    format!(
+        "({param}::text is null
+          or b.campaign_id = (select id from campaign where slug = {param}::text))"
+    )
+}
+
 /// The joins every condition may use.
 const JOINS: &str = "join battle_turn t on t.id = v.turn_id
      left join answer aa on aa.turn_id = t.id and aa.side = 'a' and not aa.discarded
@@ -57,6 +66,7 @@ pub(crate) async fn counts<'c>(
     language: &Option<String>,
     from: Option<chrono::NaiveDate>,
     to: Option<chrono::NaiveDate>,
+    campaign: Option<&str>,
 ) -> ArenaResult<Vec<CountRow>> {
     let sql = format!(
         "select b.model_a_id, b.model_b_id,
@@ -71,14 +81,17 @@ pub(crate) async fn counts<'c>(
            and ($2::date is null or (v.created_at at time zone 'utc')::date >= $2)
            and ($3::date is null or (v.created_at at time zone 'utc')::date <= $3)
            and {cond}
+           and {in_campaign}
          group by b.model_a_id, b.model_b_id",
         cond = condition(category),
         language = language_column(detected),
+        in_campaign = in_campaign("$4"),
     );
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(language)
         .bind(from)
         .bind(to)
+        .bind(campaign)
         .fetch_all(conn)
         .await?)
 }

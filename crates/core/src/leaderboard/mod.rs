@@ -56,6 +56,8 @@ pub(crate) struct Spec {
     /// `language` is the prompt's detected language, not the chosen one (counted from the
     /// votes too).
     detected_language: bool,
+    /// A campaign's slug: the votes of its battles only (counted from the votes).
+    campaign: Option<String>,
 }
 
 impl Spec {
@@ -178,6 +180,16 @@ impl Spec {
                 "an imported source has only the languages it was published with",
             ));
         }
+        let campaign = match given(&filter.campaign) {
+            None => None,
+            Some(raw) => Some(crate::campaigns::parse_slug(raw)?),
+        };
+        if campaign.is_some() && source.is_some() {
+            return Err(ArenaError::invalid(
+                "invalid_campaign",
+                "campaigns are the arena's own votes, not an imported source's",
+            ));
+        }
         if category.is_some() && source.is_some() {
             return Err(ArenaError::invalid(
                 "invalid_category",
@@ -193,6 +205,7 @@ impl Spec {
             bootstrap,
             category,
             detected_language,
+            campaign,
         })
     }
 
@@ -212,11 +225,12 @@ impl Spec {
             && self.ties == TieModel::Half
             && self.bootstrap.is_none()
             && self.category.is_none()
+            && self.campaign.is_none()
     }
 
     /// Counted from the votes (a category, or the detected language), not the counts table.
     pub(crate) fn counted_from_votes(&self) -> bool {
-        self.category.is_some() || self.detected_language
+        self.category.is_some() || self.detected_language || self.campaign.is_some()
     }
 
     pub(crate) fn method(&self) -> String {
@@ -233,6 +247,10 @@ impl Spec {
         let method = match self.category {
             None => method,
             Some(c) => format!("{method}, category: {}", c.label()),
+        };
+        let method = match &self.campaign {
+            None => method,
+            Some(c) => format!("{method}, campaign: {c}"),
         };
         if self.detected_language {
             format!("{method}, language as detected in the prompt")
@@ -288,6 +306,7 @@ impl Spec {
             source: self.source.clone(),
             category: self.category.map(|c| c.as_str().to_owned()),
             language_by: self.detected_language.then(|| "detected".to_owned()),
+            campaign: self.campaign.clone(),
         }
     }
 }
@@ -398,6 +417,7 @@ impl Arena {
                and ($3::date is null or (v.created_at at time zone 'utc')::date >= $3)
                and ($4::date is null or (v.created_at at time zone 'utc')::date <= $4)
                and {in_category}
+               and {in_campaign}
              group by b.model_a_id, b.model_b_id",
             not_voided = counts::not_voided_in("$5"),
             joins = if spec.counted_from_votes() {
@@ -407,6 +427,7 @@ impl Arena {
             },
             language = category::language_column(spec.detected_language),
             in_category = category::condition(spec.category),
+            in_campaign = category::in_campaign("$6"),
         );
         let rows: Vec<CountRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
             .bind(recorded.max_vote_id)
@@ -414,6 +435,7 @@ impl Arena {
             .bind(spec.from)
             .bind(spec.to)
             .bind(&snapshot)
+            .bind(&spec.campaign)
             .fetch_all(&self.pool)
             .await?;
         self.compare_refit(recorded, &keys, &rows, spec).await

@@ -88,7 +88,7 @@ impl Arena {
         for c in Category::ALL {
             by_category.push((
                 c,
-                category::counts(&mut *tx, Some(c), false, &None, None, None).await?,
+                category::counts(&mut *tx, Some(c), false, &None, None, None, None).await?,
             ));
         }
         tx.commit().await?;

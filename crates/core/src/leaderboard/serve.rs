@@ -47,6 +47,9 @@ impl Arena {
         admit: impl FnOnce() -> ArenaResult<()>,
     ) -> ArenaResult<LeaderboardView> {
         let spec = Spec::parse(&filter)?;
+        if let Some(slug) = &spec.campaign {
+            crate::campaigns::by_slug(&self.pool, slug).await?;
+        }
         let key = options_key(&spec);
         if spec.is_default() {
             if let Some(view) = self.latest_run(&key).await? {
@@ -213,6 +216,7 @@ impl Arena {
                     &spec.language,
                     spec.from,
                     spec.to,
+                    spec.campaign.as_deref(),
                 )
                 .await?
             }
