@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 
 /// Where `server/src/lib.rs` mounts each router-building function: (file, function, prefix),
 /// or `None` for routes that are not the JSON API (a page's form post).
-const MOUNTS: [(&str, &str, Option<&str>); 9] = [
+const MOUNTS: [(&str, &str, Option<&str>); 11] = [
     ("health.rs", "router", Some("")),
     ("api.rs", "router", Some("/api/v1")),
     ("account.rs", "router", Some("/api/v1")),
@@ -27,6 +27,8 @@ const MOUNTS: [(&str, &str, Option<&str>); 9] = [
     ("openapi.rs", "router", Some("/api/v1")),
     ("admin.rs", "router", Some("/api/v1/admin")),
     ("imports.rs", "api_router", Some("/api/v1/admin")),
+    ("campaigns.rs", "router", Some("/api/v1")),
+    ("campaigns.rs", "admin_router", Some("/api/v1/admin")),
     // The console page's upload form (multipart, answered with a redirect to the page).
     ("imports.rs", "page_router", None),
     // The top bar's language switch (a cookie and a redirect back to the page).
