@@ -68,3 +68,9 @@ create table vote_axis (
     winner text not null check (winner in ('model_a', 'model_b', 'tie')),
     primary key (vote_id, axis)
 );
+
+-- A stored rating run is current only if no transaction that was in progress when its snapshot
+-- was taken has since committed a counted vote or a void event (those have ids below the run's
+-- mark, so the mark alone cannot tell): looked up by transaction id.
+create index vote_counted_txid_idx on vote (txid) where counted;
+create index vote_void_txid_idx on vote_void (txid);

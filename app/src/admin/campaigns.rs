@@ -2,6 +2,8 @@
 //! form to create a campaign or edit one (`?edit=slug`): name, address, description, dates,
 //! languages, model pool, pairing, sign-in, registration questions, rubric axes and the rule
 //! that derives the overall winner.
+// A form's server function takes one argument per field.
+#![allow(clippy::too_many_arguments)]
 
 use super::{ConsoleNav, outcome, refused};
 use crate::error::PageError;
@@ -18,7 +20,6 @@ pub async fn admin_campaigns() -> Result<Vec<Campaign>, PageError> {
         .map_err(PageError::from)
 }
 
-#[allow(clippy::too_many_arguments)]
 #[server(prefix = "/api/pages", endpoint = "admin_save_campaign")]
 pub async fn admin_save_campaign(
     existing: String,

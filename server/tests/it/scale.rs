@@ -461,3 +461,52 @@ async fn a_battle_created_on_one_process_streams_and_votes_through_another() {
         "stand-ins left behind"
     );
 }
+
+/// A vote whose transaction was open when a run read its snapshot, and that committed after it,
+/// has an id below the run's mark: the run must not be served as current afterwards (it once
+/// was, for as long as no newer vote arrived).
+#[tokio::test]
+async fn a_run_that_missed_an_in_flight_vote_is_not_served_as_current() {
+    let (_fake, url) = spawn_fake(Mode::Normal).await;
+    let app = TestApp::spawn(vec![model("alpha", &url, 16), model("beta", &url, 16)]).await;
+    let (slow, fast) = (app.client(), app.client());
+    let slow_battle = app.create_battle(&slow, "Hi").await;
+    let fast_battle = app.create_battle(&fast, "Hi").await;
+    app.read_stream(&slow, &slow_battle).await;
+    app.read_stream(&fast, &fast_battle).await;
+    // The slow vote takes its id first and commits last, as the vote path writes it.
+    let mut in_flight = app.pool.begin().await.unwrap();
+    sqlx::query(
+        "with v as (
+             insert into vote (turn_id, battle_id, voter_id, winner, counted, txid)
+             select t.id, b.id, b.voter_id, 'model_a', true, pg_current_xact_id()
+             from battle b join battle_turn t on t.battle_id = b.id where b.id = $1::uuid
+             returning battle_id)
+         insert into pair_count (model_a_id, model_b_id, language, day, wins_a, wins_b, ties,
+                                 both_bad, shard)
+         select b.model_a_id, b.model_b_id, coalesce(b.language, ''),
+                (now() at time zone 'utc')::date, 1, 0, 0, 0, 15
+         from v join battle b on b.id = v.battle_id
+         on conflict (model_a_id, model_b_id, language, day, shard) do update
+             set wins_a = pair_count.wins_a + 1",
+    )
+    .bind(&slow_battle)
+    .execute(&mut *in_flight)
+    .await
+    .unwrap();
+    let (s, _) = app.vote(&fast, &fast_battle, "model_b", None).await;
+    assert_eq!(s, 200);
+    let (_, seen) = app
+        .get_json(&app.client(), "/api/v1/leaderboard?language=en")
+        .await;
+    assert_eq!(
+        seen["vote_count"], 1,
+        "the open transaction's vote is invisible: {seen}"
+    );
+    in_flight.commit().await.unwrap();
+    let (_, now) = app
+        .get_json(&app.client(), "/api/v1/leaderboard?language=en")
+        .await;
+    assert_eq!(now["vote_count"], 2, "{now}");
+    assert_ne!(now["run_id"], seen["run_id"]);
+}

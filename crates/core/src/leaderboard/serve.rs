@@ -69,7 +69,9 @@ impl Arena {
                 }
                 Some(name) => source_mark(&self.pool, self.source_id(name).await?).await?,
             };
-            if view.max_vote_id == newest {
+            if view.max_vote_id == newest
+                && (spec.source.is_some() || !self.missed_in_flight(view.run_id).await?)
+            {
                 return Ok(view);
             }
         }
@@ -95,6 +97,23 @@ impl Arena {
             ));
         }
         self.fit_and_record(&spec, &key, snapshot, false).await
+    }
+
+    /// Whether a transaction that was in progress when run `run_id` read its snapshot has since
+    /// committed a counted vote or a void event: those took ids below the run's mark while
+    /// invisible to it, so an equal mark does not prove the run current (a run without a
+    /// recorded snapshot predates concurrent votes).
+    async fn missed_in_flight(&self, run_id: i64) -> ArenaResult<bool> {
+        Ok(sqlx::query_scalar(
+            "with xip as (
+                 select pg_snapshot_xip(snapshot::pg_snapshot) as x
+                 from rating_run where id = $1 and snapshot is not null)
+             select exists (select 1 from vote v join xip on v.txid = xip.x where v.counted)
+                 or exists (select 1 from vote_void e join xip on e.txid = xip.x)",
+        )
+        .bind(run_id)
+        .fetch_one(&self.pool)
+        .await?)
     }
 
     async fn latest_run(&self, key: &str) -> ArenaResult<Option<LeaderboardView>> {
