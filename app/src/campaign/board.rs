@@ -64,7 +64,9 @@ fn chart(days: &[DayVotes]) -> impl IntoView {
             <line x1="28" y1="110" x2=format!("{:.0}", width - 8.0) y2="110" class="axis"/>
             {bars}
             <text x="30" y="130" class="axis-label">{first}</text>
-            <text x=format!("{:.0}", width - 8.0) y="130" text-anchor="end" class="axis-label">{last}</text>
+            {(days.len() > 1).then(|| view! {
+                <text x=format!("{:.0}", width - 8.0) y="130" text-anchor="end" class="axis-label">{last}</text>
+            })}
         </svg>
     }
 }
