@@ -367,6 +367,25 @@ async fn a_campaign_before_during_and_after_its_dates() {
         board["contributors"],
         json!([{"rank": 1, "alias": "Mikel", "votes": 3}])
     );
+    // A new name shows at once (the process's cached board is dropped).
+    let (s, _) = send(
+        &other,
+        reqwest::Method::PUT,
+        contributor.clone(),
+        &json!({"alias": "Itziar"}),
+    )
+    .await;
+    assert_eq!(s, 200);
+    let (_, board) = app
+        .get_json(&other, "/api/v1/campaigns/euskara/contributors")
+        .await;
+    assert_eq!(
+        board["contributors"],
+        json!([
+            {"rank": 1, "alias": "Mikel", "votes": 3},
+            {"rank": 2, "alias": "Itziar", "votes": 1}
+        ])
+    );
     let (_, progress) = app
         .get_json(&other, "/api/v1/campaigns/euskara/progress")
         .await;

@@ -214,6 +214,7 @@ impl Arena {
         alias: Option<&str>,
     ) -> ArenaResult<Option<String>> {
         let row = by_slug(&self.pool, &parse_slug(slug)?).await?;
+        self.forget_boards(&row.slug);
         let Some(alias) = alias else {
             sqlx::query(
                 "delete from campaign_contributor where campaign_id = $1 and voter_id = $2",
@@ -256,6 +257,7 @@ impl Arena {
             ),
             e => e.into(),
         })?;
+        self.forget_boards(&row.slug);
         Ok(Some(alias))
     }
 

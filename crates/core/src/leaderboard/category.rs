@@ -75,7 +75,7 @@ pub(crate) async fn counts<'c>(
                 count(*) filter (where v.winner = 'tie') as ties,
                 count(*) filter (where v.winner = 'both_bad') as both_bad
          from vote v join battle b on b.id = v.battle_id
-         {JOINS}
+         {joins}
          where v.counted and not v.voided
            and ($1::text is null or {language} = $1)
            and ($2::date is null or (v.created_at at time zone 'utc')::date >= $2)
@@ -86,6 +86,12 @@ pub(crate) async fn counts<'c>(
         cond = condition(category),
         language = language_column(detected),
         in_campaign = in_campaign("$4"),
+        // A campaign's view alone reads no turn or answer.
+        joins = if category.is_some() || detected {
+            JOINS
+        } else {
+            ""
+        },
     );
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(language)

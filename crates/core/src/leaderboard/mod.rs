@@ -420,7 +420,7 @@ impl Arena {
                and {in_campaign}
              group by b.model_a_id, b.model_b_id",
             not_voided = counts::not_voided_in("$5"),
-            joins = if spec.counted_from_votes() {
+            joins = if spec.category.is_some() || spec.detected_language {
                 category::joins()
             } else {
                 ""
