@@ -20,13 +20,14 @@ const BOARD_SIZE: i64 = 100;
 const FRESH: Duration = Duration::from_secs(10);
 const CURRENT: Duration = Duration::from_secs(60);
 
-/// A board as last computed: when, at which mark (newest vote id, newest void event).
 #[derive(Clone)]
 enum Board {
     Progress(Progress),
     Contributors(ContributorBoard),
 }
+/// (this process, campaign slug, contributors rather than progress).
 type Key = (uuid::Uuid, String, bool);
+/// The last board of each key: when it was computed, at which mark ([`MARK`]), and the board.
 static BOARDS: LazyLock<Mutex<HashMap<Key, (Instant, i64, Board)>>> =
     LazyLock::new(Default::default);
 
