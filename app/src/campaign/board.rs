@@ -13,10 +13,11 @@ use leptos_router::hooks::use_params_map;
 #[server(prefix = "/api/pages", endpoint = "campaign_boards")]
 pub async fn get_boards(slug: String) -> Result<(Progress, ContributorBoard), PageError> {
     let arena = crate::account::server_arena()?;
-    Ok((
-        arena.campaign_progress(&slug).await?,
-        arena.campaign_contributors(&slug).await?,
-    ))
+    let mut progress = arena.campaign_progress(&slug).await?;
+    // The page lists the most voted pairs (all of them are in the JSON API): at arena scale
+    // there are thousands, and the page would carry them all to the browser.
+    progress.pairs.truncate(PAIRS_SHOWN);
+    Ok((progress, arena.campaign_contributors(&slug).await?))
 }
 
 /// How many model pairs the progress table lists.
@@ -125,7 +126,6 @@ fn ProgressBoard(progress: Progress) -> impl IntoView {
     let rows = progress
         .pairs
         .iter()
-        .take(PAIRS_SHOWN)
         .map(|p| {
             view! {
                 <tr>
