@@ -20,7 +20,8 @@ pub async fn get_boards(slug: String) -> Result<(Progress, ContributorBoard), Pa
     Ok((progress, arena.campaign_contributors(&slug).await?))
 }
 
-/// How many model pairs the progress table lists.
+/// How many model pairs the progress table lists (trimmed on the server).
+#[cfg(feature = "ssr")]
 const PAIRS_SHOWN: usize = 30;
 
 /// Votes per day as bars: readable from one day to a few months, at phone width (the SVG

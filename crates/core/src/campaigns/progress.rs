@@ -27,9 +27,10 @@ enum Board {
 }
 /// (this process, campaign slug, contributors rather than progress).
 type Key = (uuid::Uuid, String, bool);
-/// The last board of each key: when it was computed, at which mark ([`MARK`]), and the board.
-static BOARDS: LazyLock<Mutex<HashMap<Key, (Instant, i64, Board)>>> =
-    LazyLock::new(Default::default);
+/// When a board was computed, at which mark ([`MARK`]), and the board.
+type Entry = (Instant, i64, Board);
+/// The last board of each key.
+static BOARDS: LazyLock<Mutex<HashMap<Key, Entry>>> = LazyLock::new(Default::default);
 
 /// The newest vote or void event (both number from the votes' sequence).
 const MARK: &str = "select greatest((select coalesce(max(id), 0) from vote),
