@@ -54,6 +54,9 @@ pub struct Arena {
     /// run's ratings that votes are scored with.
     pub rigging: Arc<rigging::RiggingSettings>,
     pub predictor_cache: Arc<rigging::PredictorCache>,
+    /// One refresh round at a time in this process (the lease keeps other processes out; this
+    /// keeps the background round and an explicit one from both recording the same vote set).
+    pub refresh_round: Arc<tokio::sync::Mutex<()>>,
     /// This process among all that share the database (leases name it).
     pub instance: uuid::Uuid,
     /// Fires when the process shuts down: background tasks stop.
@@ -131,6 +134,7 @@ impl Arena {
             leaderboard_settings: Arc::new(settings.leaderboard.clone()),
             rigging: Arc::new(settings.rigging.clone()),
             predictor_cache: Arc::default(),
+            refresh_round: Arc::default(),
             instance,
             shutdown: tokio_util::sync::CancellationToken::new(),
         };

@@ -370,6 +370,8 @@ impl Arena {
         if acquired.is_none() {
             return Ok(false);
         }
+        // Held across the fit: a second round of this process waits, then finds the run made.
+        let _round = self.refresh_round.lock().await;
         let spec = Spec::parse(&LeaderboardFilter::default())?;
         let key = options_key(&spec);
         let snapshot = self.snapshot(&spec).await?;
