@@ -101,7 +101,7 @@ pub fn LeaderboardPage() -> impl IntoView {
 }
 
 /// The leaderboard of every vote (`campaign`: `None`) or of one campaign's votes (shown on
-/// `/c/{slug}/leaderboard`, without the style-controlled ranking, which fits every vote).
+/// `/c/{slug}/leaderboard`; its style-controlled ranking fits the campaign's votes too).
 #[component]
 pub fn Leaderboard(campaign: Option<String>) -> impl IntoView {
     let in_campaign = campaign.is_some();
@@ -152,7 +152,7 @@ pub fn Leaderboard(campaign: Option<String>) -> impl IntoView {
     };
     let benchmarks = Resource::new(filter, get_benchmarks);
     let style = Resource::new(
-        move || (filter(), !in_campaign && current("style") == "control"),
+        move || (filter(), current("style") == "control"),
         |(filter, on)| async move {
             if on {
                 get_style_ranking(filter).await.map(Some)
@@ -219,7 +219,7 @@ pub fn Leaderboard(campaign: Option<String>) -> impl IntoView {
                         {move || category_counts.get().map(|r| category_options(r.ok()))}
                     </Suspense>
                 </label>
-                <label hidden=in_campaign>{lang.text(Key::FilterStyle)}
+                <label>{lang.text(Key::FilterStyle)}
                     <select name="style">
                         {options("style", &[("", lang.text(Key::FilterOff)), ("control", lang.text(Key::FilterStyleOn))])}
                     </select>

@@ -103,9 +103,57 @@ async fn style_control_recovers_a_planted_length_bias_and_is_stored_once_per_vot
         .await;
     assert_eq!(status, 422, "{none}");
     assert_eq!(none["error"]["code"], "too_few_votes", "{none}");
+    // The main view's other vote filters narrow the style fit's votes too.
+    let decisive = app
+        .count("select count(*) from vote where winner in ('model_a', 'model_b')")
+        .await;
+    assert!(decisive > 2000 && decisive < 3000, "{decisive}");
+    let (status, no_ties) = app
+        .get_json(&client, "/api/v1/leaderboard/style?category=no_ties")
+        .await;
+    assert_eq!(status, 200, "{no_ties}");
+    assert_eq!(no_ties["vote_count"], decisive, "{no_ties}");
+    assert_eq!(no_ties["filter"]["category"], "no_ties");
+    let (status, arena) = app
+        .get_json(&client, "/api/v1/leaderboard/style?campaign=arena")
+        .await;
+    assert_eq!(status, 200, "{arena}");
+    assert_eq!(arena["vote_count"], 3000);
+    assert_eq!(arena["filter"]["campaign"], "arena");
+    sqlx::query(
+        "insert into campaign (id, slug, name, languages, pairing)
+         values (gen_random_uuid(), 'empty', 'Empty', '{en}', 'uniform')",
+    )
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    let (status, empty) = app
+        .get_json(&client, "/api/v1/leaderboard/style?campaign=empty")
+        .await;
+    assert_eq!(status, 422, "{empty}");
+    assert_eq!(empty["error"]["code"], "too_few_votes", "{empty}");
+    // No planted prompt has a detected language.
+    let (status, detected) = app
+        .get_json(
+            &client,
+            "/api/v1/leaderboard/style?language=en&language_by=detected",
+        )
+        .await;
+    assert_eq!(status, 422, "{detected}");
+    let (status, unknown) = app
+        .get_json(&client, "/api/v1/leaderboard/style?campaign=nope")
+        .await;
+    assert_eq!(status, 404, "{unknown}");
     // Bad input: named, nothing stored.
     let before = app.count("select count(*) from style_run").await;
-    for bad in ["from=yesterday", "source=lmsys", "nonsense=1"] {
+    for bad in [
+        "from=yesterday",
+        "source=lmsys",
+        "nonsense=1",
+        "category=poetry",
+        "campaign=Not%20A%20Slug",
+        "language=en&language_by=guessed",
+    ] {
         let (status, body) = app
             .get_json(&client, &format!("/api/v1/leaderboard/style?{bad}"))
             .await;

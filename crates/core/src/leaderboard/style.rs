@@ -1,6 +1,7 @@
 //! The style-controlled leaderboard: [`arena_ratings::style::fit_style`] on the counted votes
 //! (not voided) with their two answers' style features (tokens, headers, list items, bold spans,
-//! stored with each answer), under the same language and date filters as the main view.
+//! stored with each answer), under the same vote filters as the main view (language, chosen or
+//! detected; dates; category; campaign).
 //!
 //! It reads the votes themselves, so it costs more than the main fit (which reads the counts):
 //! it is fitted once per filter and counted-set mark and stored (`style_run`, shared by every
@@ -30,8 +31,8 @@ struct Row {
 }
 
 impl Arena {
-    /// The style-controlled leaderboard for `filter` (language and dates; the tie model and
-    /// interval options of the main view do not apply, and imported sources have no style
+    /// The style-controlled leaderboard for `filter` (the votes the main view would fit; its
+    /// tie model and interval options do not apply, and imported sources have no style
     /// features). `admit` is asked before a new fit.
     pub async fn style_leaderboard(
         &self,
@@ -53,8 +54,14 @@ impl Arena {
             language: filter.language,
             from: filter.from,
             to: filter.to,
+            category: filter.category,
+            language_by: filter.language_by,
+            campaign: filter.campaign,
             ..LeaderboardFilter::default()
         })?;
+        if let Some(slug) = &spec.campaign {
+            crate::campaigns::by_slug(&self.pool, slug).await?;
+        }
         let view_filter = LeaderboardFilter {
             ci: None,
             ties: None,
@@ -83,7 +90,7 @@ impl Arena {
         let mark: i64 = sqlx::query_scalar(super::counts::COUNTED_MARK)
             .fetch_one(&mut *tx)
             .await?;
-        let rows: Vec<Row> = sqlx::query_as(
+        let sql = format!(
             "select b.model_a_id, b.model_b_id, v.winner,
                     array[coalesce(aa.token_count, 0)::int, coalesce(aa.header_count, 0)::int,
                           coalesce(aa.list_count, 0)::int, coalesce(aa.bold_count, 0)::int] as a,
@@ -91,18 +98,26 @@ impl Arena {
                           coalesce(ab.list_count, 0)::int, coalesce(ab.bold_count, 0)::int] as b
              from vote v
              join battle b on b.id = v.battle_id
+             join battle_turn t on t.id = v.turn_id
              join answer aa on aa.turn_id = v.turn_id and aa.side = 'a' and not aa.discarded
              join answer ab on ab.turn_id = v.turn_id and ab.side = 'b' and not ab.discarded
              where v.counted and not v.voided
-               and ($1::text is null or coalesce(b.language, '') = $1)
+               and ($1::text is null or {language} = $1)
                and ($2::date is null or (v.created_at at time zone 'utc')::date >= $2)
-               and ($3::date is null or (v.created_at at time zone 'utc')::date <= $3)",
-        )
-        .bind(&spec.language)
-        .bind(spec.from)
-        .bind(spec.to)
-        .fetch_all(&mut *tx)
-        .await?;
+               and ($3::date is null or (v.created_at at time zone 'utc')::date <= $3)
+               and {category}
+               and {in_campaign}",
+            language = super::category::language_column(spec.detected_language),
+            category = super::category::condition(spec.category),
+            in_campaign = super::category::in_campaign("$4"),
+        );
+        let rows: Vec<Row> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(&spec.language)
+            .bind(spec.from)
+            .bind(spec.to)
+            .bind(&spec.campaign)
+            .fetch_all(&mut *tx)
+            .await?;
         tx.commit().await?;
         let catalog = self.catalog.all();
         let index: HashMap<Uuid, u32> = catalog
