@@ -96,6 +96,32 @@ pub(super) async fn lock_battle(
     .ok_or(ArenaError::NotFound { what: "battle" })
 }
 
+/// [`lock_battle`] for a vote: with the rubric of the battle's campaign, if it has one.
+pub(super) async fn lock_battle_for_vote(
+    conn: &mut PgConnection,
+    voter: VoterId,
+    battle_id: Uuid,
+) -> ArenaResult<(BattleRow, Option<arena_domain::campaign::Rubric>)> {
+    #[derive(sqlx::FromRow)]
+    struct Locked {
+        #[sqlx(flatten)]
+        battle: BattleRow,
+        rubric: Option<serde_json::Value>,
+    }
+    let locked: Locked = sqlx::query_as(
+        "select b.id, b.model_a_id, b.model_b_id, b.language, c.rubric
+         from battle b join campaign c on c.id = b.campaign_id
+         where b.id = $1 and b.voter_id = $2 for update of b",
+    )
+    .bind(battle_id)
+    .bind(voter.0)
+    .fetch_optional(conn)
+    .await?
+    .ok_or(ArenaError::NotFound { what: "battle" })?;
+    let rubric = locked.rubric.and_then(|r| serde_json::from_value(r).ok());
+    Ok((locked.battle, rubric))
+}
+
 pub(super) async fn latest_turn(conn: &mut PgConnection, battle_id: Uuid) -> ArenaResult<TurnRow> {
     sqlx::query_as(
         "select id, turn_index, prompt, status from battle_turn

@@ -2,7 +2,7 @@
 //! defences' cap, score and evidence, see [`crate::rigging`]), then the reveal.
 
 use super::BattleRow;
-use super::store::{latest_turn, lock_battle, touch_battle};
+use super::store::{latest_turn, lock_battle_for_vote, touch_battle};
 use crate::Arena;
 use crate::error::{ArenaError, ArenaResult};
 use crate::voters::VoterId;
@@ -43,42 +43,6 @@ impl Arena {
         let client = client
             .filter(|ip| !(self.rigging.burst_exempt_loopback && ip.is_loopback()))
             .map(|ip| crate::limits::address_key(ip).to_string());
-        let parse = |w: &str| {
-            w.parse::<Winner>().map_err(|e: arena_domain::WinnerError| {
-                ArenaError::invalid("invalid_winner", e.to_string())
-            })
-        };
-        let rubric = crate::campaigns::battle_rubric(&self.pool, battle_id).await?;
-        let winner: Winner = match (&rubric, axes) {
-            (Some(rubric), Some(axes)) => {
-                let derived = rubric
-                    .derive(axes)
-                    .map_err(|e| ArenaError::invalid("invalid_axes", e.to_string()))?;
-                if !winner.is_empty() && parse(winner)? != derived {
-                    return Err(ArenaError::invalid(
-                        "winner_mismatch",
-                        format!(
-                            "the rubric's rule makes {derived} the winner of these verdicts, \
-                             not {winner}"
-                        ),
-                    ));
-                }
-                derived
-            }
-            (Some(_), None) if winner != "both_bad" => {
-                return Err(ArenaError::invalid(
-                    "axes_required",
-                    "this campaign votes each axis of its rubric: send axes (or both_bad)",
-                ));
-            }
-            (None, Some(_)) => {
-                return Err(ArenaError::invalid(
-                    "invalid_axes",
-                    "this battle's campaign has no rubric: send a winner only",
-                ));
-            }
-            _ => parse(winner)?,
-        };
         if let Some(key) = idempotency_key
             && (key.is_empty() || key.len() > 200 || !key.bytes().all(|b| b.is_ascii_graphic()))
         {
@@ -95,7 +59,8 @@ impl Arena {
         });
         let mut tx = self.pool.begin().await?;
         // Locking the battle serialises concurrent votes (and retries) on it.
-        let battle = lock_battle(&mut tx, voter, battle_id).await?;
+        let (battle, rubric) = lock_battle_for_vote(&mut tx, voter, battle_id).await?;
+        let winner = decide_winner(rubric.as_ref(), winner, axes)?;
         let standing = crate::voters::standing(&mut *tx, voter).await?;
         crate::voters::refuse_banned(&standing)?;
         if standing.terms_version.as_deref() != Some(arena_domain::terms::TERMS_VERSION) {
@@ -317,4 +282,48 @@ impl Arena {
             turn,
         })
     }
+}
+
+/// The vote's overall winner: as given, or derived from a rubric campaign's verdict per axis
+/// (`winner`, if given too, must agree; `both_bad` alone, without axes, stays possible).
+fn decide_winner(
+    rubric: Option<&arena_domain::campaign::Rubric>,
+    winner: &str,
+    axes: Option<&BTreeMap<String, String>>,
+) -> ArenaResult<Winner> {
+    let parse = |w: &str| {
+        w.parse::<Winner>().map_err(|e: arena_domain::WinnerError| {
+            ArenaError::invalid("invalid_winner", e.to_string())
+        })
+    };
+    Ok(match (rubric, axes) {
+        (Some(rubric), Some(axes)) => {
+            let derived = rubric
+                .derive(axes)
+                .map_err(|e| ArenaError::invalid("invalid_axes", e.to_string()))?;
+            if !winner.is_empty() && parse(winner)? != derived {
+                return Err(ArenaError::invalid(
+                    "winner_mismatch",
+                    format!(
+                        "the rubric's rule makes {derived} the winner of these verdicts, \
+                         not {winner}"
+                    ),
+                ));
+            }
+            derived
+        }
+        (Some(_), None) if winner != "both_bad" => {
+            return Err(ArenaError::invalid(
+                "axes_required",
+                "this campaign votes each axis of its rubric: send axes (or both_bad)",
+            ));
+        }
+        (None, Some(_)) => {
+            return Err(ArenaError::invalid(
+                "invalid_axes",
+                "this battle's campaign has no rubric: send a winner only",
+            ));
+        }
+        _ => parse(winner)?,
+    })
 }

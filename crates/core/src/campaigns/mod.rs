@@ -349,18 +349,3 @@ impl Arena {
         })
     }
 }
-
-/// The rubric of the campaign a battle belongs to, if it has one.
-pub(crate) async fn battle_rubric<'c>(
-    conn: impl sqlx::PgExecutor<'c>,
-    battle_id: Uuid,
-) -> ArenaResult<Option<Rubric>> {
-    let rubric: Option<serde_json::Value> = sqlx::query_scalar(
-        "select c.rubric from battle b join campaign c on c.id = b.campaign_id where b.id = $1",
-    )
-    .bind(battle_id)
-    .fetch_optional(conn)
-    .await?
-    .flatten();
-    Ok(rubric.and_then(|r| serde_json::from_value(r).ok()))
-}
