@@ -334,6 +334,46 @@ async fn imports_are_idempotent_and_bad_lines_are_reported_by_number() {
     );
     assert_eq!(app.count("select count(*) from source_vote").await, 3);
     assert_eq!(app.count("select count(*) from source_import").await, 2);
+    // A JSON line is stored as the file had it.
+    let stored: String = sqlx::query_scalar(
+        "select payload::text from source_vote where row_key = 'q1-1'
+            or row_key = 'q1' order by seq limit 1",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(stored, lines[0]);
+    // Another file into the same source (rows it has are left out), and the same file into a
+    // new source (a row repeated within the file goes in once): the counts add up either way.
+    let more = dir.join("more.jsonl");
+    let more_lines = [
+        good(4, "vicuna-13b", "GPT-4-0314", "both_bad"),
+        good(5, "GPT-4-0314", "llama-13b", "model_b"),
+        good(5, "GPT-4-0314", "llama-13b", "model_b"),
+    ];
+    std::fs::write(&more, more_lines.join("\n") + "\n").unwrap();
+    let added = import_file(&app, "lmsys", schema, Format::Jsonl, &more, false)
+        .await
+        .unwrap();
+    assert_eq!((added.rows_added, added.rows_already_there), (1, 2));
+    assert_eq!(added.models_created, ["llama-13b"]);
+    let fresh = import_file(&app, "lmsys-more", schema, Format::Jsonl, &more, false)
+        .await
+        .unwrap();
+    assert_eq!((fresh.rows_added, fresh.rows_already_there), (2, 1));
+    assert!(fresh.models_created.is_empty());
+    let lmsys = counts(&app, "source_pair_count", Some("lmsys")).await;
+    assert_eq!(lmsys.values().flatten().sum::<i64>(), 4);
+    assert_eq!(
+        lmsys[&("gpt-4-0314".to_owned(), "llama-13b".to_owned())],
+        [0, 1, 0, 0]
+    );
+    let lmsys_more = counts(&app, "source_pair_count", Some("lmsys-more")).await;
+    assert_eq!(lmsys_more.values().flatten().sum::<i64>(), 2);
+    assert_eq!(
+        lmsys_more[&("gpt-4-0314".to_owned(), "llama-13b".to_owned())],
+        lmsys[&("gpt-4-0314".to_owned(), "llama-13b".to_owned())]
+    );
     // Imported models are never paired and stay off the arena's own board.
     let board = app
         .arena

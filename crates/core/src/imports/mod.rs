@@ -1,27 +1,32 @@
 //! Imports: a public arena dataset (any export schema; JSON lines, CSV or Parquet) loaded as a
 //! named, read-only data source (`server import`, or the console's import page).
 //!
-//! - **All or nothing.** The file is read on a blocking thread and streamed with `COPY` into a
-//!   temporary table inside one transaction; the votes, the new models and the source's counts
-//!   are written from it in the same transaction. A malformed row stops the import before
-//!   anything is committed (every bad line is reported with its number), unless `skip_bad`
-//!   leaves those rows out.
+//! - **All or nothing.** The file is read and parsed on a blocking thread ([`rows`]) and streamed
+//!   with `COPY` inside one transaction; the source, the new models and the counts are written in
+//!   the same transaction. A malformed row stops the import before anything is committed (every
+//!   bad line is reported with its number), unless `skip_bad` leaves those rows out.
+//! - **Fast when new.** A source without rows gets them straight into `source_vote` (the models
+//!   resolved and the counts tallied while reading); a source with rows gets them through a
+//!   temporary table, where the database leaves out the rows it already has.
 //! - **Idempotent.** Each row is keyed by the dataset's own id (or a hash of the row); a row
 //!   already in the source is not inserted again, so importing the same file twice changes
 //!   nothing.
 //! - **Separate counts.** Unknown models are created retired (never paired, never on the
 //!   arena's own board); the votes count into the source's own counts only
-//!   ([`crate::leaderboard::counts::add_imported`]), which the leaderboard fits for `source=`.
+//!   ([`crate::leaderboard::counts::add_imported`], [`crate::leaderboard::counts::add_imported_counts`]),
+//!   which the leaderboard fits for `source=`.
 
 pub mod read;
+mod rows;
 
 use crate::error::{ArenaError, ArenaResult};
 use arena_domain::export::{Format, Schema};
-use arena_domain::import::{When, check_source_name, model_key, parse_row};
-use serde_json::{Map, Value};
+use arena_domain::import::check_source_name;
+use rows::{Batch, Hashing, NewModel, Target};
+use serde_json::Value;
 use sha2::{Digest, Sha256};
 use sqlx::PgPool;
-use std::collections::BTreeMap;
+use std::collections::{HashMap, HashSet};
 use std::io::Read;
 use std::sync::{Arc, Mutex};
 use tokio::sync::mpsc;
@@ -29,7 +34,6 @@ use uuid::Uuid;
 
 /// At most this many bad lines are listed (all are counted).
 const LISTED_BAD_LINES: usize = 100;
-const BATCH_ROWS: usize = 5_000;
 
 /// What to import, and where.
 #[derive(Debug, Clone)]
@@ -76,182 +80,6 @@ pub struct ImportReport {
     pub models_created: Vec<String>,
 }
 
-/// Parsed rows on their way to `COPY`.
-struct Batch {
-    copy: Vec<u8>,
-    rows: u64,
-    bad: Vec<BadLine>,
-    /// Model keys first seen here, with the name the dataset gives them.
-    models: Vec<(String, String)>,
-}
-
-/// The bytes read so far, hashed as they pass.
-struct Hashing<R> {
-    inner: R,
-    hasher: Arc<Mutex<Sha256>>,
-}
-
-impl<R: Read> Read for Hashing<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        if let Ok(mut h) = self.hasher.lock() {
-            h.update(&buf[..n]);
-        }
-        Ok(n)
-    }
-}
-
-/// A field of Postgres' COPY text format.
-fn copy_field(out: &mut Vec<u8>, value: Option<&str>) {
-    let Some(value) = value else {
-        out.extend_from_slice(b"\\N");
-        return;
-    };
-    for b in value.bytes() {
-        match b {
-            b'\\' => out.extend_from_slice(b"\\\\"),
-            b'\t' => out.extend_from_slice(b"\\t"),
-            b'\n' => out.extend_from_slice(b"\\n"),
-            b'\r' => out.extend_from_slice(b"\\r"),
-            _ => out.push(b),
-        }
-    }
-}
-
-fn timestamp(when: &When) -> Result<chrono::DateTime<chrono::Utc>, String> {
-    match when {
-        When::Unix(secs) => {
-            let whole = secs.floor();
-            let nanos = ((secs - whole) * 1e9).round().min(999_999_999.0) as u32;
-            chrono::DateTime::from_timestamp(whole as i64, nanos)
-                .ok_or_else(|| format!("tstamp: {secs} is out of range"))
-        }
-        When::Text(text) => chrono::DateTime::parse_from_rfc3339(text)
-            .map(|t| t.to_utc())
-            .or_else(|_| {
-                ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%d"]
-                    .iter()
-                    .find_map(|f| {
-                        chrono::NaiveDateTime::parse_from_str(text, f)
-                            .ok()
-                            .or_else(|| {
-                                chrono::NaiveDate::parse_from_str(text, f)
-                                    .ok()
-                                    .and_then(|d| d.and_hms_opt(0, 0, 0))
-                            })
-                    })
-                    .map(|t| t.and_utc())
-                    .ok_or(())
-            })
-            .map_err(|_| format!("timestamp: {text:?} is not a date-time")),
-    }
-}
-
-/// One row into a COPY line (or why not); new model keys go to `models`.
-fn copy_line(
-    schema: Schema,
-    mut row: Map<String, Value>,
-    csv: bool,
-    seen: &mut BTreeMap<String, String>,
-    models: &mut Vec<(String, String)>,
-    out: &mut Vec<u8>,
-) -> Result<(), String> {
-    if csv {
-        read::unflatten(&mut row);
-    }
-    let vote = parse_row(schema, &row).map_err(|e| e.to_string())?;
-    let a = model_key(&vote.model_a).map_err(|e| e.to_string())?;
-    let b = model_key(&vote.model_b).map_err(|e| e.to_string())?;
-    if a == b {
-        return Err(format!(
-            "model_b: {:?} and {:?} are the same model",
-            vote.model_a, vote.model_b
-        ));
-    }
-    let when = vote.when.as_ref().map(timestamp).transpose()?;
-    let payload = Value::Object(row).to_string();
-    let key = match vote.key {
-        Some(k) => k,
-        None => format!("sha256:{}", hex::encode(Sha256::digest(payload.as_bytes()))),
-    };
-    for (k, name) in [(&a, &vote.model_a), (&b, &vote.model_b)] {
-        if !seen.contains_key(k) {
-            seen.insert(k.clone(), name.clone());
-            models.push((k.clone(), name.chars().take(200).collect()));
-        }
-    }
-    let turn = vote.turn.map(|t| t.to_string());
-    let when = when.map(|t| t.to_rfc3339());
-    let fields: [Option<&str>; 9] = [
-        Some(&key),
-        Some(&a),
-        Some(&b),
-        Some(vote.winner.as_str()),
-        Some(if vote.counted { "t" } else { "f" }),
-        Some(vote.language.as_deref().unwrap_or("")),
-        when.as_deref(),
-        turn.as_deref(),
-        Some(&payload),
-    ];
-    for (i, f) in fields.iter().enumerate() {
-        if i > 0 {
-            out.push(b'\t');
-        }
-        copy_field(out, *f);
-    }
-    out.push(b'\n');
-    Ok(())
-}
-
-/// Reads and parses every row (blocking), sending batches until the file ends.
-fn parse_all(
-    options: &ImportOptions,
-    input: Box<dyn Read + Send>,
-    batches: mpsc::Sender<Batch>,
-) -> Result<(), String> {
-    let rows = read::rows(options.format, input)?;
-    let csv = options.format == Format::Csv;
-    let mut seen = BTreeMap::new();
-    let mut batch = Batch {
-        copy: Vec::with_capacity(1 << 20),
-        rows: 0,
-        bad: Vec::new(),
-        models: Vec::new(),
-    };
-    for (line, row) in rows {
-        batch.rows += 1;
-        let result = row.and_then(|row| {
-            copy_line(
-                options.schema,
-                row,
-                csv,
-                &mut seen,
-                &mut batch.models,
-                &mut batch.copy,
-            )
-        });
-        if let Err(message) = result {
-            batch.bad.push(BadLine { line, message });
-        }
-        if batch.rows as usize >= BATCH_ROWS {
-            let full = std::mem::replace(
-                &mut batch,
-                Batch {
-                    copy: Vec::with_capacity(1 << 20),
-                    rows: 0,
-                    bad: Vec::new(),
-                    models: Vec::new(),
-                },
-            );
-            if batches.blocking_send(full).is_err() {
-                return Ok(());
-            }
-        }
-    }
-    let _ = batches.blocking_send(batch);
-    Ok(())
-}
-
 fn invalid(code: &'static str, message: impl Into<String>) -> ArenaError {
     ArenaError::invalid(code, message.into())
 }
@@ -269,52 +97,106 @@ pub async fn import(
         inner: input,
         hasher: hasher.clone(),
     });
-    let (tx, mut rx) = mpsc::channel::<Batch>(4);
-    let reader_options = options.clone();
-    let reader = tokio::task::spawn_blocking(move || parse_all(&reader_options, input, tx));
 
     let mut db = pool.begin().await?;
+    // The source first, locked: a second import into it waits for this one.
     sqlx::query(
-        "create temp table import_rows (
-             row_key text, model_a text, model_b text, winner text, counted boolean,
-             language text, voted_at timestamptz, turn integer, payload jsonb
-         ) on commit drop",
+        "insert into data_source (id, name, schema) values ($1, $2, $3)
+         on conflict (name) do nothing",
     )
+    .bind(Uuid::now_v7())
+    .bind(&options.source)
+    .bind(options.schema.as_str())
     .execute(&mut *db)
     .await?;
-    let mut copy = db
-        .copy_in_raw(
-            "copy import_rows (row_key, model_a, model_b, winner, counted, language, voted_at,
-                               turn, payload) from stdin",
+    let source_id: Uuid =
+        sqlx::query_scalar("select id from data_source where name = $1 for update")
+            .bind(&options.source)
+            .fetch_one(&mut *db)
+            .await?;
+    let empty: bool =
+        sqlx::query_scalar("select not exists (select 1 from source_vote where source_id = $1)")
+            .bind(source_id)
+            .fetch_one(&mut *db)
+            .await?;
+    let known: HashMap<String, Uuid> =
+        sqlx::query_as::<_, (String, Uuid)>("select key, id from model")
+            .fetch_all(&mut *db)
+            .await?
+            .into_iter()
+            .collect();
+    let target = if empty {
+        Target::Direct {
+            source: source_id,
+            keys: HashSet::new(),
+            counts: HashMap::new(),
+        }
+    } else {
+        sqlx::query(
+            "create temp table import_rows (
+                 row_key text, model_a text, model_b text, winner text, counted boolean,
+                 language text, voted_at timestamptz, turn integer, payload json
+             ) on commit drop",
         )
+        .execute(&mut *db)
         .await?;
-    let (mut rows_read, mut bad_count) = (0u64, 0u64);
+        Target::Staging
+    };
+    let statement = target.statement();
+    let (tx, mut rx) = mpsc::channel::<Batch>(4);
+    let reader_options = options.clone();
+    let reader = tokio::task::spawn_blocking(move || {
+        rows::parse_all(&reader_options, input, target, known, tx)
+    });
+
+    let (mut rows_read, mut bad_count, mut copied) = (0u64, 0u64, 0u64);
     let mut bad_lines = Vec::new();
-    let mut models: Vec<(String, String)> = Vec::new();
-    while let Some(batch) = rx.recv().await {
-        rows_read += batch.rows;
-        bad_count += batch.bad.len() as u64;
-        for b in batch.bad {
-            if bad_lines.len() < LISTED_BAD_LINES {
-                bad_lines.push(b);
+    let mut models: Vec<NewModel> = Vec::new();
+    let mut models_created: Vec<String> = Vec::new();
+    let mut next = rx.recv().await;
+    // One COPY per run of batches that name no new model; straight into `source_vote`, a
+    // batch's new models are created before its rows.
+    while next.is_some() {
+        if empty
+            && let Some(batch) = &next
+            && !batch.models.is_empty()
+            && (bad_count == 0 || options.skip_bad)
+        {
+            models_created.extend(create_models(&mut db, &batch.models, true).await?);
+        }
+        let mut copy = db.copy_in_raw(statement).await?;
+        while let Some(batch) = next.take() {
+            rows_read += batch.rows;
+            bad_count += batch.bad.len() as u64;
+            for b in batch.bad {
+                if bad_lines.len() < LISTED_BAD_LINES {
+                    bad_lines.push(b);
+                }
+            }
+            if !empty {
+                models.extend(batch.models);
+            }
+            // Once a row is bad and bad rows stop the import, the rest is only checked.
+            if (bad_count == 0 || options.skip_bad) && !batch.copy.is_empty() {
+                copy.send(batch.copy).await?;
+                copied += batch.copied;
+            }
+            progress(rows_read);
+            next = rx.recv().await;
+            if empty && next.as_ref().is_some_and(|b| !b.models.is_empty()) {
+                break;
             }
         }
-        models.extend(batch.models);
-        // Once a row is bad and bad rows stop the import, the rest is only checked.
-        if (bad_count == 0 || options.skip_bad) && !batch.copy.is_empty() {
-            copy.send(batch.copy).await?;
-        }
-        progress(rows_read);
+        copy.finish().await?;
     }
-    let read_result = reader
+    let tally = match reader
         .await
-        .map_err(|e| ArenaError::Internal(e.to_string()))?;
-    if let Err(message) = read_result {
-        copy.abort(message.clone()).await?;
-        return Err(invalid("unreadable_file", message));
-    }
+        .map_err(|e| ArenaError::Internal(e.to_string()))?
+    {
+        Ok(tally) => tally,
+        Err(message) => return Err(invalid("unreadable_file", message)),
+    };
     if bad_count > 0 && !options.skip_bad {
-        copy.abort("malformed rows").await?;
         let listed: Vec<String> = bad_lines
             .iter()
             .take(10)
@@ -325,6 +207,7 @@ pub async fn import(
         } else {
             String::new()
         };
+        // Returning drops the transaction: nothing of this import is written.
         return Err(invalid(
             "malformed_rows",
             format!(
@@ -334,7 +217,6 @@ pub async fn import(
             ),
         ));
     }
-    copy.finish().await?;
     let file_sha256 = hex::encode(
         hasher
             .lock()
@@ -343,36 +225,16 @@ pub async fn import(
             .finalize(),
     );
 
-    // The source, then the models it names (unknown ones retired), then the votes and counts.
-    let source_id: Uuid = sqlx::query_scalar(
-        "with new as (
-             insert into data_source (id, name, schema) values ($1, $2, $3)
-             on conflict (name) do nothing returning id
-         )
-         select id from new union all select id from data_source where name = $2",
-    )
-    .bind(Uuid::now_v7())
-    .bind(&options.source)
-    .bind(options.schema.as_str())
-    .fetch_one(&mut *db)
-    .await?;
-    let (keys, names): (Vec<String>, Vec<String>) = models.into_iter().unzip();
-    let ids: Vec<Uuid> = keys.iter().map(|_| Uuid::now_v7()).collect();
-    let mut models_created: Vec<String> = sqlx::query_scalar(
-        "insert into model (id, key, display_name, active, weight)
-         select id, key, name, false, 0 from unnest($1::uuid[], $2::text[], $3::text[])
-             as m (id, key, name)
-         on conflict (key) do nothing
-         returning key",
-    )
-    .bind(&ids)
-    .bind(&keys)
-    .bind(&names)
-    .fetch_all(&mut *db)
-    .await?;
+    // The models the file names (unknown ones retired), then the votes and counts.
+    let rows_added = if empty {
+        crate::leaderboard::counts::add_imported_counts(&mut db, source_id, tally.counts).await?;
+        copied
+    } else {
+        models_created.extend(create_models(&mut db, &models, false).await?);
+        crate::leaderboard::counts::add_imported(&mut db, source_id).await? as u64
+    };
     models_created.sort();
     let good = rows_read - bad_count;
-    let rows_added = crate::leaderboard::counts::add_imported(&mut db, source_id).await? as u64;
     let report = ImportReport {
         source: options.source,
         schema: options.schema.as_str().to_owned(),
@@ -417,6 +279,39 @@ pub async fn import(
     }
     db.commit().await?;
     Ok(report)
+}
+
+/// Creates the models of `new` that do not exist (retired: never paired, never on the arena's
+/// own board), returning the keys created. With `exact`, the rows about to go in name these
+/// ids, so a key that someone else created meanwhile stops the import.
+async fn create_models(
+    db: &mut sqlx::PgConnection,
+    new: &[NewModel],
+    exact: bool,
+) -> ArenaResult<Vec<String>> {
+    let ids: Vec<Uuid> = new.iter().map(|m| m.id).collect();
+    let keys: Vec<&str> = new.iter().map(|m| m.key.as_str()).collect();
+    let names: Vec<&str> = new.iter().map(|m| m.name.as_str()).collect();
+    let created: Vec<String> = sqlx::query_scalar(
+        "insert into model (id, key, display_name, active, weight)
+         select id, key, name, false, 0 from unnest($1::uuid[], $2::text[], $3::text[])
+             as m (id, key, name)
+         on conflict (key) do nothing
+         returning key",
+    )
+    .bind(&ids)
+    .bind(&keys)
+    .bind(&names)
+    .fetch_all(&mut *db)
+    .await?;
+    if exact && created.len() < new.len() {
+        return Err(ArenaError::conflict(
+            "models_changed",
+            "a model that this file names was created while it was being imported; \
+             nothing was imported: import it again",
+        ));
+    }
+    Ok(created)
 }
 
 /// One past import, for the console.

@@ -7,8 +7,22 @@ use arena_domain::export::Format;
 use serde_json::{Map, Value};
 use std::io::{BufRead, BufReader, Read};
 
+/// A row read from the file: its fields, and for a JSON line the line itself (stored as the
+/// row's payload as the file had it, with no second serialisation).
+#[derive(Debug, Clone, PartialEq)]
+pub struct FileRow {
+    pub fields: Map<String, Value>,
+    pub raw: Option<String>,
+}
+
+impl From<Map<String, Value>> for FileRow {
+    fn from(fields: Map<String, Value>) -> Self {
+        FileRow { fields, raw: None }
+    }
+}
+
 /// A row, or why a line could not even be read as a row.
-pub type ReadRow = (u64, Result<Map<String, Value>, String>);
+pub type ReadRow = (u64, Result<FileRow, String>);
 
 /// The rows of a file in `format`.
 pub fn rows(
@@ -42,7 +56,10 @@ pub fn jsonl(input: impl Read + Send + 'static) -> Box<dyn Iterator<Item = ReadR
                     Ok(l) => Some((
                         n,
                         match serde_json::from_str::<Value>(&l) {
-                            Ok(Value::Object(m)) => Ok(m),
+                            Ok(Value::Object(fields)) => Ok(FileRow {
+                                fields,
+                                raw: Some(l),
+                            }),
                             Ok(_) => Err("not a JSON object".to_owned()),
                             Err(e) => Err(format!("not JSON: {e}")),
                         },
@@ -86,7 +103,7 @@ pub fn csv(
                         row.insert(h.clone(), Value::String(v.to_owned()));
                     }
                 }
-                (line, Ok(row))
+                (line, Ok(row.into()))
             }
             Err(e) => {
                 let line = e.position().map_or(0, |p| p.line());
@@ -143,7 +160,7 @@ fn parquet(
     Ok(Box::new(rows.map(move |row| match row {
         Ok((n, m)) => {
             last = n;
-            (n, Ok(m))
+            (n, Ok(m.into()))
         }
         Err(e) => (last + 1, Err(format!("unreadable row: {e}"))),
     })))

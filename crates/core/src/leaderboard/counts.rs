@@ -169,3 +169,58 @@ pub(crate) async fn add_imported(conn: &mut PgConnection, source: Uuid) -> Arena
     .await?;
     Ok(added)
 }
+
+/// One cell of an imported source's counts: model a, model b, language, day (UTC; none for a
+/// dataset without dates).
+pub(crate) type ImportedCell = (Uuid, Uuid, String, Option<chrono::NaiveDate>);
+
+/// Adds the counts of rows an import wrote straight into `source`'s votes (a source that had
+/// none), as the import tallied them: wins of a, wins of b, ties and both-bad per cell.
+pub(crate) async fn add_imported_counts(
+    conn: &mut PgConnection,
+    source: Uuid,
+    counts: HashMap<ImportedCell, [i64; 4]>,
+) -> ArenaResult<()> {
+    let n = counts.len();
+    let (mut a, mut b, mut language, mut day) = (
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+    );
+    let mut wins: [Vec<i64>; 4] = Default::default();
+    for ((ma, mb, lang, d), cell) in counts {
+        a.push(ma);
+        b.push(mb);
+        language.push(lang);
+        day.push(d);
+        for (column, value) in wins.iter_mut().zip(cell) {
+            column.push(value);
+        }
+    }
+    sqlx::query(
+        "insert into source_pair_count (source_id, model_a_id, model_b_id, language, day,
+                                        wins_a, wins_b, ties, both_bad)
+         select $1, a, b, language, day, wins_a, wins_b, ties, both_bad
+         from unnest($2::uuid[], $3::uuid[], $4::text[], $5::date[], $6::int8[], $7::int8[],
+                     $8::int8[], $9::int8[])
+             as c (a, b, language, day, wins_a, wins_b, ties, both_bad)
+         on conflict (source_id, model_a_id, model_b_id, language, day) do update set
+             wins_a = source_pair_count.wins_a + excluded.wins_a,
+             wins_b = source_pair_count.wins_b + excluded.wins_b,
+             ties = source_pair_count.ties + excluded.ties,
+             both_bad = source_pair_count.both_bad + excluded.both_bad",
+    )
+    .bind(source)
+    .bind(&a)
+    .bind(&b)
+    .bind(&language)
+    .bind(&day)
+    .bind(&wins[0])
+    .bind(&wins[1])
+    .bind(&wins[2])
+    .bind(&wins[3])
+    .execute(conn)
+    .await?;
+    Ok(())
+}
