@@ -170,6 +170,31 @@ fn id_key(row: &Map<String, Value>, field: &str, turn: Option<i32>) -> Option<St
 }
 
 /// Parses one row of `schema` into the vote it records.
+/// Every field [`parse_row`] reads, in any schema: an importer may parse only these (and skip
+/// the conversations) and get the same vote. Keep in step with `parse_row` and its helpers.
+pub const READ_FIELDS: [&str; 20] = [
+    "voided",
+    "counted",
+    "language",
+    "user_language",
+    "turn",
+    "evaluation_order",
+    "question_id",
+    "id",
+    "vote_id",
+    "model_a",
+    "model_b",
+    "chosen_model",
+    "rejected_model",
+    "winner",
+    "winner_model_a",
+    "winner_model_b",
+    "winner_tie",
+    "tstamp",
+    "timestamp",
+    "created_at",
+];
+
 pub fn parse_row(schema: Schema, row: &Map<String, Value>) -> Result<ImportedVote, RowError> {
     let voided = flag(row, "voided")?.unwrap_or(false);
     let language = optional_text(row, "language");

@@ -165,6 +165,7 @@ pub async fn import(
             models_created.extend(create_models(&mut db, &batch.models, true).await?);
         }
         let mut copy = db.copy_in_raw(statement).await?;
+        copy.send(rows::COPY_HEADER).await?;
         while let Some(batch) = next.take() {
             rows_read += batch.rows;
             bad_count += batch.bad.len() as u64;
@@ -187,6 +188,7 @@ pub async fn import(
                 break;
             }
         }
+        copy.send(rows::COPY_TRAILER).await?;
         copy.finish().await?;
     }
     let tally = match reader

@@ -4,11 +4,13 @@
 //! absent), and Parquet (row numbers, 1-based, when built with the `parquet` feature).
 
 use arena_domain::export::Format;
+use arena_domain::import::READ_FIELDS;
 use serde_json::{Map, Value};
 use std::io::{BufRead, BufReader, Read};
 
 /// A row read from the file: its fields, and for a JSON line the line itself (stored as the
-/// row's payload as the file had it, with no second serialisation).
+/// row's payload as the file had it, with no second serialisation). A JSON line's `fields` are
+/// only those the importer reads ([`READ_FIELDS`]): the conversations are checked but not built.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FileRow {
     pub fields: Map<String, Value>,
@@ -18,6 +20,69 @@ pub struct FileRow {
 impl From<Map<String, Value>> for FileRow {
     fn from(fields: Map<String, Value>) -> Self {
         FileRow { fields, raw: None }
+    }
+}
+
+/// A JSON object's fields that [`parse_row`](arena_domain::import::parse_row) reads; the others
+/// are checked as JSON and skipped without being built.
+struct ReadFields(Map<String, Value>);
+
+impl<'de> serde::Deserialize<'de> for ReadFields {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        /// A key, kept only when it is read.
+        struct Key(Option<String>);
+        impl<'de> serde::Deserialize<'de> for Key {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                struct KeyVisitor;
+                impl serde::de::Visitor<'_> for KeyVisitor {
+                    type Value = Key;
+                    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                        f.write_str("a field name")
+                    }
+                    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Key, E> {
+                        Ok(Key(READ_FIELDS.contains(&v).then(|| v.to_owned())))
+                    }
+                }
+                d.deserialize_str(KeyVisitor)
+            }
+        }
+        struct ObjectVisitor;
+        impl<'de> serde::de::Visitor<'de> for ObjectVisitor {
+            type Value = ReadFields;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<ReadFields, A::Error> {
+                let mut out = Map::new();
+                while let Some(Key(key)) = map.next_key::<Key>()? {
+                    match key {
+                        Some(key) => {
+                            let value = map.next_value::<Value>()?;
+                            out.insert(key, value);
+                        }
+                        None => {
+                            map.next_value::<serde::de::IgnoredAny>()?;
+                        }
+                    }
+                }
+                Ok(ReadFields(out))
+            }
+        }
+        d.deserialize_map(ObjectVisitor)
+    }
+}
+
+/// The fields of a JSON line that the importer reads, or why the line is not a JSON object.
+pub fn read_fields(line: &str) -> Result<Map<String, Value>, String> {
+    match serde_json::from_str::<ReadFields>(line) {
+        Ok(ReadFields(fields)) => Ok(fields),
+        Err(e) if e.classify() == serde_json::error::Category::Data => {
+            Err("not a JSON object".to_owned())
+        }
+        Err(e) => Err(format!("not JSON: {e}")),
     }
 }
 
@@ -55,14 +120,10 @@ pub fn jsonl(input: impl Read + Send + 'static) -> Box<dyn Iterator<Item = ReadR
                     Ok(l) if l.trim().is_empty() => None,
                     Ok(l) => Some((
                         n,
-                        match serde_json::from_str::<Value>(&l) {
-                            Ok(Value::Object(fields)) => Ok(FileRow {
-                                fields,
-                                raw: Some(l),
-                            }),
-                            Ok(_) => Err("not a JSON object".to_owned()),
-                            Err(e) => Err(format!("not JSON: {e}")),
-                        },
+                        read_fields(&l).map(|fields| FileRow {
+                            fields,
+                            raw: Some(l),
+                        }),
                     )),
                 }
             })

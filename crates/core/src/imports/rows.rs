@@ -72,11 +72,11 @@ impl Target {
         match self {
             Target::Staging => {
                 "copy import_rows (row_key, model_a, model_b, winner, counted, language,
-                                   voted_at, turn, payload) from stdin"
+                                   voted_at, turn, payload) from stdin with (format binary)"
             }
             Target::Direct { .. } => {
                 "copy source_vote (source_id, row_key, model_a_id, model_b_id, winner, counted,
-                                   language, voted_at, turn, payload) from stdin"
+                                   language, voted_at, turn, payload) from stdin with (format binary)"
             }
         }
     }
@@ -103,27 +103,55 @@ impl<R: Read> Read for Hashing<R> {
     }
 }
 
-/// A field of Postgres' COPY text format.
-fn copy_field(out: &mut Vec<u8>, value: Option<&str>) {
-    let Some(value) = value else {
-        out.extend_from_slice(b"\\N");
-        return;
-    };
-    let bytes = value.as_bytes();
-    let mut start = 0;
-    for (i, &b) in bytes.iter().enumerate() {
-        let escaped: &[u8] = match b {
-            b'\\' => b"\\\\",
-            b'\t' => b"\\t",
-            b'\n' => b"\\n",
-            b'\r' => b"\\r",
-            _ => continue,
-        };
-        out.extend_from_slice(&bytes[start..i]);
-        out.extend_from_slice(escaped);
-        start = i + 1;
+/// Postgres' binary COPY format: the header before a COPY's first row, and the trailer after
+/// its last. Fields go as they are (no escaping, no text to parse on either side).
+pub(super) const COPY_HEADER: &[u8] = b"PGCOPY\n\xff\r\n\0\0\0\0\0\0\0\0\0";
+pub(super) const COPY_TRAILER: &[u8] = &(-1i16).to_be_bytes();
+
+/// One row's fields in the binary COPY format.
+struct Fields<'a>(&'a mut Vec<u8>);
+
+impl Fields<'_> {
+    fn start(out: &mut Vec<u8>, count: i16) -> Fields<'_> {
+        out.extend_from_slice(&count.to_be_bytes());
+        Fields(out)
     }
-    out.extend_from_slice(&bytes[start..]);
+    fn bytes(&mut self, value: &[u8]) {
+        self.0
+            .extend_from_slice(&(value.len() as i32).to_be_bytes());
+        self.0.extend_from_slice(value);
+    }
+    fn null(&mut self) {
+        self.0.extend_from_slice(&(-1i32).to_be_bytes());
+    }
+    /// `text` and `json` (whose binary form is its text).
+    fn text(&mut self, value: &str) {
+        self.bytes(value.as_bytes());
+    }
+    fn uuid(&mut self, value: Uuid) {
+        self.bytes(value.as_bytes());
+    }
+    fn bool(&mut self, value: bool) {
+        self.bytes(&[u8::from(value)]);
+    }
+    fn int4(&mut self, value: Option<i32>) {
+        match value {
+            Some(v) => self.bytes(&v.to_be_bytes()),
+            None => self.null(),
+        }
+    }
+    /// Microseconds since 2000-01-01 UTC (rounded to the nearest, as Postgres reads text).
+    fn timestamptz(&mut self, value: Option<chrono::DateTime<chrono::Utc>>) {
+        const POSTGRES_EPOCH_SECS: i64 = 946_684_800;
+        match value {
+            Some(t) => {
+                let micros = (t.timestamp() - POSTGRES_EPOCH_SECS) * 1_000_000
+                    + (i64::from(t.timestamp_subsec_nanos()) + 500) / 1000;
+                self.bytes(&micros.to_be_bytes());
+            }
+            None => self.null(),
+        }
+    }
 }
 
 fn timestamp(when: &When) -> Result<chrono::DateTime<chrono::Utc>, String> {
@@ -197,29 +225,29 @@ impl Parser {
         }
         let when = vote.when.as_ref().map(timestamp).transpose()?;
         // A row without an id of its own is keyed by a hash of its fields in JSON (keys in
-        // order: the same row in any format, or spelt differently, gets the same key).
+        // order: the same row in any format, or spelt differently, gets the same key). A JSON
+        // line was read only in part: for this (rare) row, read whole.
         let mut canonical = None;
         let mut fields = Some(fields);
         let key = match vote.key {
             Some(k) => k,
             None => {
-                let text = Value::Object(fields.take().unwrap_or_default()).to_string();
+                let whole = match &raw {
+                    Some(line) => serde_json::from_str::<serde_json::Map<String, Value>>(line)
+                        .map_err(|e| format!("not JSON: {e}"))?,
+                    None => fields.take().unwrap_or_default(),
+                };
+                let text = Value::Object(whole).to_string();
                 let key = format!("sha256:{}", hex::encode(Sha256::digest(text.as_bytes())));
                 canonical = Some(text);
                 key
             }
         };
-        // A JSON line is stored as the file had it; other formats as their fields in JSON.
-        let payload = match (raw, canonical) {
-            (Some(line), _) => line,
-            (None, Some(text)) => text,
-            (None, None) => Value::Object(fields.unwrap_or_default()).to_string(),
-        };
         let id_a = self.model(&a, &vote.model_a, &mut batch.models);
         let id_b = self.model(&b, &vote.model_b, &mut batch.models);
         let language = vote.language.as_deref().unwrap_or("");
-        let (source, a_field, b_field) = match &mut self.target {
-            Target::Staging => (None, a, b),
+        let direct = match &mut self.target {
+            Target::Staging => None,
             Target::Direct {
                 source,
                 keys,
@@ -241,34 +269,35 @@ impl Parser {
                         Winner::BothBad => 3,
                     }] += 1;
                 }
-                (Some(source.to_string()), id_a.to_string(), id_b.to_string())
+                Some(*source)
             }
         };
-        let turn = vote.turn.map(|t| t.to_string());
-        let when = when.map(|t| t.to_rfc3339());
-        let out = &mut batch.copy;
-        if let Some(source) = &source {
-            copy_field(out, Some(source));
-            out.push(b'\t');
-        }
-        let fields: [Option<&str>; 9] = [
-            Some(&key),
-            Some(&a_field),
-            Some(&b_field),
-            Some(vote.winner.as_str()),
-            Some(if vote.counted { "t" } else { "f" }),
-            Some(language),
-            when.as_deref(),
-            turn.as_deref(),
-            Some(&payload),
-        ];
-        for (i, f) in fields.iter().enumerate() {
-            if i > 0 {
-                out.push(b'\t');
+        // A JSON line is stored as the file had it; other formats as their fields in JSON.
+        let payload = match (raw, canonical) {
+            (Some(line), _) => line,
+            (None, Some(text)) => text,
+            (None, None) => Value::Object(fields.unwrap_or_default()).to_string(),
+        };
+        let mut out = Fields::start(&mut batch.copy, if direct.is_some() { 10 } else { 9 });
+        match direct {
+            Some(source) => {
+                out.uuid(source);
+                out.text(&key);
+                out.uuid(id_a);
+                out.uuid(id_b);
             }
-            copy_field(out, *f);
+            None => {
+                out.text(&key);
+                out.text(&a);
+                out.text(&b);
+            }
         }
-        out.push(b'\n');
+        out.text(vote.winner.as_str());
+        out.bool(vote.counted);
+        out.text(language);
+        out.timestamptz(when);
+        out.int4(vote.turn);
+        out.text(&payload);
         batch.copied += 1;
         Ok(())
     }
@@ -317,15 +346,88 @@ mod tests {
     use super::*;
 
     #[test]
-    fn copy_fields_escape_what_copy_reads_specially() {
+    fn binary_fields_are_length_prefixed() {
         let mut out = Vec::new();
-        copy_field(&mut out, Some("a\tb\\c\nd\re"));
-        assert_eq!(out, b"a\\tb\\\\c\\nd\\re");
-        out.clear();
-        copy_field(&mut out, None);
-        assert_eq!(out, b"\\N");
-        out.clear();
-        copy_field(&mut out, Some("plain ünïcode"));
-        assert_eq!(out, "plain ünïcode".as_bytes());
+        let mut f = Fields::start(&mut out, 3);
+        f.text("é\t");
+        f.int4(None);
+        f.timestamptz(chrono::DateTime::from_timestamp(946_684_801, 1_500));
+        assert_eq!(&out[..2], &[0, 3]);
+        assert_eq!(&out[2..6], &[0, 0, 0, 3]);
+        assert_eq!(&out[6..9], "é\t".as_bytes());
+        assert_eq!(&out[9..13], &[0xff; 4]);
+        assert_eq!(&out[13..17], &[0, 0, 0, 8]);
+        // One second and 1.5 µs after the Postgres epoch: 1,000,002 µs (rounded).
+        assert_eq!(&out[17..], &1_000_002i64.to_be_bytes());
+        assert_eq!(COPY_HEADER.len(), 19);
+    }
+
+    /// The importer reads only [`arena_domain::import::READ_FIELDS`] of a JSON line: for every
+    /// schema's rows (as the arena exports them, voided or not, with and without a language),
+    /// that gives the same vote as the whole row.
+    #[test]
+    fn the_fields_read_give_the_same_vote_as_the_whole_row() {
+        use crate::exports::render::{self, ExportRecord, TurnRecord};
+        use arena_domain::export::Schema;
+        for (k, winner) in ["model_a", "model_b", "tie", "both_bad"].iter().enumerate() {
+            let record = ExportRecord {
+                vote_id: k as i64 + 1,
+                battle_id: format!("b{k}"),
+                turn_index: k as i32 % 2,
+                model_a: "Alpha-1".into(),
+                model_b: "beta 2".into(),
+                winner: (*winner).into(),
+                counted: k != 2,
+                voided: k == 2,
+                void_reason: (k == 2).then(|| "spam".into()),
+                flagged: false,
+                identity_leak: false,
+                anonymous: true,
+                language: (k != 1).then(|| "eu".into()),
+                tstamp: 1_700_000_000.25,
+                created_at: "2026-12-01T10:00:00.123+00:00".into(),
+                voter: "h4sh".into(),
+                campaign: "arena".into(),
+                axes: None,
+                registration: None,
+                turns: (0..=k % 2)
+                    .map(|i| TurnRecord {
+                        prompt: format!("q{i} \"quoted\"\n"),
+                        a: format!("a{i}"),
+                        b: format!("b{i}"),
+                        a_tokens: Some(3),
+                        b_tokens: None,
+                        a_headers: None,
+                        b_headers: None,
+                        a_lists: None,
+                        b_lists: None,
+                        a_bold: None,
+                        b_bold: None,
+                        prompt_tokens_a: None,
+                        prompt_tokens_b: None,
+                    })
+                    .collect(),
+            };
+            for schema in Schema::ALL {
+                let Some(row) = render::row(schema, &record) else {
+                    continue;
+                };
+                let line = row.json_line();
+                let whole: serde_json::Map<String, Value> = serde_json::from_str(&line).unwrap();
+                let read = read::read_fields(&line).unwrap();
+                assert!(read.len() < whole.len(), "{schema}: {read:?}");
+                assert_eq!(
+                    parse_row(schema, &read),
+                    parse_row(schema, &whole),
+                    "{schema}: {line}"
+                );
+            }
+        }
+        assert_eq!(read::read_fields("[1]").unwrap_err(), "not a JSON object");
+        assert!(
+            read::read_fields("{\"a\": tru}")
+                .unwrap_err()
+                .starts_with("not JSON")
+        );
     }
 }
