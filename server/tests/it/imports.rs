@@ -368,6 +368,18 @@ async fn imports_are_idempotent_and_bad_lines_are_reported_by_number() {
         lmsys[&("gpt-4-0314".to_owned(), "llama-13b".to_owned())],
         [0, 1, 0, 0]
     );
+    // A model or a source that imported votes name cannot be deleted (nor renumbered).
+    for sql in [
+        "delete from model where key = 'llama-13b'",
+        "update model set id = gen_random_uuid() where key = 'llama-13b'",
+        "delete from data_source where name = 'lmsys-more'",
+    ] {
+        let err = sqlx::query(sql).execute(&app.pool).await.unwrap_err();
+        assert!(
+            err.to_string().contains("named by imported votes"),
+            "{sql}: {err}"
+        );
+    }
     let lmsys_more = counts(&app, "source_pair_count", Some("lmsys-more")).await;
     assert_eq!(lmsys_more.values().flatten().sum::<i64>(), 2);
     assert_eq!(

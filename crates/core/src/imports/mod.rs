@@ -228,11 +228,33 @@ pub async fn import(
     );
 
     // The models the file names (unknown ones retired), then the votes and counts.
+    // source_vote has no per-row foreign keys (see the migration `source_vote_bulk`): the models
+    // the rows name are checked and locked here, once, until the import commits.
     let rows_added = if empty {
+        let locked: i64 = sqlx::query_scalar(
+            "select count(*) from (select id from model where id = any($1) for key share) m",
+        )
+        .bind(&tally.models)
+        .fetch_one(&mut *db)
+        .await?;
+        if locked != tally.models.len() as i64 {
+            return Err(ArenaError::conflict(
+                "models_changed",
+                "a model that this file names was deleted while it was being imported; \
+                 nothing was imported",
+            ));
+        }
         crate::leaderboard::counts::add_imported_counts(&mut db, source_id, tally.counts).await?;
         copied
     } else {
         models_created.extend(create_models(&mut db, &models, false).await?);
+        sqlx::query(
+            "select id from model
+             where key in (select model_a from import_rows union select model_b from import_rows)
+             for key share",
+        )
+        .execute(&mut *db)
+        .await?;
         crate::leaderboard::counts::add_imported(&mut db, source_id).await? as u64
     };
     models_created.sort();

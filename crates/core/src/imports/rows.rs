@@ -82,9 +82,11 @@ impl Target {
     }
 }
 
-/// What the reading side hands back at the end: the direct target's counts.
+/// What the reading side hands back at the end: the direct target's counts, and every model
+/// its rows name (locked before the import commits).
 pub(super) struct Tally {
     pub counts: HashMap<CountKey, [i64; 4]>,
+    pub models: Vec<Uuid>,
 }
 
 /// The bytes read so far, hashed as they pass.
@@ -190,6 +192,8 @@ struct Parser {
     target: Target,
     /// Every model key seen so far (the database's, then the file's new ones) with its id.
     models: HashMap<String, Uuid>,
+    /// The models that rows name.
+    used: HashSet<Uuid>,
 }
 
 impl Parser {
@@ -245,6 +249,8 @@ impl Parser {
         };
         let id_a = self.model(&a, &vote.model_a, &mut batch.models);
         let id_b = self.model(&b, &vote.model_b, &mut batch.models);
+        self.used.insert(id_a);
+        self.used.insert(id_b);
         let language = vote.language.as_deref().unwrap_or("");
         let direct = match &mut self.target {
             Target::Staging => None,
@@ -318,6 +324,7 @@ pub(super) fn parse_all(
         csv: options.format == Format::Csv,
         target,
         models,
+        used: HashSet::new(),
     };
     let mut batch = Batch::new();
     for (line, row) in rows {
@@ -338,6 +345,7 @@ pub(super) fn parse_all(
             Target::Direct { counts, .. } => counts,
             Target::Staging => HashMap::new(),
         },
+        models: parser.used.into_iter().collect(),
     })
 }
 
