@@ -15,6 +15,7 @@ use arrow_array::{
 use arrow_buffer::{NullBuffer, OffsetBuffer};
 use arrow_schema::{DataType, Field};
 use serde_json::{Map, Value};
+use std::borrow::Cow;
 use std::sync::Arc;
 
 fn mismatch(column: &str, want: &DataType, got: &Value) -> ParquetIoError {
@@ -33,11 +34,88 @@ fn mismatch(column: &str, want: &DataType, got: &Value) -> ParquetIoError {
     }
 }
 
+/// One value of a column, as the writer takes it: lighter than JSON (no map per object; a
+/// struct's fields by position, in the schema's order; text that is a name need not be copied).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Datum {
+    Null,
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Str(Cow<'static, str>),
+    List(Vec<Datum>),
+    /// The fields in the schema's order.
+    Struct(Vec<Datum>),
+    /// A JSON value for a top-level column: converted by the column's type (objects' keys matched
+    /// by name) when the row is pushed.
+    Json(Value),
+}
+
+static NULL: Datum = Datum::Null;
+
+impl Datum {
+    fn is_null(&self) -> bool {
+        matches!(self, Datum::Null) || matches!(self, Datum::Json(Value::Null))
+    }
+
+    fn kind(&self) -> &'static str {
+        match self {
+            Datum::Null => "null",
+            Datum::Bool(_) => "a boolean",
+            Datum::Int(_) => "an integer",
+            Datum::Float(_) => "a float",
+            Datum::Str(_) => "a string",
+            Datum::List(_) => "a list",
+            Datum::Struct(_) => "a struct",
+            Datum::Json(_) => "JSON",
+        }
+    }
+
+    /// `v` as a value of `field` (`path` names it in errors).
+    pub(crate) fn from_json(path: &str, field: &Field, v: Value) -> Result<Datum, ParquetIoError> {
+        Ok(match (field.data_type(), v) {
+            (_, Value::Null) => Datum::Null,
+            (DataType::Utf8, Value::String(s)) => Datum::Str(Cow::Owned(s)),
+            (DataType::Int64, Value::Number(n)) if n.is_i64() => {
+                Datum::Int(n.as_i64().unwrap_or_default())
+            }
+            (DataType::Float64, Value::Number(n)) => Datum::Float(n.as_f64().unwrap_or(f64::NAN)),
+            (DataType::Boolean, Value::Bool(b)) => Datum::Bool(b),
+            (DataType::Struct(fields), Value::Object(mut map)) => Datum::Struct(
+                fields
+                    .iter()
+                    .map(|f| {
+                        let child = format!("{path}.{}", f.name());
+                        Datum::from_json(&child, f, map.remove(f.name()).unwrap_or(Value::Null))
+                    })
+                    .collect::<Result<_, _>>()?,
+            ),
+            (DataType::List(item), Value::Array(items)) => {
+                let child = format!("{path}[]");
+                Datum::List(
+                    items
+                        .into_iter()
+                        .map(|v| Datum::from_json(&child, item, v))
+                        .collect::<Result<_, _>>()?,
+                )
+            }
+            (dt, other) => return Err(mismatch(path, dt, &other)),
+        })
+    }
+}
+
+fn mismatch_datum(column: &str, want: &DataType, got: &Datum) -> ParquetIoError {
+    ParquetIoError::Column {
+        column: column.to_owned(),
+        message: format!("expected {want}, got {}", got.kind()),
+    }
+}
+
 /// The column `field` of a batch from one value per row (`path` names it in errors).
 pub(crate) fn to_array(
     path: &str,
     field: &Field,
-    values: &[&Value],
+    values: &[&Datum],
 ) -> Result<ArrayRef, ParquetIoError> {
     if !field.is_nullable() && values.iter().any(|v| v.is_null()) {
         return Err(ParquetIoError::Column {
@@ -46,47 +124,70 @@ pub(crate) fn to_array(
         });
     }
     let dt = field.data_type();
-    let scalar = |ok: bool, v: &Value| {
-        if ok || v.is_null() {
-            Ok(())
-        } else {
-            Err(mismatch(path, dt, v))
-        }
+    let nulls = || {
+        let nulls = NullBuffer::from_iter(values.iter().map(|v| !v.is_null()));
+        (nulls.null_count() > 0).then_some(nulls)
     };
     Ok(match dt {
         DataType::Utf8 => {
+            let mut out = Vec::with_capacity(values.len());
             for v in values {
-                scalar(v.is_string(), v)?;
+                out.push(match v {
+                    Datum::Str(s) => Some(s.as_ref()),
+                    v if v.is_null() => None,
+                    other => return Err(mismatch_datum(path, dt, other)),
+                });
             }
-            Arc::new(values.iter().map(|v| v.as_str()).collect::<StringArray>())
+            Arc::new(StringArray::from(out))
         }
         DataType::Int64 => {
+            let mut out = Vec::with_capacity(values.len());
             for v in values {
-                scalar(v.is_i64(), v)?;
+                out.push(match v {
+                    Datum::Int(i) => Some(*i),
+                    v if v.is_null() => None,
+                    other => return Err(mismatch_datum(path, dt, other)),
+                });
             }
-            Arc::new(values.iter().map(|v| v.as_i64()).collect::<Int64Array>())
+            Arc::new(Int64Array::from(out))
         }
         DataType::Float64 => {
+            let mut out = Vec::with_capacity(values.len());
             for v in values {
-                scalar(v.is_number(), v)?;
+                out.push(match v {
+                    Datum::Float(f) => Some(*f),
+                    Datum::Int(i) => Some(*i as f64),
+                    v if v.is_null() => None,
+                    other => return Err(mismatch_datum(path, dt, other)),
+                });
             }
-            Arc::new(values.iter().map(|v| v.as_f64()).collect::<Float64Array>())
+            Arc::new(Float64Array::from(out))
         }
         DataType::Boolean => {
+            let mut out = Vec::with_capacity(values.len());
             for v in values {
-                scalar(v.is_boolean(), v)?;
+                out.push(match v {
+                    Datum::Bool(b) => Some(*b),
+                    v if v.is_null() => None,
+                    other => return Err(mismatch_datum(path, dt, other)),
+                });
             }
-            Arc::new(values.iter().map(|v| v.as_bool()).collect::<BooleanArray>())
+            Arc::new(BooleanArray::from(out))
         }
         DataType::Struct(fields) => {
             for v in values {
-                scalar(v.is_object(), v)?;
+                if !(v.is_null() || matches!(v, Datum::Struct(_))) {
+                    return Err(mismatch_datum(path, dt, v));
+                }
             }
             let mut children = Vec::with_capacity(fields.len());
-            for child in fields {
-                let column: Vec<&Value> = values
+            for (i, child) in fields.iter().enumerate() {
+                let column: Vec<&Datum> = values
                     .iter()
-                    .map(|v| v.get(child.name()).unwrap_or(&Value::Null))
+                    .map(|v| match v {
+                        Datum::Struct(items) => items.get(i).unwrap_or(&NULL),
+                        _ => &NULL,
+                    })
                     .collect();
                 children.push(to_array(
                     &format!("{path}.{}", child.name()),
@@ -94,35 +195,31 @@ pub(crate) fn to_array(
                     &column,
                 )?);
             }
-            let nulls = NullBuffer::from_iter(values.iter().map(|v| !v.is_null()));
-            let nulls = (nulls.null_count() > 0).then_some(nulls);
             Arc::new(
-                StructArray::try_new(fields.clone(), children, nulls)
+                StructArray::try_new(fields.clone(), children, nulls())
                     .map_err(|e| ParquetIoError::column(path, e))?,
             )
         }
         DataType::List(item) => {
             let mut lengths = Vec::with_capacity(values.len());
-            let mut items: Vec<&Value> = Vec::new();
+            let mut items: Vec<&Datum> = Vec::new();
             for v in values {
                 match v {
-                    Value::Array(list) => {
+                    Datum::List(list) => {
                         lengths.push(list.len());
                         items.extend(list.iter());
                     }
-                    Value::Null => lengths.push(0),
-                    other => return Err(mismatch(path, dt, other)),
+                    v if v.is_null() => lengths.push(0),
+                    other => return Err(mismatch_datum(path, dt, other)),
                 }
             }
             let child = to_array(&format!("{path}[]"), item, &items)?;
-            let nulls = NullBuffer::from_iter(values.iter().map(|v| !v.is_null()));
-            let nulls = (nulls.null_count() > 0).then_some(nulls);
             Arc::new(
                 ListArray::try_new(
                     item.clone(),
                     OffsetBuffer::from_lengths(lengths),
                     child,
-                    nulls,
+                    nulls(),
                 )
                 .map_err(|e| ParquetIoError::column(path, e))?,
             )
@@ -230,9 +327,17 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    fn array(field: &Field, values: &[Value]) -> Result<ArrayRef, ParquetIoError> {
+        let datums = values
+            .iter()
+            .map(|v| Datum::from_json(field.name(), field, v.clone()))
+            .collect::<Result<Vec<_>, _>>()?;
+        let refs: Vec<&Datum> = datums.iter().collect();
+        to_array(field.name(), field, &refs)
+    }
+
     fn round_trip(field: Field, values: Vec<Value>) -> Vec<Value> {
-        let refs: Vec<&Value> = values.iter().collect();
-        let array = to_array(field.name(), &field, &refs).unwrap();
+        let array = array(&field, &values).unwrap();
         (0..array.len())
             .map(|i| to_value(field.name(), array.as_ref(), i).unwrap())
             .collect()
@@ -259,15 +364,13 @@ mod tests {
         ];
         assert_eq!(round_trip(field.clone(), values.clone()), values);
         let bad = json!([{"role": 3, "n": 1}]);
-        let err = to_array("conv", &field, &[&bad]).unwrap_err().to_string();
+        let err = array(&field, &[bad]).unwrap_err().to_string();
         assert!(
             err.contains("conv[].role") && err.contains("expected Utf8"),
             "{err}"
         );
         let missing = json!([{"n": 1}]);
-        let err = to_array("conv", &field, &[&missing])
-            .unwrap_err()
-            .to_string();
+        let err = array(&field, &[missing]).unwrap_err().to_string();
         assert!(
             err.contains("conv[].role") && err.contains("never null"),
             "{err}"
@@ -276,6 +379,23 @@ mod tests {
         assert_eq!(
             round_trip(f, vec![json!(1_700_000_000.5), json!(2.0)]),
             [json!(1_700_000_000.5), json!(2.0)]
+        );
+        // Datums straight (a struct's fields by position), and a datum of the wrong type.
+        let row = Datum::List(vec![Datum::Struct(vec![
+            Datum::Str("user".into()),
+            Datum::Int(4),
+        ])]);
+        let back = to_array("conv", &field, &[&row, &Datum::Null]).unwrap();
+        assert_eq!(
+            to_value("conv", back.as_ref(), 0).unwrap(),
+            json!([{"role": "user", "n": 4}])
+        );
+        let err = to_array("conv", &field, &[&Datum::Int(1)])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("expected List") && err.contains("an integer"),
+            "{err}"
         );
     }
 }

@@ -1,8 +1,9 @@
 //! The research exports as Parquet (arrow-rs), pure: no database, no async.
 //!
 //! - [`arrow_schema`]: the explicit Arrow schema of each export schema (every column's type).
-//! - [`ParquetWriter`]: rows in (JSON values, columns in the schema's order), Snappy-compressed
-//!   Parquet bytes out a row group at a time, so memory stays bounded by one row group.
+//! - [`ParquetWriter`]: rows in ([`Datum`]s or JSON values, columns in the schema's order),
+//!   Snappy-compressed Parquet bytes out a row group at a time, so memory stays bounded by one
+//!   row group.
 //! - [`read_rows`]: a Parquet file back as `(row number, {column: value})`, for imports and tests.
 //!
 //! A row written and read back is the same JSON object as the row of the JSONL export.
@@ -14,6 +15,7 @@ mod write;
 
 /// An in-memory file for [`read_rows`].
 pub use bytes::Bytes;
+pub use convert::Datum;
 pub use read::{ParquetRows, read_rows};
 pub use schema::arrow_schema;
 pub use write::{

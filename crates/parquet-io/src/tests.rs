@@ -147,12 +147,24 @@ fn rows_that_are_not_the_schemas_are_refused() {
         ]
     };
     writer.push(dpo(json!("c"))).unwrap();
-    writer.push(dpo(json!(3))).unwrap();
-    let err = writer.finish().unwrap_err().to_string();
+    // A value of the wrong type is refused when pushed, and leaves nothing behind either.
+    let err = writer.push(dpo(json!(3))).unwrap_err().to_string();
     assert!(
         err.contains("column chosen") && err.contains("expected Utf8"),
         "{err}"
     );
+    let err = writer
+        .push_row([("prompt", Datum::Int(1))])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("missing \"chosen\""), "{err}");
+    let file = writer.finish().unwrap();
+    let back: Vec<_> = read_rows(bytes::Bytes::from(file))
+        .unwrap()
+        .map(|r| r.unwrap().1)
+        .collect();
+    assert_eq!(back.len(), 1);
+    assert_eq!(back[0]["chosen"], "c");
     assert!(read_rows(bytes::Bytes::from_static(b"not parquet")).is_err());
 }
 

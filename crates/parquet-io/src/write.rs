@@ -7,7 +7,8 @@
 //! once. So memory holds at most one batch of rows and one encoded row group, whatever the size
 //! of the export. [`ParquetWriter::finish`] hands back the rest and the footer.
 
-use crate::{ParquetIoError, convert, schema::arrow_schema};
+use crate::convert::{self, Datum};
+use crate::{ParquetIoError, schema::arrow_schema};
 use arena_domain::export::Schema;
 use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
@@ -32,7 +33,7 @@ pub const SCHEMA_VERSION_KEY: &str = "arena.schema_version";
 pub struct ParquetWriter {
     schema: SchemaRef,
     /// Rows not yet converted, column by column.
-    pending: Vec<Vec<Value>>,
+    pending: Vec<Vec<Datum>>,
     batch_rows: usize,
     writer: ArrowWriter<Vec<u8>>,
     row_groups: usize,
@@ -84,39 +85,53 @@ impl ParquetWriter {
         self.rows
     }
 
-    /// Adds a row, its columns in the schema's order. Returns the bytes of the row groups that
-    /// this row completed (usually none: an empty vector).
+    /// Adds a row of JSON values, its columns in the schema's order (objects' keys are matched
+    /// by name). Returns the bytes of the row groups that this row completed (usually none: an
+    /// empty vector).
     pub fn push<'a>(
         &mut self,
         row: impl IntoIterator<Item = (&'a str, Value)>,
     ) -> Result<Vec<u8>, ParquetIoError> {
+        self.push_row(row.into_iter().map(|(k, v)| (k, Datum::Json(v))))
+    }
+
+    /// Adds a row of [`Datum`]s, its columns in the schema's order (a top-level
+    /// [`Datum::Json`] is converted by its column's type). Returns the bytes of the row groups
+    /// that this row completed (usually none). A row whose column names or count are not the
+    /// schema's, or whose JSON does not fit its column, changes nothing; a datum of the wrong
+    /// type fails the batch when it is written (the arena's rows are built for the schema).
+    pub fn push_row<'a>(
+        &mut self,
+        row: impl IntoIterator<Item = (&'a str, Datum)>,
+    ) -> Result<Vec<u8>, ParquetIoError> {
         let fields = self.schema.fields();
-        let mut n = 0;
-        for (name, value) in row {
-            match fields.get(n) {
-                Some(field) if field.name() == name => self.pending[n].push(value),
+        let mut datums = Vec::with_capacity(fields.len());
+        for (name, datum) in row {
+            let n = datums.len();
+            let field = match fields.get(n) {
+                Some(field) if field.name() == name => field,
                 expected => {
-                    // Undo the columns of this row already taken: the buffer stays rectangular.
-                    for column in &mut self.pending[..n] {
-                        column.pop();
-                    }
                     return Err(ParquetIoError::Row(format!(
                         "column {n} is {name:?}, the schema's is {:?}",
                         expected.map_or("(none)", |f| f.name().as_str())
                     )));
                 }
-            }
-            n += 1;
+            };
+            datums.push(match datum {
+                Datum::Json(v) => Datum::from_json(name, field, v)?,
+                other => other,
+            });
         }
-        if n != fields.len() {
-            for column in &mut self.pending[..n] {
-                column.pop();
-            }
+        if datums.len() != fields.len() {
             return Err(ParquetIoError::Row(format!(
-                "{n} columns, the schema has {} (missing {:?})",
+                "{} columns, the schema has {} (missing {:?})",
+                datums.len(),
                 fields.len(),
-                fields[n].name()
+                fields[datums.len()].name()
             )));
+        }
+        for (column, datum) in self.pending.iter_mut().zip(datums) {
+            column.push(datum);
         }
         self.rows += 1;
         if self.pending[0].len() >= self.batch_rows {
@@ -133,7 +148,7 @@ impl ParquetWriter {
         }
         let mut columns = Vec::with_capacity(self.pending.len());
         for (field, values) in self.schema.fields().iter().zip(&self.pending) {
-            let refs: Vec<&Value> = values.iter().collect();
+            let refs: Vec<&Datum> = values.iter().collect();
             columns.push(convert::to_array(field.name(), field, &refs)?);
         }
         let batch = RecordBatch::try_new(self.schema.clone(), columns)?;

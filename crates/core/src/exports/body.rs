@@ -30,6 +30,8 @@ pub(super) enum Body {
         format: Format,
         buffer: Vec<u8>,
         header_written: bool,
+        /// A CSV field's JSON text, reused from row to row.
+        scratch: Vec<u8>,
     },
     #[cfg(feature = "parquet")]
     Parquet(Box<arena_parquet::ParquetWriter>),
@@ -42,6 +44,7 @@ impl Body {
                 format,
                 buffer: Vec::with_capacity(CHUNK + 4096),
                 header_written: false,
+                scratch: Vec::new(),
             }),
             #[cfg(feature = "parquet")]
             Format::Parquet => arena_parquet::ParquetWriter::new(schema)
@@ -56,19 +59,20 @@ impl Body {
     }
 
     /// Adds a row; returns a chunk when one is ready to send.
-    pub(super) fn push(&mut self, row: Row) -> ArenaResult<Option<Vec<u8>>> {
+    pub(super) fn push(&mut self, row: Row<'_>) -> ArenaResult<Option<Vec<u8>>> {
         match self {
             Body::Text {
                 format,
                 buffer,
                 header_written,
+                scratch,
             } => {
                 if *format == Format::Csv {
                     if !*header_written {
-                        buffer.extend_from_slice(row.csv_header().as_bytes());
+                        row.write_csv_header(buffer);
                         *header_written = true;
                     }
-                    buffer.extend_from_slice(row.csv_line().as_bytes());
+                    row.write_csv_line(buffer, scratch);
                 } else {
                     row.write_json_line(buffer);
                 }
@@ -77,7 +81,9 @@ impl Body {
             }
             #[cfg(feature = "parquet")]
             Body::Parquet(writer) => {
-                let bytes = writer.push(row.0).map_err(parquet_error)?;
+                let bytes = writer
+                    .push_row(row.0.into_iter().map(|(k, v)| (k, v.into_datum())))
+                    .map_err(parquet_error)?;
                 Ok((!bytes.is_empty()).then_some(bytes))
             }
         }
@@ -103,32 +109,32 @@ mod tests {
     use super::super::render::{self, ExportRecord, TurnRecord};
     use super::*;
 
-    fn record(winner: &str, turns: usize, k: i64) -> ExportRecord {
+    fn record(winner: &'static str, turns: usize, k: i64) -> ExportRecord<'static> {
         ExportRecord {
             vote_id: k,
-            battle_id: format!("b{k}"),
+            battle_id: uuid::Uuid::from_u128(k as u128),
             turn_index: turns as i32 - 1,
-            model_a: "x".into(),
-            model_b: "y".into(),
-            winner: winner.into(),
+            model_a: "x",
+            model_b: "y",
+            winner,
             counted: true,
             voided: k % 2 == 0,
-            void_reason: (k % 2 == 0).then(|| "spam".into()),
+            void_reason: (k % 2 == 0).then_some("spam"),
             flagged: false,
             identity_leak: false,
             anonymous: true,
-            language: (k % 3 != 0).then(|| "eu".into()),
-            tstamp: 1_700_000_000.5 + k as f64,
-            created_at: "2026-12-01T10:00:00.123+00:00".into(),
-            voter: "h4sh".into(),
-            campaign: "arena".into(),
-            axes: (k % 2 == 1).then(|| r#"{"content":"model_a","language":"tie"}"#.into()),
-            registration: (k % 2 == 1).then(|| r#"{"education":"university"}"#.into()),
+            language: (k % 3 != 0).then_some("eu"),
+            created_at: chrono::DateTime::from_timestamp_millis(1_700_000_000_123 + k * 1000)
+                .unwrap(),
+            voter: "h4sh",
+            campaign: "arena",
+            axes: (k % 2 == 1).then_some(r#"{"content":"model_a","language":"tie"}"#),
+            registration: (k % 2 == 1).then_some(r#"{"education":"university"}"#),
             turns: (0..turns)
                 .map(|i| TurnRecord {
-                    prompt: format!("q{i}, \"quoted\"\n```fn main() {{}}```"),
-                    a: format!("a{i} ✓"),
-                    b: format!("b{i}"),
+                    prompt: format!("q{i}, \"quoted\"\n```fn main() {{}}```").into(),
+                    a: format!("a{i} ✓").into(),
+                    b: format!("b{i}").into(),
                     a_tokens: Some(3),
                     b_tokens: None,
                     a_headers: Some(1),

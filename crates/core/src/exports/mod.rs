@@ -21,6 +21,9 @@ pub use body::available as format_available;
 use futures::TryStreamExt;
 use render::{ExportRecord, TurnRecord};
 use sha2::{Digest, Sha256};
+use sqlx::Row as _;
+use sqlx::postgres::PgRow;
+use std::borrow::Cow;
 use tokio::sync::mpsc;
 
 /// What an export was, for its manifest.
@@ -56,100 +59,128 @@ pub enum ExportEvent {
     Failed(String),
 }
 
-#[derive(sqlx::FromRow)]
-struct Raw {
-    vote_id: i64,
-    battle_id: uuid::Uuid,
-    turn_index: i32,
-    model_a: String,
-    model_b: String,
-    winner: String,
-    counted: bool,
-    voided: bool,
-    void_reason: Option<String>,
-    flagged: bool,
-    identity_leak: bool,
-    anonymous: bool,
-    language: Option<String>,
-    created_at: chrono::DateTime<chrono::Utc>,
-    voter_id: uuid::Uuid,
-    redacted: bool,
-    prompt: String,
-    a: Option<String>,
-    b: Option<String>,
-    a_tokens: Option<i64>,
-    b_tokens: Option<i64>,
-    a_headers: Option<i64>,
-    b_headers: Option<i64>,
-    a_lists: Option<i64>,
-    b_lists: Option<i64>,
-    a_bold: Option<i64>,
-    b_bold: Option<i64>,
-    prompt_tokens_a: Option<i64>,
-    prompt_tokens_b: Option<i64>,
-    /// The turns before this one, a JSON array (only for a later turn).
-    earlier: Option<String>,
-    campaign: String,
-    /// A rubric vote's verdict per axis, a JSON object.
-    axes: Option<String>,
-    /// The voter's answers to the campaign's registration questions, a JSON object.
-    registration: Option<String>,
+/// HMAC-SHA-256 (RFC 2104) under one key, by hand (eight lines instead of a dependency): the
+/// key's two padded blocks are hashed once, so each message costs two compressions.
+struct VoterKey {
+    inner: Sha256,
+    outer: Sha256,
 }
 
-impl Raw {
-    /// The conversation up to and including the voted turn (a turn without both live answers
-    /// is left out, as it has nothing to compare; the vote itself stays).
-    fn turns(&mut self) -> ArenaResult<Vec<TurnRecord>> {
-        let mut turns: Vec<TurnRecord> = match self.earlier.take() {
-            Some(json) => serde_json::from_str(&json)
-                .map_err(|e| ArenaError::Internal(format!("export turns: {e}")))?,
-            None => Vec::new(),
-        };
-        let (Some(a), Some(b)) = (self.a.take(), self.b.take()) else {
-            return Ok(turns);
-        };
-        turns.push(TurnRecord {
-            prompt: std::mem::take(&mut self.prompt),
-            a,
-            b,
-            a_tokens: self.a_tokens,
-            b_tokens: self.b_tokens,
-            a_headers: self.a_headers,
-            b_headers: self.b_headers,
-            a_lists: self.a_lists,
-            b_lists: self.b_lists,
-            a_bold: self.a_bold,
-            b_bold: self.b_bold,
-            prompt_tokens_a: self.prompt_tokens_a,
-            prompt_tokens_b: self.prompt_tokens_b,
-        });
-        Ok(turns)
+impl VoterKey {
+    fn new(key: &[u8]) -> VoterKey {
+        let mut block = [0u8; 64];
+        if key.len() > 64 {
+            block[..32].copy_from_slice(&Sha256::digest(key));
+        } else {
+            block[..key.len()].copy_from_slice(key);
+        }
+        let pad = |b: u8| block.map(|k| k ^ b);
+        VoterKey {
+            inner: Sha256::new().chain_update(pad(0x36)),
+            outer: Sha256::new().chain_update(pad(0x5c)),
+        }
+    }
+
+    fn mac(&self, message: &[u8]) -> [u8; 32] {
+        let inner = self.inner.clone().chain_update(message).finalize();
+        self.outer.clone().chain_update(inner).finalize().into()
+    }
+
+    /// The voter id as exported: the first 16 bytes of the MAC, hex, written into `out`.
+    fn voter<'o>(&self, voter: uuid::Uuid, out: &'o mut [u8; 32]) -> &'o str {
+        // Sixteen bytes always fit 32 hex digits, which are ASCII.
+        let _ = hex::encode_to_slice(&self.mac(voter.as_bytes())[..16], out);
+        std::str::from_utf8(out).unwrap_or_default()
     }
 }
 
-/// HMAC-SHA-256 (RFC 2104), by hand: eight lines instead of a dependency.
+#[cfg(test)]
 fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
-    let mut block = [0u8; 64];
-    if key.len() > 64 {
-        block[..32].copy_from_slice(&Sha256::digest(key));
-    } else {
-        block[..key.len()].copy_from_slice(key);
-    }
-    let pad = |b: u8| block.iter().map(|k| k ^ b).collect::<Vec<u8>>();
-    let inner = Sha256::new()
-        .chain_update(pad(0x36))
-        .chain_update(message)
-        .finalize();
-    Sha256::new()
-        .chain_update(pad(0x5c))
-        .chain_update(inner)
-        .finalize()
-        .into()
+    VoterKey::new(key).mac(message)
 }
 
 /// The voter id as exported: HMAC-SHA-256 under the release's salt, hex (the first 16 bytes).
 pub fn voter_hash(salt: &[u8], voter: uuid::Uuid) -> String {
-    hex::encode(&hmac_sha256(salt, voter.as_bytes())[..16])
+    VoterKey::new(salt).voter(voter, &mut [0; 32]).to_owned()
+}
+
+/// Column `i` of `row`. `checked`: its type is checked against `T` (the first row of an export;
+/// the query's columns have the same types in every row, and the value is still decoded, so
+/// invalid bytes are still an error).
+fn get<'r, T>(row: &'r PgRow, i: usize, checked: bool) -> ArenaResult<T>
+where
+    T: sqlx::Decode<'r, sqlx::Postgres> + sqlx::Type<sqlx::Postgres>,
+{
+    Ok(if checked {
+        row.try_get(i)?
+    } else {
+        row.try_get_unchecked(i)?
+    })
+}
+
+/// One row of [`QUERY`] as an export record, its text borrowed from the row; the columns are
+/// read by position (the query's select list). `voter` holds the voter's keyed hash.
+fn read_record<'r>(
+    row: &'r PgRow,
+    checked: bool,
+    key: &VoterKey,
+    voter: &'r mut [u8; 32],
+) -> ArenaResult<ExportRecord<'r>> {
+    // An opted-out voter's conversation and answers never leave (`run=` keeps the vote itself).
+    let redacted: bool = get(row, 15, checked)?;
+    let mut turns: Vec<TurnRecord<'r>> = Vec::new();
+    if !redacted {
+        if let Some(json) = get::<Option<&str>>(row, 29, checked)? {
+            turns = serde_json::from_str(json)
+                .map_err(|e| ArenaError::Internal(format!("export turns: {e}")))?;
+        }
+        // The voted turn, unless it lacks a live answer (nothing to compare; the vote stays).
+        let a: Option<&str> = get(row, 17, checked)?;
+        let b: Option<&str> = get(row, 18, checked)?;
+        if let (Some(a), Some(b)) = (a, b) {
+            turns.push(TurnRecord {
+                prompt: Cow::Borrowed(get(row, 16, checked)?),
+                a: Cow::Borrowed(a),
+                b: Cow::Borrowed(b),
+                a_tokens: get(row, 19, checked)?,
+                b_tokens: get(row, 20, checked)?,
+                a_headers: get(row, 21, checked)?,
+                b_headers: get(row, 22, checked)?,
+                a_lists: get(row, 23, checked)?,
+                b_lists: get(row, 24, checked)?,
+                a_bold: get(row, 25, checked)?,
+                b_bold: get(row, 26, checked)?,
+                prompt_tokens_a: get(row, 27, checked)?,
+                prompt_tokens_b: get(row, 28, checked)?,
+            });
+        }
+    }
+    Ok(ExportRecord {
+        vote_id: get(row, 0, checked)?,
+        battle_id: get(row, 1, checked)?,
+        turn_index: get(row, 2, checked)?,
+        model_a: get(row, 3, checked)?,
+        model_b: get(row, 4, checked)?,
+        winner: get(row, 5, checked)?,
+        counted: get(row, 6, checked)?,
+        voided: get(row, 7, checked)?,
+        void_reason: get(row, 8, checked)?,
+        flagged: get(row, 9, checked)?,
+        identity_leak: get(row, 10, checked)?,
+        anonymous: get(row, 11, checked)?,
+        language: get(row, 12, checked)?,
+        created_at: get(row, 13, checked)?,
+        voter: key.voter(get(row, 14, checked)?, voter),
+        turns,
+        campaign: get(row, 30, checked)?,
+        axes: get(row, 31, checked)?,
+        // Personal answers leave only with the voter's conversations.
+        registration: if redacted {
+            None
+        } else {
+            get(row, 32, checked)?
+        },
+    })
 }
 
 /// The votes of an export, one row per vote with its own turn's prompt and answers as columns
@@ -222,6 +253,10 @@ where (not $1 or v.counted)
                  and {not_voided}
        end)
 order by v.id";
+
+/// See [`run`].
+const EXPORT_SETTINGS: &str = "select set_config('jit', 'off', true), \
+                               set_config('work_mem', '64MB', true)";
 
 /// The run an export reproduces: its mark, snapshot and filter.
 struct RunSet {
@@ -353,6 +388,12 @@ async fn run(
     sqlx::query("set transaction isolation level repeatable read, read only")
         .execute(&mut *db)
         .await?;
+    // This transaction's planner settings (`set local`: the pooled connection keeps its own):
+    // - no JIT: compiling the plan's expressions (hundreds of functions, in every parallel
+    //   worker) costs more CPU than it saves, a second or more at a million votes;
+    // - more memory per sort and hash: the joins stay in memory and the sort by vote id spills
+    //   less (the default 4 MB writes gigabytes of temporary files at a million votes).
+    sqlx::query(EXPORT_SETTINGS).execute(&mut *db).await?;
     let snapshot_mark: i64 = sqlx::query_scalar(crate::leaderboard::counts::COUNTED_MARK)
         .fetch_one(&mut *db)
         .await?;
@@ -417,7 +458,8 @@ async fn run(
             "{not_voided}",
             &crate::leaderboard::counts::not_voided_in("$9"),
         );
-        let mut stream = sqlx::query_as::<_, Raw>(sqlx::AssertSqlSafe(query))
+        let key = VoterKey::new(&salt);
+        let mut stream = sqlx::query(sqlx::AssertSqlSafe(query))
             .bind(spec.counted_only)
             .bind(spec.include_voided)
             .bind(from)
@@ -429,39 +471,16 @@ async fn run(
             .bind(run_set.as_ref().and_then(|r| r.snapshot.clone()))
             .bind(&spec.campaign)
             .fetch(&mut *db);
-        while let Some(mut raw) = stream.try_next().await? {
-            if !spec.include_flagged && raw.flagged {
+        // The first record's column types are checked; the rest have the same.
+        let mut types_checked = false;
+        while let Some(pg) = stream.try_next().await? {
+            let checked = !types_checked;
+            if !spec.include_flagged && get::<bool>(&pg, 9, checked)? {
                 continue;
             }
-            // An opted-out voter's conversation never leaves (`run=` keeps the vote itself).
-            let turns: Vec<TurnRecord> = if raw.redacted {
-                Vec::new()
-            } else {
-                raw.turns()?
-            };
-            let record = ExportRecord {
-                vote_id: raw.vote_id,
-                battle_id: raw.battle_id.to_string(),
-                turn_index: raw.turn_index,
-                model_a: raw.model_a,
-                model_b: raw.model_b,
-                winner: raw.winner,
-                counted: raw.counted,
-                voided: raw.voided,
-                void_reason: raw.void_reason,
-                flagged: raw.flagged,
-                identity_leak: raw.identity_leak,
-                anonymous: raw.anonymous,
-                language: raw.language,
-                tstamp: raw.created_at.timestamp_millis() as f64 / 1000.0,
-                created_at: raw.created_at.to_rfc3339(),
-                voter: voter_hash(&salt, raw.voter_id),
-                turns,
-                campaign: raw.campaign,
-                axes: raw.axes,
-                // Personal answers leave only with the voter's conversations.
-                registration: if raw.redacted { None } else { raw.registration },
-            };
+            let mut voter = [0u8; 32];
+            let record = read_record(&pg, checked, &key, &mut voter)?;
+            types_checked = true;
             let Some(row) = render::row(spec.schema, &record) else {
                 continue;
             };
@@ -514,6 +533,14 @@ mod tests {
         assert_eq!(
             hex::encode(hmac_sha256(b"Jefe", b"what do ya want for nothing?")),
             "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
+        // RFC 4231, test case 6: a key longer than a block is hashed first.
+        assert_eq!(
+            hex::encode(hmac_sha256(
+                &[0xaa; 131],
+                b"Test Using Larger Than Block-Size Key - Hash Key First"
+            )),
+            "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54"
         );
     }
 }

@@ -377,32 +377,34 @@ mod tests {
     fn the_fields_read_give_the_same_vote_as_the_whole_row() {
         use crate::exports::render::{self, ExportRecord, TurnRecord};
         use arena_domain::export::Schema;
-        for (k, winner) in ["model_a", "model_b", "tie", "both_bad"].iter().enumerate() {
+        for (k, winner) in ["model_a", "model_b", "tie", "both_bad"]
+            .into_iter()
+            .enumerate()
+        {
             let record = ExportRecord {
                 vote_id: k as i64 + 1,
-                battle_id: format!("b{k}"),
+                battle_id: uuid::Uuid::from_u128(k as u128),
                 turn_index: k as i32 % 2,
-                model_a: "Alpha-1".into(),
-                model_b: "beta 2".into(),
-                winner: (*winner).into(),
+                model_a: "Alpha-1",
+                model_b: "beta 2",
+                winner,
                 counted: k != 2,
                 voided: k == 2,
-                void_reason: (k == 2).then(|| "spam".into()),
+                void_reason: (k == 2).then_some("spam"),
                 flagged: false,
                 identity_leak: false,
                 anonymous: true,
-                language: (k != 1).then(|| "eu".into()),
-                tstamp: 1_700_000_000.25,
-                created_at: "2026-12-01T10:00:00.123+00:00".into(),
-                voter: "h4sh".into(),
-                campaign: "arena".into(),
+                language: (k != 1).then_some("eu"),
+                created_at: "2026-12-01T10:00:00.123Z".parse().unwrap(),
+                voter: "h4sh",
+                campaign: "arena",
                 axes: None,
                 registration: None,
                 turns: (0..=k % 2)
                     .map(|i| TurnRecord {
-                        prompt: format!("q{i} \"quoted\"\n"),
-                        a: format!("a{i}"),
-                        b: format!("b{i}"),
+                        prompt: format!("q{i} \"quoted\"\n").into(),
+                        a: format!("a{i}").into(),
+                        b: format!("b{i}").into(),
                         a_tokens: Some(3),
                         b_tokens: None,
                         a_headers: None,
