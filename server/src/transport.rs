@@ -1,8 +1,11 @@
 //! The HTTP listener: hyper with the limits `axum::serve` does not set. A request's headers must
 //! arrive within `header_read_timeout` (slowloris), at most `max_buf` bytes of them are buffered
 //! (hyper answers 431 beyond; the router's own, smaller limit answers 431 in JSON first), and a
-//! connection with no bytes either way for `idle_timeout` is closed. Every request carries the
-//! TCP peer as axum's `ConnectInfo<SocketAddr>`.
+//! connection with no bytes either way for `idle_timeout` is closed, unless the server itself is
+//! what is slow: a handler still working, or a response body waiting for its next chunk (a large
+//! export sends nothing while Postgres sorts). A client that stops reading is still cut off: then
+//! the body is not waiting, the socket is. Every request carries the TCP peer as axum's
+//! `ConnectInfo<SocketAddr>`.
 //!
 //! Shutdown is graceful: the listener closes, connections finish the request they are serving
 //! (streams included) and close; [`serve`] returns when all have, or after `close_timeout`.
@@ -18,7 +21,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -105,9 +108,21 @@ async fn connection(
         inner: stream,
         activity: activity.clone(),
     });
+    let service_activity = activity.clone();
     let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
         request.extensions_mut().insert(ConnectInfo(peer));
-        router.clone().oneshot(request.map(Body::new))
+        let activity = service_activity.clone();
+        let response = router.clone().oneshot(request.map(Body::new));
+        async move {
+            // The handler is the server's time, not the client's.
+            let working = Producing::new(activity.clone(), true);
+            let response = response.await?;
+            drop(working);
+            Ok::<_, std::convert::Infallible>(response.map(|body| ProducedBody {
+                inner: body,
+                waiting: Producing::new(activity, false),
+            }))
+        }
     });
     let conn = builder.serve_connection_with_upgrades(io, service);
     tokio::pin!(conn);
@@ -142,11 +157,75 @@ async fn connection(
     }
 }
 
-/// The time of the last byte read or written on a connection.
+/// The time of the last byte read or written on a connection, and how many of its requests the
+/// server is still working on (a handler running, or a body waiting for its next chunk).
 #[derive(Clone)]
 struct Activity {
     start: Instant,
     last_ms: Arc<AtomicU64>,
+    producing: Arc<AtomicUsize>,
+}
+
+/// One request the server is working on while it is set (see [`Activity`]); unset on drop.
+struct Producing {
+    activity: Activity,
+    set: bool,
+}
+
+impl Producing {
+    fn new(activity: Activity, set: bool) -> Self {
+        if set {
+            activity.producing.fetch_add(1, Ordering::Relaxed);
+        }
+        Producing { activity, set }
+    }
+
+    fn set(&mut self, set: bool) {
+        if set != self.set {
+            self.set = set;
+            if set {
+                self.activity.producing.fetch_add(1, Ordering::Relaxed);
+            } else {
+                self.activity.producing.fetch_sub(1, Ordering::Relaxed);
+                // The wait ends now: the idle time counts from here.
+                self.activity.touch();
+            }
+        }
+    }
+}
+
+impl Drop for Producing {
+    fn drop(&mut self) {
+        self.set(false);
+    }
+}
+
+/// A response body that marks its connection busy while it waits for its next chunk.
+struct ProducedBody {
+    inner: Body,
+    waiting: Producing,
+}
+
+impl hyper::body::Body for ProducedBody {
+    type Data = bytes::Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<hyper::body::Frame<Self::Data>, Self::Error>>> {
+        let polled = Pin::new(&mut self.inner).poll_frame(cx);
+        self.waiting.set(polled.is_pending());
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.inner.size_hint()
+    }
 }
 
 impl Activity {
@@ -154,6 +233,7 @@ impl Activity {
         Self {
             start: Instant::now(),
             last_ms: Arc::new(AtomicU64::new(0)),
+            producing: Arc::new(AtomicUsize::new(0)),
         }
     }
 
@@ -162,15 +242,18 @@ impl Activity {
             .store(self.start.elapsed().as_millis() as u64, Ordering::Relaxed);
     }
 
-    /// Resolves once no byte moved for `limit`.
+    /// Resolves once no byte moved for `limit` while the server was not working on a request.
     async fn idle_for(&self, limit: Duration) {
         loop {
             let last = Duration::from_millis(self.last_ms.load(Ordering::Relaxed));
             let idle = self.start.elapsed().saturating_sub(last);
-            if idle >= limit {
+            if self.producing.load(Ordering::Relaxed) > 0 {
+                tokio::time::sleep(limit).await;
+            } else if idle >= limit {
                 return;
+            } else {
+                tokio::time::sleep(limit - idle).await;
             }
-            tokio::time::sleep(limit - idle).await;
         }
     }
 }
@@ -231,5 +314,101 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for IdleIo<T> {
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::routing::get;
+    use futures::StreamExt;
+    use std::sync::atomic::AtomicBool;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// The server being slow is not the client being idle: a handler or a body that takes longer
+    /// than the idle timeout still answers whole. A client that stops reading is still cut off.
+    #[tokio::test]
+    async fn only_the_clients_silence_is_idle() {
+        let dropped = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&dropped);
+        let router = Router::new()
+            .route(
+                "/slow-handler",
+                get(|| async {
+                    // Longer than the idle timeout plus the 5 s a closing connection is given.
+                    tokio::time::sleep(Duration::from_millis(6500)).await;
+                    "handled"
+                }),
+            )
+            .route(
+                "/slow-body",
+                get(|| async {
+                    let chunks = futures::stream::iter(["first ", "second"]).then(|c| async move {
+                        tokio::time::sleep(Duration::from_millis(3500)).await;
+                        Ok::<_, std::io::Error>(bytes::Bytes::from(c))
+                    });
+                    Body::from_stream(chunks)
+                }),
+            )
+            .route(
+                "/big",
+                get(move || async move {
+                    // Drops (and sets the flag) when the connection is closed under it.
+                    struct Guard(Arc<AtomicBool>);
+                    impl Drop for Guard {
+                        fn drop(&mut self) {
+                            self.0.store(true, Ordering::SeqCst);
+                        }
+                    }
+                    let guard = Guard(flag);
+                    let chunks = futures::stream::repeat(()).map(move |()| {
+                        let _ = &guard;
+                        Ok::<_, std::io::Error>(bytes::Bytes::from(vec![b'x'; 1 << 16]))
+                    });
+                    Body::from_stream(chunks)
+                }),
+            );
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let settings = TransportSettings {
+            header_read_timeout: Duration::from_secs(1),
+            idle_timeout: Duration::from_secs(1),
+            max_buf: 16 * 1024,
+        };
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(serve(
+            listener,
+            router,
+            settings,
+            async {
+                let _ = stop_rx.await;
+            },
+            Duration::from_secs(1),
+        ));
+        let client = reqwest::Client::new();
+        let get = |path: &str| client.get(format!("http://{addr}{path}")).send();
+        let handled = get("/slow-handler").await.unwrap();
+        assert_eq!(handled.text().await.unwrap(), "handled");
+        let body = get("/slow-body").await.unwrap();
+        assert_eq!(body.text().await.unwrap(), "first second");
+
+        // Asks for an endless body and never reads it: closed at the idle timeout.
+        let mut stalled = tokio::net::TcpStream::connect(addr).await.unwrap();
+        stalled
+            .write_all(b"GET /big HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await
+            .unwrap();
+        let cut = async {
+            while !dropped.load(Ordering::SeqCst) {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(10), cut)
+            .await
+            .expect("a client that stops reading is cut off");
+        let mut rest = Vec::new();
+        let _ = tokio::time::timeout(Duration::from_secs(5), stalled.read_to_end(&mut rest)).await;
+        let _ = stop_tx.send(());
+        server.await.unwrap().unwrap();
     }
 }
