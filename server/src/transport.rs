@@ -320,7 +320,6 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for IdleIo<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use axum::routing::get;
     use futures::StreamExt;
     use std::sync::atomic::AtomicBool;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -331,43 +330,42 @@ mod tests {
     async fn only_the_clients_silence_is_idle() {
         let dropped = Arc::new(AtomicBool::new(false));
         let flag = Arc::clone(&dropped);
-        let router = Router::new()
-            .route(
-                "/slow-handler",
-                get(|| async {
-                    // Longer than the idle timeout plus the 5 s a closing connection is given.
-                    tokio::time::sleep(Duration::from_millis(6500)).await;
-                    "handled"
-                }),
-            )
-            .route(
-                "/slow-body",
-                get(|| async {
-                    let chunks = futures::stream::iter(["first ", "second"]).then(|c| async move {
-                        tokio::time::sleep(Duration::from_millis(3500)).await;
-                        Ok::<_, std::io::Error>(bytes::Bytes::from(c))
-                    });
-                    Body::from_stream(chunks)
-                }),
-            )
-            .route(
-                "/big",
-                get(move || async move {
-                    // Drops (and sets the flag) when the connection is closed under it.
-                    struct Guard(Arc<AtomicBool>);
-                    impl Drop for Guard {
-                        fn drop(&mut self) {
-                            self.0.store(true, Ordering::SeqCst);
-                        }
+        // One fallback that dispatches on the path (these are not the API's routes).
+        let router = Router::new().fallback(move |uri: axum::http::Uri| {
+            let flag = Arc::clone(&flag);
+            async move {
+                match uri.path() {
+                    "/slow-handler" => {
+                        // Longer than the idle timeout plus the 5 s a closing connection is given.
+                        tokio::time::sleep(Duration::from_millis(6500)).await;
+                        Body::from("handled")
                     }
-                    let guard = Guard(flag);
-                    let chunks = futures::stream::repeat(()).map(move |()| {
-                        let _ = &guard;
-                        Ok::<_, std::io::Error>(bytes::Bytes::from(vec![b'x'; 1 << 16]))
-                    });
-                    Body::from_stream(chunks)
-                }),
-            );
+                    "/slow-body" => {
+                        let chunks =
+                            futures::stream::iter(["first ", "second"]).then(|c| async move {
+                                tokio::time::sleep(Duration::from_millis(3500)).await;
+                                Ok::<_, std::io::Error>(bytes::Bytes::from(c))
+                            });
+                        Body::from_stream(chunks)
+                    }
+                    _ => {
+                        // Drops (and sets the flag) when the connection is closed under it.
+                        struct Guard(Arc<AtomicBool>);
+                        impl Drop for Guard {
+                            fn drop(&mut self) {
+                                self.0.store(true, Ordering::SeqCst);
+                            }
+                        }
+                        let guard = Guard(flag);
+                        let chunks = futures::stream::repeat(()).map(move |()| {
+                            let _ = &guard;
+                            Ok::<_, std::io::Error>(bytes::Bytes::from(vec![b'x'; 1 << 16]))
+                        });
+                        Body::from_stream(chunks)
+                    }
+                }
+            }
+        });
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let settings = TransportSettings {
