@@ -100,6 +100,11 @@ struct Pairing {
 pub struct Catalog {
     models: Arc<RwLock<HashMap<Uuid, Model>>>,
     pairing: Arc<RwLock<Pairing>>,
+    /// Reloads run one at a time, so they apply in the order they read: a reload that
+    /// started before a change committed can never overwrite one that started after it.
+    reloading: Arc<tokio::sync::Mutex<()>>,
+    /// The same for the pairing table's recomputations.
+    pub(crate) refreshing: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl Catalog {
@@ -112,6 +117,7 @@ impl Catalog {
         gateway: &Gateway,
         sealer: &Sealer,
     ) -> ArenaResult<()> {
+        let _one_at_a_time = self.reloading.lock().await;
         let models: Vec<Model> = sqlx::query_as(
             "select id, key, display_name, organization, license, description, active, weight,
                     temperature, top_p, max_tokens, system_prompt

@@ -234,8 +234,10 @@ impl Arena {
         Ok(out)
     }
 
-    /// Recomputes the pair table from the policy, the counts and the ratings.
+    /// Recomputes the pair table from the policy, the counts and the ratings (one
+    /// recomputation at a time, so the last one to start is the one in force).
     pub async fn refresh_pairing(&self) -> ArenaResult<()> {
+        let _one_at_a_time = self.catalog.refreshing.lock().await;
         let policy = self.load_policy().await?;
         let inputs = Inputs {
             votes_per_model: self.counted_votes_per_model().await?,

@@ -52,6 +52,7 @@ impl Admin {
         )
         .await?;
         tx.commit().await?;
+        self.apply_catalog_change().await;
         self.model(key).await
     }
 
@@ -103,6 +104,7 @@ impl Admin {
         )
         .await?;
         tx.commit().await?;
+        self.apply_catalog_change().await;
         self.model(&model_key).await
     }
 
@@ -128,6 +130,7 @@ impl Admin {
         )
         .await?;
         tx.commit().await?;
+        self.apply_catalog_change().await;
         self.model(&model_key).await
     }
 

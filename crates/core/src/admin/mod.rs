@@ -79,6 +79,24 @@ impl Admin {
         &self.actor
     }
 
+    /// After a committed change to models or endpoints: this process's catalog, gateway and
+    /// pairing table follow at once, so the admin's next battle already sees the change (the
+    /// other processes follow on the catalog notification). The change is committed either
+    /// way: a failed reload is logged and retried by the notification's own reload.
+    pub(crate) async fn apply_catalog_change(&self) {
+        let arena = &self.arena;
+        if let Err(e) = arena
+            .catalog
+            .reload(&arena.pool, &arena.gateway, &arena.sealer)
+            .await
+        {
+            tracing::warn!(error = %e, "catalog reload after a console change failed");
+        }
+        if let Err(e) = arena.refresh_pairing().await {
+            tracing::warn!(error = %e, "pairing refresh after a console change failed");
+        }
+    }
+
     /// The audit log, newest first; `before` pages back by id.
     pub async fn audit_log(&self, before: Option<i64>, limit: i64) -> ArenaResult<Vec<AuditEntry>> {
         let rows: Vec<AuditRow> = sqlx::query_as(

@@ -261,6 +261,7 @@ impl Admin {
         )
         .await?;
         tx.commit().await?;
+        self.apply_catalog_change().await;
         self.model(&m.key).await
     }
 
@@ -320,6 +321,7 @@ impl Admin {
         )
         .await?;
         tx.commit().await?;
+        self.apply_catalog_change().await;
         self.model(key).await
     }
 
@@ -359,6 +361,7 @@ impl Admin {
         .fetch_one(&mut *tx)
         .await?;
         tx.commit().await?;
+        self.apply_catalog_change().await;
         Ok(live)
     }
 }
@@ -420,6 +423,7 @@ impl Admin {
         )
         .await?;
         tx.commit().await?;
+        self.apply_catalog_change().await;
         Ok(())
     }
 }
