@@ -474,7 +474,10 @@ async fn a_run_that_missed_an_in_flight_vote_is_not_served_as_current() {
     let fast_battle = app.create_battle(&fast, "Hi").await;
     app.read_stream(&slow, &slow_battle).await;
     app.read_stream(&fast, &fast_battle).await;
-    // The slow vote takes its id first and commits last, as the vote path writes it.
+    // The slow vote takes its id first and commits last, as the vote path writes it, except
+    // that its count goes to yesterday's row: the fast vote picks one of 16 shards of today's
+    // row at random and would wait for this open transaction's lock on the same one (as votes
+    // on one shard do, briefly), while the test waits for the fast vote before committing.
     let mut in_flight = app.pool.begin().await.unwrap();
     sqlx::query(
         "with v as (
@@ -485,7 +488,7 @@ async fn a_run_that_missed_an_in_flight_vote_is_not_served_as_current() {
          insert into pair_count (model_a_id, model_b_id, language, day, wins_a, wins_b, ties,
                                  both_bad, shard)
          select b.model_a_id, b.model_b_id, coalesce(b.language, ''),
-                (now() at time zone 'utc')::date, 1, 0, 0, 0, 15
+                (now() at time zone 'utc')::date - 1, 1, 0, 0, 0, 15
          from v join battle b on b.id = v.battle_id
          on conflict (model_a_id, model_b_id, language, day, shard) do update
              set wins_a = pair_count.wins_a + 1",
