@@ -211,10 +211,18 @@ if want exports; then
       order by v.id) to stdout" > "$out/copy.tsv"
   copy_s=$(calc "$(now) - $t0")
   copy_mib=$(( $(stat -c %s "$out/copy.tsv") / 1048576 ))
+  # The floor: the export's own pre-joined rows (export_turn), in vote order, with nothing else.
+  t0=$(now)
+  psql "$base_url/$exports_db" -qc "copy (select * from export_turn order by vote_id) to stdout" \
+    > "$out/copy.tsv"
+  floor_s=$(calc "$(now) - $t0")
+  floor_mib=$(( $(stat -c %s "$out/copy.tsv") / 1048576 ))
   {
     echo "| $export_battles battles | seconds | × COPY TO | MiB | server peak RSS growth (MiB) |"
     echo "|---|---|---|---|---|"
     printf '| COPY … TO STDOUT (psql) | %.1f | 1.00 | %s | — |\n' "$copy_s" "$copy_mib"
+    printf '| COPY of export_turn alone (psql) | %.1f | %.2f | %s | — |\n' "$floor_s" \
+      "$(calc "$floor_s / $copy_s")" "$floor_mib"
     for format in jsonl csv parquet; do
       rss_before=$(kib "$exports_pid" VmRSS)
       t0=$(now)

@@ -192,6 +192,8 @@ pub const GENERATED_KEYS: &[&str] = &[
     "battle_turn_pkey",
     "answer_pkey",
     "vote_pkey",
+    // One row per new vote, written by the vote's own insert trigger.
+    "export_turn_pkey",
     "server_instance_pkey",
     "account_session_pkey",
     "vote_void_pkey",

@@ -2,6 +2,7 @@
 //! privacy (no secret ever appears), the manifest, and one snapshot per export. Parquet in
 //! [`parquet`].
 
+mod cache;
 mod parquet;
 
 use crate::common;

@@ -24,6 +24,7 @@ use sha2::{Digest, Sha256};
 use sqlx::Row as _;
 use sqlx::postgres::PgRow;
 use std::borrow::Cow;
+use std::collections::HashMap;
 use tokio::sync::mpsc;
 
 /// What an export was, for its manifest.
@@ -124,8 +125,13 @@ fn read_record<'r>(
     row: &'r PgRow,
     checked: bool,
     key: &VoterKey,
+    campaigns: &'r HashMap<uuid::Uuid, String>,
     voter: &'r mut [u8; 32],
 ) -> ArenaResult<ExportRecord<'r>> {
+    let campaign_id: uuid::Uuid = get(row, 30, checked)?;
+    let campaign = campaigns.get(&campaign_id).ok_or_else(|| {
+        ArenaError::Internal(format!("export: no campaign {campaign_id} in the snapshot"))
+    })?;
     // An opted-out voter's conversation and answers never leave (`run=` keeps the vote itself).
     let redacted: bool = get(row, 15, checked)?;
     let mut turns: Vec<TurnRecord<'r>> = Vec::new();
@@ -172,7 +178,7 @@ fn read_record<'r>(
         created_at: get(row, 13, checked)?,
         voter: key.voter(get(row, 14, checked)?, voter),
         turns,
-        campaign: get(row, 30, checked)?,
+        campaign,
         axes: get(row, 31, checked)?,
         // Personal answers leave only with the voter's conversations.
         registration: if redacted {
@@ -183,76 +189,58 @@ fn read_record<'r>(
     })
 }
 
-/// The votes of an export, one row per vote with its own turn's prompt and answers as columns
-/// (hash joins, no per-row subquery: most votes are on a first turn). A later turn's earlier
-/// turns come as one JSON array (`earlier`, only evaluated when `turn_index > 0`). Flags come
-/// from two small pre-aggregated sets: reported battles and each battle's first leaking turn.
+/// The votes of an export in vote order, one row per vote: its pre-joined row (`export_turn`,
+/// written with the vote: the voted turn's prompt and answers, the earlier turns as one JSON
+/// array, the battle's fixed fields) beside the vote itself, a merge join on the two primary
+/// keys with no sort. What can change after the vote is read live, each from a set built once
+/// per export (hashed subplans, which keep the vote order): flagged battles (reported or
+/// leaking, not reviewed), opted-out voters, and the campaigns with registrations (only their
+/// votes look one up). The campaign comes as its id (the caller maps it to the slug).
 /// `$8`/`$9`: a rating run's mark and snapshot (`run=ID`): exactly the counted votes that run
 /// saw, not voided as of its snapshot ({not_voided}); a voter's opt-out then redacts the
 /// conversation instead of leaving the vote out, so the run still reproduces.
 const QUERY: &str = "
-select v.id as vote_id, v.battle_id, t.turn_index, ma.key as model_a, mb.key as model_b,
+select e.vote_id, e.battle_id, e.turn_index, e.model_a, e.model_b,
        v.winner, v.counted, v.voided, v.void_reason,
-       (b.reviewed_at is null and (rep.battle_id is not null or leak.first_turn is not null))
-           as flagged,
-       coalesce(leak.first_turn <= t.turn_index, false) as identity_leak,
-       b.anonymous, b.language, v.created_at, v.voter_id,
-       r.data_release_opt_out as redacted,
-       t.prompt, aa.content as a, ab.content as b,
-       aa.token_count::bigint as a_tokens, ab.token_count::bigint as b_tokens,
-       aa.header_count::bigint as a_headers, ab.header_count::bigint as b_headers,
-       aa.list_count::bigint as a_lists, ab.list_count::bigint as b_lists,
-       aa.bold_count::bigint as a_bold, ab.bold_count::bigint as b_bold,
-       aa.prompt_tokens::bigint as prompt_tokens_a, ab.prompt_tokens::bigint as prompt_tokens_b,
-       case when t.turn_index > 0 then
-           (select json_agg(json_build_object(
-                   'prompt', tt.prompt, 'a', ea.content, 'b', eb.content,
-                   'a_tokens', ea.token_count, 'b_tokens', eb.token_count,
-                   'a_headers', ea.header_count, 'b_headers', eb.header_count,
-                   'a_lists', ea.list_count, 'b_lists', eb.list_count,
-                   'a_bold', ea.bold_count, 'b_bold', eb.bold_count,
-                   'prompt_tokens_a', ea.prompt_tokens, 'prompt_tokens_b', eb.prompt_tokens)
-                   order by tt.turn_index)
-            from battle_turn tt
-            join answer ea on ea.turn_id = tt.id and ea.side = 'a' and not ea.discarded
-            join answer eb on eb.turn_id = tt.id and eb.side = 'b' and not eb.discarded
-            where tt.battle_id = b.id and tt.turn_index < t.turn_index)::text
-       end as earlier,
-       cp.slug as campaign, ax.axes, reg.answers::text as registration
-from vote v
-join battle_turn t on t.id = v.turn_id
-join battle b on b.id = v.battle_id
-join campaign cp on cp.id = b.campaign_id
-left join (select vote_id, json_object_agg(axis, winner order by axis)::text as axes
-           from vote_axis group by vote_id) ax on ax.vote_id = v.id
-left join campaign_registration reg on reg.campaign_id = b.campaign_id
-                                   and reg.voter_id = v.voter_id
-join model ma on ma.id = b.model_a_id
-join model mb on mb.id = b.model_b_id
-join voter r on r.id = v.voter_id
-left join answer aa on aa.turn_id = t.id and aa.side = 'a' and not aa.discarded
-left join answer ab on ab.turn_id = t.id and ab.side = 'b' and not ab.discarded
-left join (select distinct battle_id from battle_report) rep on rep.battle_id = b.id
-left join (select lt.battle_id, min(lt.turn_index) as first_turn
-           from battle_turn lt join answer la on la.turn_id = lt.id
-           where la.identity_leak and not la.discarded
-           group by lt.battle_id) leak on leak.battle_id = b.id
+       e.battle_id in (select f.battle_id
+                       from (select battle_id from battle_report
+                             union
+                             select lt.battle_id from battle_turn lt
+                             join answer la on la.turn_id = lt.id
+                             where la.identity_leak and not la.discarded) f
+                       join battle fb on fb.id = f.battle_id
+                       where fb.reviewed_at is null) as flagged,
+       e.identity_leak, e.anonymous, e.language, v.created_at, v.voter_id,
+       v.voter_id in (select id from voter where data_release_opt_out) as redacted,
+       e.prompt, e.a, e.b, e.a_tokens, e.b_tokens, e.a_headers, e.b_headers,
+       e.a_lists, e.b_lists, e.a_bold, e.b_bold, e.prompt_tokens_a, e.prompt_tokens_b,
+       e.earlier,
+       e.campaign_id,
+       e.axes,
+       case when e.campaign_id in (select campaign_id from campaign_registration
+                                   group by campaign_id) then
+           (select reg.answers::text from campaign_registration reg
+            where reg.campaign_id = e.campaign_id and reg.voter_id = v.voter_id)
+       end as registration
+from export_turn e
+join vote v on v.id = e.vote_id
 where (not $1 or v.counted)
   and ($2 or not v.voided)
   and ($3::date is null or (v.created_at at time zone 'utc')::date >= $3)
   and ($4::date is null or (v.created_at at time zone 'utc')::date <= $4)
-  and ($5::text is null or coalesce(b.language, '') = $5)
-  and (cardinality($6::text[]) = 0 or ma.key = any($6) or mb.key = any($6))
-  and (not $7 or t.turn_index = 0)
-  and ($10::text is null or cp.slug = $10)
-  and (case when $8::bigint is null then not r.data_release_opt_out
+  and ($5::text is null or coalesce(e.language, '') = $5)
+  and (cardinality($6::text[]) = 0 or e.model_a = any($6) or e.model_b = any($6))
+  and (not $7 or e.turn_index = 0)
+  and ($10::uuid is null or e.campaign_id = $10)
+  and (case when $8::bigint is null
+                 then not v.voter_id in (select id from voter where data_release_opt_out)
             else v.counted
                  and (case when $9::text is null then v.id <= $8
                            else v.txid is null or pg_visible_in_snapshot(v.txid, $9::pg_snapshot)
                       end)
                  and {not_voided}
        end)
-order by v.id";
+order by e.vote_id";
 
 /// See [`run`].
 const EXPORT_SETTINGS: &str = "select set_config('jit', 'off', true), \
@@ -389,10 +377,8 @@ async fn run(
         .execute(&mut *db)
         .await?;
     // This transaction's planner settings (`set local`: the pooled connection keeps its own):
-    // - no JIT: compiling the plan's expressions (hundreds of functions, in every parallel
-    //   worker) costs more CPU than it saves, a second or more at a million votes;
-    // - more memory per sort and hash: the joins stay in memory and the sort by vote id spills
-    //   less (the default 4 MB writes gigabytes of temporary files at a million votes).
+    // - no JIT: compiling the plan's expressions costs more CPU than it saves;
+    // - more memory per hash: the live sets (flagged battles, opted-out voters) stay hashed.
     sqlx::query(EXPORT_SETTINGS).execute(&mut *db).await?;
     let snapshot_mark: i64 = sqlx::query_scalar(crate::leaderboard::counts::COUNTED_MARK)
         .fetch_one(&mut *db)
@@ -420,6 +406,23 @@ async fn run(
     .fetch_one(&mut *db)
     .await?;
     let rows_at_most = u64::try_from(rows_at_most).unwrap_or(0);
+    // The campaigns' slugs in this snapshot (the rows name their campaign by id), and the
+    // filter's campaign (a run's slug may have been renamed since: then nothing matches).
+    let campaigns: HashMap<uuid::Uuid, String> =
+        sqlx::query_as::<_, (uuid::Uuid, String)>("select id, slug from campaign")
+            .fetch_all(&mut *db)
+            .await?
+            .into_iter()
+            .collect();
+    let campaign_filter = match &spec.campaign {
+        None => None,
+        Some(slug) => Some(
+            campaigns
+                .iter()
+                .find(|(_, s)| *s == slug)
+                .map_or(uuid::Uuid::nil(), |(id, _)| *id),
+        ),
+    };
     if out
         .send(ExportEvent::Started { rows_at_most })
         .await
@@ -469,7 +472,7 @@ async fn run(
             .bind(spec.first_turn_only)
             .bind(run_set.as_ref().map(|r| r.mark))
             .bind(run_set.as_ref().and_then(|r| r.snapshot.clone()))
-            .bind(&spec.campaign)
+            .bind(campaign_filter)
             .fetch(&mut *db);
         // The first record's column types are checked; the rest have the same.
         let mut types_checked = false;
@@ -479,7 +482,7 @@ async fn run(
                 continue;
             }
             let mut voter = [0u8; 32];
-            let record = read_record(&pg, checked, &key, &mut voter)?;
+            let record = read_record(&pg, checked, &key, &campaigns, &mut voter)?;
             types_checked = true;
             let Some(row) = render::row(spec.schema, &record) else {
                 continue;
