@@ -414,15 +414,12 @@ async fn run(
             .await?
             .into_iter()
             .collect();
-    let campaign_filter = match &spec.campaign {
-        None => None,
-        Some(slug) => Some(
-            campaigns
-                .iter()
-                .find(|(_, s)| *s == slug)
-                .map_or(uuid::Uuid::nil(), |(id, _)| *id),
-        ),
-    };
+    let campaign_filter = spec.campaign.as_ref().map(|slug| {
+        campaigns
+            .iter()
+            .find(|(_, s)| *s == slug)
+            .map_or(uuid::Uuid::nil(), |(id, _)| *id)
+    });
     if out
         .send(ExportEvent::Started { rows_at_most })
         .await
