@@ -423,7 +423,6 @@ impl Admin {
         )
         .await?;
         tx.commit().await?;
-        self.apply_catalog_change().await;
         Ok(())
     }
 }
