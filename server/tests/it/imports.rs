@@ -417,7 +417,7 @@ async fn imports_are_idempotent_and_bad_lines_are_reported_by_number() {
         .unwrap();
     assert_eq!((report.rows_added, report.rows_skipped), (2, 1));
     let payload: Value = sqlx::query_scalar(
-        "select payload from source_vote where row_key = 'c1' and source_id =
+        "select payload::json from source_vote where row_key = 'c1' and source_id =
              (select id from data_source where name = 'csv-src')",
     )
     .fetch_one(&app.pool)

@@ -135,7 +135,7 @@ pub async fn import(
         sqlx::query(
             "create temp table import_rows (
                  row_key text, model_a text, model_b text, winner text, counted boolean,
-                 language text, voted_at timestamptz, turn integer, payload json
+                 language text, voted_at timestamptz, turn integer, payload text
              ) on commit drop",
         )
         .execute(&mut *db)
