@@ -164,6 +164,58 @@ async fn style_control_recovers_a_planted_length_bias_and_is_stored_once_per_vot
 
 /// Three votes between two models: the page shows neither a rank nor the ridge's absurd
 /// numbers, says so once, and the JSON keeps the exact fit beside the posterior.
+/// A vote whose transaction was still open when a style run read its snapshot took an id below
+/// the run's mark: once it commits, that run is not served as current (the mark is the same).
+#[tokio::test]
+async fn a_style_run_that_missed_an_in_flight_vote_is_not_reused() {
+    let app = three_models().await;
+    plant_length_bias(&app, 900).await;
+    // The two newest planted votes are taken back: their turns get the votes below.
+    let freed: Vec<(uuid::Uuid, uuid::Uuid, uuid::Uuid)> = sqlx::query_as(
+        "delete from vote where id in (select id from vote order by id desc limit 2)
+         returning turn_id, battle_id, voter_id",
+    )
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    let insert = "insert into vote (turn_id, battle_id, voter_id, winner, counted, txid)
+                  values ($1, $2, $3, 'model_a', true, pg_current_xact_id())";
+    // The slow vote takes its id first and commits last.
+    let mut in_flight = app.pool.begin().await.unwrap();
+    let (turn, battle, voter) = freed[0];
+    sqlx::query(insert)
+        .bind(turn)
+        .bind(battle)
+        .bind(voter)
+        .execute(&mut *in_flight)
+        .await
+        .unwrap();
+    let (turn, battle, voter) = freed[1];
+    sqlx::query(insert)
+        .bind(turn)
+        .bind(battle)
+        .bind(voter)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let client = app.client();
+    let (status, seen) = app.get_json(&client, "/api/v1/leaderboard/style").await;
+    assert_eq!(status, 200, "{seen}");
+    assert_eq!(
+        seen["vote_count"], 899,
+        "the open transaction's vote is invisible: {seen}"
+    );
+    in_flight.commit().await.unwrap();
+    let (_, now) = app.get_json(&client, "/api/v1/leaderboard/style").await;
+    assert_eq!(now["vote_count"], 900, "{now}");
+    assert_eq!(now["max_vote_id"], seen["max_vote_id"]);
+    assert_ne!(now["run_id"], seen["run_id"]);
+    // The new run saw every vote: asked again, it is reused.
+    let (_, again) = app.get_json(&client, "/api/v1/leaderboard/style").await;
+    assert_eq!(again["run_id"], now["run_id"]);
+    assert_eq!(app.count("select count(*) from style_run").await, 2);
+}
+
 #[tokio::test]
 async fn a_young_arena_is_provisional_on_the_page_and_in_the_api() {
     let (fake, url) = spawn_fake(Mode::Normal).await;

@@ -5,8 +5,8 @@
 //!
 //! It reads the votes themselves, so it costs more than the main fit (which reads the counts):
 //! it is fitted once per filter and counted-set mark and stored (`style_run`, shared by every
-//! process); a new fit passes the caller's limiter and runs one at a time; no connection is held
-//! while fitting.
+//! process, with the snapshot it read: a run that missed a vote in flight is not reused); a new
+//! fit passes the caller's limiter and runs one at a time; no connection is held while fitting.
 
 use super::Spec;
 use super::compute::BOOTSTRAP_SLOT as COMPUTE_SLOT;
@@ -88,6 +88,9 @@ impl Arena {
             .execute(&mut *tx)
             .await?;
         let mark: i64 = sqlx::query_scalar(super::counts::COUNTED_MARK)
+            .fetch_one(&mut *tx)
+            .await?;
+        let snapshot: String = sqlx::query_scalar("select pg_current_snapshot()::text")
             .fetch_one(&mut *tx)
             .await?;
         let sql = format!(
@@ -203,13 +206,14 @@ impl Arena {
         let result =
             serde_json::to_value(&view).map_err(|e| ArenaError::Internal(e.to_string()))?;
         let (id, created): (i64, chrono::DateTime<chrono::Utc>) = sqlx::query_as(
-            "insert into style_run (options_key, max_vote_id, vote_count, result)
-             values ($1, $2, $3, $4) returning id, created_at",
+            "insert into style_run (options_key, max_vote_id, vote_count, result, snapshot)
+             values ($1, $2, $3, $4, $5) returning id, created_at",
         )
         .bind(&key)
         .bind(mark)
         .bind(vote_count)
         .bind(&result)
+        .bind(&snapshot)
         .fetch_one(&self.pool)
         .await?;
         view.run_id = id;
@@ -217,10 +221,22 @@ impl Arena {
         Ok(view)
     }
 
+    /// The newest stored run of `key` at counted mark `mark` that is still current: no
+    /// transaction in progress at its snapshot has since committed a counted vote or a void
+    /// event (those took ids below the mark while invisible to the run; see
+    /// `Arena::missed_in_flight` for the main view). A run without a snapshot predates them.
     async fn stored_style(&self, key: &str, mark: i64) -> ArenaResult<Option<StyleView>> {
         let row: Option<(i64, chrono::DateTime<chrono::Utc>, serde_json::Value)> = sqlx::query_as(
-            "select id, created_at, result from style_run
-             where options_key = $1 and max_vote_id = $2 order by id desc limit 1",
+            "select r.id, r.created_at, r.result from style_run r
+             where r.options_key = $1 and r.max_vote_id = $2
+               and not exists (
+                   select 1 from vote v
+                   where v.counted
+                     and v.txid in (select pg_snapshot_xip(r.snapshot::pg_snapshot)))
+               and not exists (
+                   select 1 from vote_void e
+                   where e.txid in (select pg_snapshot_xip(r.snapshot::pg_snapshot)))
+             order by r.id desc limit 1",
         )
         .bind(key)
         .bind(mark)
