@@ -190,6 +190,8 @@ if want exports; then
   ARENA__EXPORTS__VOTER_SALT=bench start_server exports "$exports_db" "$fast_worker"
   exports_pid=$server_pid exports_url=$server_url
   "$bin/arena-bench" seed --database "$base_url/$exports_db" --battles "$export_battles"
+  # The rows an export writes: one per vote (the seed leaves out pairs of a model with itself).
+  export_votes=$(psql "$base_url/$exports_db" -tAc "select count(*) from vote")
   echo "bench admin password" | DATABASE_URL="$base_url/$exports_db" ARENA_CONFIG="$out/exports.toml" \
     "$bin/server" admin create --username bench-admin >/dev/null
   jar="$out/exports.cookies"
@@ -218,7 +220,7 @@ if want exports; then
   floor_s=$(calc "$(now) - $t0")
   floor_mib=$(( $(stat -c %s "$out/copy.tsv") / 1048576 ))
   {
-    echo "| $export_battles battles | seconds | × COPY TO | MiB | server peak RSS growth (MiB) |"
+    echo "| $export_battles battles, $export_votes votes | seconds | × COPY TO | MiB | server peak RSS growth (MiB) |"
     echo "|---|---|---|---|---|"
     printf '| COPY … TO STDOUT (psql) | %.1f | 1.00 | %s | — |\n' "$copy_s" "$copy_mib"
     printf '| COPY of export_turn alone (psql) | %.1f | %.2f | %s | — |\n' "$floor_s" \

@@ -136,10 +136,16 @@ fn ProgressBoard(progress: Progress) -> impl IntoView {
             }
         })
         .collect_view();
+    let total = if progress.votes == 1 {
+        lang.text(Key::ProgressTotalOne).to_owned()
+    } else {
+        lang.text(Key::ProgressTotal)
+            .replace("{votes}", &progress.votes.to_string())
+    };
     view! {
         <section class="progress">
             <h2>{lang.text(Key::ProgressTitle)}</h2>
-            <p class="hint">{lang.text(Key::ProgressTotal).replace("{votes}", &progress.votes.to_string())}</p>
+            <p class="hint">{total}</p>
             <h3>{lang.text(Key::ProgressPerDay)}</h3>
             <div class="chart-box">{chart(&progress.days)}</div>
             <h3>{lang.text(Key::ProgressPairs)}</h3>
@@ -191,10 +197,16 @@ fn Contributors(board: ContributorBoard, page: CampaignPage) -> impl IntoView {
     };
     let send = StoredValue::new(send);
     let mine = page.alias.clone();
+    let hint = if board.volunteers == 1 {
+        lang.text(Key::ContributorsHintOne).to_owned()
+    } else {
+        lang.text(Key::ContributorsHint)
+            .replace("{volunteers}", &board.volunteers.to_string())
+    };
     view! {
         <section class="contributors">
             <h2>{lang.text(Key::ContributorsTitle)}</h2>
-            <p class="hint">{lang.text(Key::ContributorsHint).replace("{volunteers}", &board.volunteers.to_string())}</p>
+            <p class="hint">{hint}</p>
             {if board.contributors.is_empty() {
                 view! { <p class="hint">{lang.text(Key::ContributorsNone)}</p> }.into_any()
             } else {

@@ -398,6 +398,29 @@ async fn a_campaign_before_during_and_after_its_dates() {
     app.read_stream(&voter, &plain).await;
     let (s, _) = app.vote(&voter, &plain, "model_a", None).await;
     assert_eq!(s, 200);
+    // Its page says so in the singular; the campaign's in the plural.
+    for (slug, total, volunteers) in [
+        ("arena", "1 vote so far.", "1 volunteer has voted in all."),
+        (
+            "euskara",
+            "4 votes so far.",
+            "volunteers have voted in all.",
+        ),
+    ] {
+        let html = app
+            .client()
+            .get(format!("{}/c/{slug}/leaderboard", app.url))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            html.contains(total) && html.contains(volunteers),
+            "{slug}: {html}"
+        );
+    }
 
     // The leaderboard and the exports take campaign=.
     let (s, board) = app
