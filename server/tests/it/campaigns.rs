@@ -158,13 +158,7 @@ async fn a_campaign_before_during_and_after_its_dates() {
         (409, Some("campaign_not_open")),
         "{e}"
     );
-    let page = app
-        .client()
-        .get(format!("{}/c/euskara", app.url))
-        .send()
-        .await
-        .unwrap();
-    let html = page.text().await.unwrap();
+    let html = app.get_html("/c/euskara").await;
     assert!(html.contains("This campaign opens on"), "{html}");
     assert_eq!(app.count("select count(*) from battle").await, 0);
 
@@ -407,15 +401,7 @@ async fn a_campaign_before_during_and_after_its_dates() {
             "volunteers have voted in all.",
         ),
     ] {
-        let html = app
-            .client()
-            .get(format!("{}/c/{slug}/leaderboard", app.url))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let html = app.get_html(&format!("/c/{slug}/leaderboard")).await;
         assert!(
             html.contains(total) && html.contains(volunteers),
             "{slug}: {html}"
@@ -531,29 +517,13 @@ async fn a_campaign_before_during_and_after_its_dates() {
         (s, e["error"]["code"].as_str()),
         (409, Some("campaign_closed"))
     );
-    let html = app
-        .client()
-        .get(format!("{}/c/euskara", app.url))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = app.get_html("/c/euskara").await;
     assert!(html.contains("This campaign closed on"), "{html}");
     let (s, board) = app
         .get_json(&voter, "/api/v1/leaderboard?campaign=euskara")
         .await;
     assert_eq!((s, &board["vote_count"]), (200, &json!(4)));
-    let html = app
-        .client()
-        .get(format!("{}/c/euskara/leaderboard", app.url))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = app.get_html("/c/euskara/leaderboard").await;
     assert!(
         html.contains("Mikel") && html.contains("progress-chart"),
         "{html}"

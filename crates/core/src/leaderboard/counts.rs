@@ -15,6 +15,19 @@ pub(crate) const COUNTED_MARK: &str =
     "select greatest((select coalesce(max(id), 0) from vote where counted),
                      (select coalesce(max(change_id), 0) from vote_void))";
 
+/// The SQL condition "a transaction in progress at `snapshot` (a `pg_snapshot` as text; none
+/// when null) has since committed a counted vote or a void event": those took numbers below a
+/// run's mark while invisible to it, so an equal mark does not prove that run current.
+pub(crate) fn missed_in_flight(snapshot: &str) -> String {
+    format!(
+        "(exists (select 1 from vote v
+                  where v.counted
+                    and v.txid in (select pg_snapshot_xip({snapshot}::pg_snapshot)))
+          or exists (select 1 from vote_void e
+                     where e.txid in (select pg_snapshot_xip({snapshot}::pg_snapshot))))"
+    )
+}
+
 /// The SQL condition "vote `v` is not voided as of snapshot `$snapshot`" (or now, when null).
 pub(crate) fn not_voided_in(snapshot: &str) -> String {
     format!(

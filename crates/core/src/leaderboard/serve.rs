@@ -104,16 +104,14 @@ impl Arena {
     /// invisible to it, so an equal mark does not prove the run current (a run without a
     /// recorded snapshot predates concurrent votes).
     async fn missed_in_flight(&self, run_id: i64) -> ArenaResult<bool> {
-        Ok(sqlx::query_scalar(
-            "with xip as (
-                 select pg_snapshot_xip(snapshot::pg_snapshot) as x
-                 from rating_run where id = $1 and snapshot is not null)
-             select exists (select 1 from vote v join xip on v.txid = xip.x where v.counted)
-                 or exists (select 1 from vote_void e join xip on e.txid = xip.x)",
-        )
-        .bind(run_id)
-        .fetch_one(&self.pool)
-        .await?)
+        let sql = format!(
+            "select coalesce((select {missed} from rating_run r where r.id = $1), false)",
+            missed = super::counts::missed_in_flight("r.snapshot"),
+        );
+        Ok(sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+            .bind(run_id)
+            .fetch_one(&self.pool)
+            .await?)
     }
 
     async fn latest_run(&self, key: &str) -> ArenaResult<Option<LeaderboardView>> {

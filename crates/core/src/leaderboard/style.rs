@@ -223,25 +223,21 @@ impl Arena {
 
     /// The newest stored run of `key` at counted mark `mark` that is still current: no
     /// transaction in progress at its snapshot has since committed a counted vote or a void
-    /// event (those took ids below the mark while invisible to the run; see
-    /// `Arena::missed_in_flight` for the main view). A run without a snapshot predates them.
+    /// event ([`super::counts::missed_in_flight`], as for the main view). A run without a
+    /// snapshot predates them.
     async fn stored_style(&self, key: &str, mark: i64) -> ArenaResult<Option<StyleView>> {
-        let row: Option<(i64, chrono::DateTime<chrono::Utc>, serde_json::Value)> = sqlx::query_as(
+        let sql = format!(
             "select r.id, r.created_at, r.result from style_run r
-             where r.options_key = $1 and r.max_vote_id = $2
-               and not exists (
-                   select 1 from vote v
-                   where v.counted
-                     and v.txid in (select pg_snapshot_xip(r.snapshot::pg_snapshot)))
-               and not exists (
-                   select 1 from vote_void e
-                   where e.txid in (select pg_snapshot_xip(r.snapshot::pg_snapshot)))
+             where r.options_key = $1 and r.max_vote_id = $2 and not {missed}
              order by r.id desc limit 1",
-        )
-        .bind(key)
-        .bind(mark)
-        .fetch_optional(&self.pool)
-        .await?;
+            missed = super::counts::missed_in_flight("r.snapshot"),
+        );
+        let row: Option<(i64, chrono::DateTime<chrono::Utc>, serde_json::Value)> =
+            sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                .bind(key)
+                .bind(mark)
+                .fetch_optional(&self.pool)
+                .await?;
         Ok(row.and_then(|(id, created, result)| {
             let mut view: StyleView = serde_json::from_value(result).ok()?;
             view.run_id = id;

@@ -191,6 +191,18 @@ impl TestApp {
         )
     }
 
+    /// `GET path` with a fresh client: the page's HTML (whatever the status).
+    pub async fn get_html(&self, path: &str) -> String {
+        self.client()
+            .get(format!("{}{path}", self.url))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
     /// `GET path` as `client`: the status and the JSON body.
     pub async fn get_json(&self, client: &reqwest::Client, path: &str) -> (u16, serde_json::Value) {
         let response = client
