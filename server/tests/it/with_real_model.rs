@@ -3,7 +3,6 @@
 use crate::common;
 
 use common::*;
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -22,25 +21,60 @@ fn model_path() -> PathBuf {
     path
 }
 
-/// The real worker on its own thread and runtime.
-fn start_worker() -> String {
-    let (tx, rx) = std::sync::mpsc::channel::<SocketAddr>();
-    std::thread::spawn(move || {
-        let runtime = tokio::runtime::Runtime::new().unwrap();
-        runtime.block_on(async move {
-            let config =
-                arena_worker::WorkerConfig::new(model_path(), "127.0.0.1:0".parse().unwrap());
-            let worker = arena_worker::build(config).await.unwrap();
-            tx.send(worker.local_addr()).unwrap();
-            worker.run().await.unwrap();
-        });
-    });
-    format!("http://{}", rx.recv().unwrap())
+/// The built-in worker's binary, as `cargo test --workspace` builds it (the worker crate's own
+/// integration tests need it): beside this test binary's `deps/` folder. Spawned as a process so
+/// that this test binary does not link candle (minutes of every server rebuild's link).
+fn worker_binary() -> PathBuf {
+    if let Some(path) = std::env::var_os("ARENA_WORKER_BIN") {
+        return PathBuf::from(path);
+    }
+    let exe = std::env::current_exe().unwrap();
+    let profile_dir = exe.parent().and_then(|deps| deps.parent()).unwrap();
+    let path = profile_dir.join(format!("arena-worker{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        path.exists(),
+        "{} is missing: run `cargo build -p arena-worker` (make test's `cargo test --workspace` \
+         builds it), or set ARENA_WORKER_BIN",
+        path.display()
+    );
+    path
+}
+
+/// The real worker in its own process, killed when dropped.
+struct Worker {
+    child: std::process::Child,
+    url: String,
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_worker() -> Worker {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = std::process::Command::new(worker_binary())
+        .env("ARENA_WORKER_MODEL_PATH", model_path())
+        .env("ARENA_WORKER_LISTEN", format!("127.0.0.1:{port}"))
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    Worker {
+        child,
+        url: format!("http://127.0.0.1:{port}"),
+    }
 }
 
 #[tokio::test]
 async fn a_real_battle_with_two_turns() {
-    let worker = start_worker();
+    let worker_process = start_worker();
+    let worker = worker_process.url.clone();
     let client = reqwest::Client::new();
     for _ in 0..240 {
         if client
