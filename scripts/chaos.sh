@@ -5,7 +5,9 @@
 #     killed one is restarted);
 #   - restart Postgres 5 times, in fast and immediate (crash) modes;
 #   - all the while, every model has a second worker that misbehaves: one hangs, one resets
-#     mid-stream, one sends garbage, one is slow.
+#     mid-stream, one sends garbage, one is slow, one floods 50 MB for max_tokens = 64;
+#   - and 20 research downloads read at 2 KiB/s (the export caps refuse most; the admitted ones
+#     are cut by the reader floor), beside the vote load.
 # Then the audit: acknowledged votes, votes found, lost, duplicated, counts against votes, and
 # recovery times. Goal: 0 lost, 0 duplicated, counts equal to the votes (the script fails
 # otherwise). CHAOS_QUICK=1: a short version on the debug build (CI runs it).
@@ -67,7 +69,7 @@ psql "postgres://postgres@127.0.0.1:$pg_port/postgres" -qc "create database aren
 
 # --- Workers: one good, four bad -------------------------------------------------------------------
 declare -A worker
-for mode in normal hang reset garbage slow; do
+for mode in normal hang reset garbage slow flood; do
   worker[$mode]=$(free_port)
   "$bin/arena-bench" worker --listen "127.0.0.1:${worker[$mode]}" --mode "$mode" \
     --tokens 12 --token-delay-ms 5 2>>"$out/workers.log" &
@@ -86,8 +88,11 @@ instance_lease_ms = 3000
 enabled = false
 max_generating_per_voter = 100000
 max_generating_per_address = 100000
+[exports]
+voter_salt = "chaos"
+min_rate_window_secs = 5
 TOML
-  for mode in hang reset garbage slow; do
+  for mode in hang reset garbage slow flood; do
     cat <<TOML
 [[models]]
 key = "model-with-a-$mode-replica"
@@ -118,6 +123,18 @@ seconds=$(( (kills + restarts) * (pause + 3) + 10 ))
 echo "[chaos] $profile build: $kills kills, $restarts Postgres restarts, ${seconds} s of votes"
 "$bin/arena-bench" chaos --urls "$urls" --seconds "$seconds" --voters 16 > "$out/audit.md" 2>&1 &
 load=$!
+# 20 slow research downloads beside the votes (an admin may export): at 2 KiB/s each.
+echo "chaos admin password" | ARENA_CONFIG="$out/config.toml" "$bin/server" admin create --username chaos-admin >/dev/null
+curl -fsS -c "$out/cookies" -H 'content-type: application/json' \
+  -d '{"username":"chaos-admin","password":"chaos admin password"}' \
+  "http://127.0.0.1:${server_port[0]}/api/v1/account/signin" >/dev/null
+: > "$out/exports.log"
+for n in $(seq 1 20); do
+  curl -sS -b "$out/cookies" --limit-rate 2k -o /dev/null -w '%{http_code}\n' \
+    "http://127.0.0.1:${server_port[$((n % 2))]}/api/v1/exports/battles?schema=full" \
+    >> "$out/exports.log" 2>/dev/null &
+  pids+=($!)
+done
 events=()
 for n in $(seq 1 "$kills"); do
   sleep "$(( RANDOM % pause + 1 )).$(( RANDOM % 10 ))"
@@ -139,6 +156,16 @@ for n in $(seq 1 "$restarts"); do
 done
 status=0
 wait "$load" || status=$?
+for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+exports_refused=$(grep -c '^429' "$out/exports.log" || true)
+exports_admitted=$(grep -c '^200' "$out/exports.log" || true)
+events+=("| 20 downloads at 2 KiB/s | $exports_admitted admitted (cut or still reading), $exports_refused refused with 429 |")
+flood_bytes=$(psql "$DATABASE_URL" -Atc "select coalesce(max(octet_length(content)), 0) from answer")
+events+=("| a worker flooding 50 MB | longest stored answer $flood_bytes bytes |")
+if [ "$flood_bytes" -gt 65536 ]; then
+  echo "[chaos] an answer of $flood_bytes bytes was stored (bound: 65536)" >&2
+  status=1
+fi
 {
   echo "### Blows"
   echo

@@ -46,6 +46,11 @@ mod server {
         parts().and_then(|p| p.extensions.get::<Account>().cloned())
     }
 
+    /// The signed-in account, or a 401 (with the JSON error shape) for a caller without one.
+    pub fn signed_in_account() -> Result<Account, PageError> {
+        account().ok_or_else(|| PageError::Unauthorized("sign in first".into()).respond())
+    }
+
     fn set_cookie(value: String) {
         if let (Some(response), Ok(value)) = (
             use_context::<leptos_axum::ResponseOptions>(),
@@ -107,7 +112,7 @@ pub async fn sign_up(
     let arena = server::arena()?;
     let done = arena
         .accounts
-        .sign_up(&username, &password, server::voter())
+        .sign_up(&username, &password, server::address(), server::voter())
         .await
         .map_err(PageError::from)?;
     server::signed_in(&arena, &done);
@@ -153,8 +158,7 @@ pub async fn change_password(
     new_password: String,
 ) -> Result<(), PageError> {
     let arena = server::arena()?;
-    let account =
-        server::account().ok_or_else(|| PageError::Unauthorized("sign in first".into()))?;
+    let account = server::signed_in_account()?;
     arena
         .accounts
         .change_password(
@@ -171,8 +175,7 @@ pub async fn change_password(
 #[server(prefix = "/api/pages", endpoint = "tokens")]
 pub async fn list_tokens() -> Result<Vec<ApiTokenView>, PageError> {
     let arena = server::arena()?;
-    let account =
-        server::account().ok_or_else(|| PageError::Unauthorized("sign in first".into()))?;
+    let account = server::signed_in_account()?;
     let tokens = arena
         .accounts
         .tokens(&account)
@@ -197,8 +200,7 @@ pub async fn create_token(
     expires_days: String,
 ) -> Result<ApiTokenCreated, PageError> {
     let arena = server::arena()?;
-    let account =
-        server::account().ok_or_else(|| PageError::Unauthorized("sign in first".into()))?;
+    let account = server::signed_in_account()?;
     let days = match expires_days.trim() {
         "" => None,
         d => Some(d.parse::<u32>().map_err(|_| {
@@ -221,8 +223,7 @@ pub async fn create_token(
 #[server(prefix = "/api/pages", endpoint = "revoke_token")]
 pub async fn revoke_token(id: String) -> Result<(), PageError> {
     let arena = server::arena()?;
-    let account =
-        server::account().ok_or_else(|| PageError::Unauthorized("sign in first".into()))?;
+    let account = server::signed_in_account()?;
     arena
         .accounts
         .revoke_token(&account, &id)

@@ -40,9 +40,12 @@ pub async fn get_leaderboard(
     let arena = use_context::<arena_core::Arena>().ok_or(PageError::Internal)?;
     let address = use_context::<http::request::Parts>()
         .and_then(|parts| parts.extensions.get::<ClientAddr>().copied());
-    let admit = || match address {
-        Some(ClientAddr(address)) => arena.limits.check_address(Action::Leaderboard, address),
-        None => Ok(()),
+    let limits = arena.limits.clone();
+    let admit = move || async move {
+        match address {
+            Some(ClientAddr(address)) => limits.check_address(Action::Leaderboard, address).await,
+            None => Ok(()),
+        }
     };
     let view = arena.leaderboard(filter, admit).await?;
     Ok(view.with_matrices_of_top(heatmap_size(heatmaps.as_deref())))
@@ -62,9 +65,12 @@ pub async fn get_benchmarks(filter: LeaderboardFilter) -> Result<BenchmarkReport
     let arena = use_context::<arena_core::Arena>().ok_or(PageError::Internal)?;
     let address = use_context::<http::request::Parts>()
         .and_then(|parts| parts.extensions.get::<ClientAddr>().copied());
-    let admit = || match address {
-        Some(ClientAddr(address)) => arena.limits.check_address(Action::Leaderboard, address),
-        None => Ok(()),
+    let limits = arena.limits.clone();
+    let admit = move || async move {
+        match address {
+            Some(ClientAddr(address)) => limits.check_address(Action::Leaderboard, address).await,
+            None => Ok(()),
+        }
     };
     Ok(arena.benchmarks(filter, admit).await?)
 }
@@ -87,9 +93,12 @@ pub async fn get_style_ranking(filter: LeaderboardFilter) -> Result<StyleView, P
     let arena = use_context::<arena_core::Arena>().ok_or(PageError::Internal)?;
     let address = use_context::<http::request::Parts>()
         .and_then(|parts| parts.extensions.get::<ClientAddr>().copied());
-    let admit = || match address {
-        Some(ClientAddr(address)) => arena.limits.check_address(Action::Leaderboard, address),
-        None => Ok(()),
+    let limits = arena.limits.clone();
+    let admit = move || async move {
+        match address {
+            Some(ClientAddr(address)) => limits.check_address(Action::Leaderboard, address).await,
+            None => Ok(()),
+        }
     };
     Ok(arena.style_leaderboard(filter, admit).await?)
 }

@@ -14,9 +14,12 @@ pub async fn get_regressions() -> Result<RegressionReport, PageError> {
     let arena = use_context::<arena_core::Arena>().ok_or(PageError::Internal)?;
     let address = use_context::<http::request::Parts>()
         .and_then(|parts| parts.extensions.get::<ClientAddr>().copied());
-    let admit = || match address {
-        Some(ClientAddr(address)) => arena.limits.check_address(Action::Leaderboard, address),
-        None => Ok(()),
+    let limits = arena.limits.clone();
+    let admit = move || async move {
+        match address {
+            Some(ClientAddr(address)) => limits.check_address(Action::Leaderboard, address).await,
+            None => Ok(()),
+        }
     };
     Ok(arena.regressions(admit).await?)
 }

@@ -84,6 +84,7 @@ pub async fn attach_account(
             .arena
             .limits
             .check_voter(arena_core::limits::Action::Leaderboard, account.session_id)
+            .await
         {
             return ApiError::from(e).into_response();
         }
@@ -187,13 +188,14 @@ async fn me(
 )]
 async fn sign_up(
     State(state): State<AppState>,
+    Extension(ClientAddr(address)): Extension<ClientAddr>,
     session: Session,
     ApiJson(body): ApiJson<Credentials>,
 ) -> Result<Response, ApiError> {
     let done = state
         .arena
         .accounts
-        .sign_up(&body.username, &body.password, session.voter())
+        .sign_up(&body.username, &body.password, address, session.voter())
         .await?;
     signed_in(&state, StatusCode::CREATED, done).await
 }

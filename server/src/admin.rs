@@ -44,6 +44,7 @@ pub fn router() -> Router<AppState> {
         .route("/audit", get(audit))
         .route("/users", get(users))
         .route("/users/{username}/role", put(set_role))
+        .route("/users/{username}/clear-throttle", post(clear_throttle))
 }
 
 fn console(arena: &Arena, signed_in: &SignedInAs) -> Result<Admin, ApiError> {
@@ -454,4 +455,29 @@ async fn set_role(
 ) -> Result<Response, ApiError> {
     console(&arena, &s)?.set_role(&username, &body.role).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+#[utoipa::path(
+    post,
+    path = "/api/v1/admin/users/{username}/clear-throttle",
+    tag = "admin",
+    params(("username" = String, Path)),
+    security(("session_cookie" = [])),
+    responses(
+        (status = 200, description = "The account's failed sign-ins from every address are \
+            forgotten (audited): `{\"cleared\": N}`"),
+        (status = 401, description = "Not signed in", body = arena_domain::api::ApiErrorBody),
+        (status = 403, description = "Not an admin", body = arena_domain::api::ApiErrorBody),
+        (status = 404, description = "No such account", body = arena_domain::api::ApiErrorBody),
+    )
+)]
+async fn clear_throttle(
+    State(arena): State<Arena>,
+    Extension(s): Console,
+    Path(username): Path<String>,
+) -> Result<Response, ApiError> {
+    let cleared = console(&arena, &s)?
+        .clear_signin_throttle(&username)
+        .await?;
+    Ok(Json(serde_json::json!({ "cleared": cleared })).into_response())
 }

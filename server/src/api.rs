@@ -68,9 +68,9 @@ async fn admit(
     address: IpAddr,
     session: &Session,
 ) -> Result<Requester, ApiError> {
-    arena.limits.check_address(action, address)?;
+    arena.limits.check_address(action, address).await?;
     let voter = session.voter_or_create().await?;
-    arena.limits.check_voter(action, voter.0)?;
+    arena.limits.check_voter(action, voter.0).await?;
     Ok(Requester::new(voter, Some(address)))
 }
 
@@ -248,9 +248,11 @@ async fn report(
     ApiJson(body): ApiJson<Report>,
 ) -> Result<impl IntoResponse, ApiError> {
     let id = battle_id(&id)?;
-    arena.limits.check_address(Action::Vote, client)?;
     let voter = reader(&session)?;
-    arena.limits.check_voter(Action::Vote, voter.0)?;
+    arena
+        .limits
+        .check_both(Action::Vote, client, voter.0)
+        .await?;
     arena.report_battle(voter, id, &body.reason).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -265,7 +267,10 @@ pub(crate) async fn settings_voter(
     if let Some(voter) = session.voter() {
         return Ok(voter);
     }
-    arena.limits.check_address(Action::CreateBattle, client)?;
+    arena
+        .limits
+        .check_address(Action::CreateBattle, client)
+        .await?;
     session.voter_or_create().await
 }
 
@@ -428,15 +433,21 @@ async fn get_battle(
             never a model's name. Ends once both sides ended.",
             content_type = "text/event-stream", body = String),
         (status = 404, description = "No such battle, or another voter's", body = ApiErrorBody),
+        (status = 429, description = "Too many streams open for this voter or address \
+            (`limits.max_streams_per_voter`, `limits.max_streams_per_address`)",
+            body = ApiErrorBody),
     )
 )]
 async fn stream_battle(
     State(arena): State<Arena>,
+    Extension(ClientAddr(client)): Extension<ClientAddr>,
     session: Session,
     Path(id): Path<String>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
     let id = battle_id(&id)?;
     let voter = reader(&session)?;
+    // A place among the voter's and the address's open streams, for as long as this one is open.
+    let held = arena.limits.hold_stream(voter.0, client).await?;
     let turn = arena.stream(voter, id).await?;
     let mut finished = [false, false];
     for event in &turn.replay {
@@ -473,7 +484,11 @@ async fn stream_battle(
         }
         _ => stream::empty().boxed(),
     };
-    Ok(Sse::new(replay.chain(live)).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
+    let events = replay.chain(live).map(move |event| {
+        let _open = &held;
+        event
+    });
+    Ok(Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
 }
 
 fn mark_final(finished: &mut [bool; 2], event: &StreamEvent) {

@@ -71,6 +71,9 @@ fn spec(
         (status = 403, description = "A volunteer: exports are for researchers and admins",
             body = arena_domain::api::ApiErrorBody),
         (status = 422, description = "A bad query value, named in the message", body = arena_domain::api::ApiErrorBody),
+        (status = 429, description = "As many exports as `exports.max_running` (all processes) \
+            or `exports.max_running_per_account` are running (`Retry-After`)",
+            body = arena_domain::api::ApiErrorBody),
     )
 )]
 async fn export(
@@ -82,7 +85,8 @@ async fn export(
     let filename = format!("arena-{}.{}", spec.schema.as_str(), spec.format.extension());
     let content_type = spec.format.content_type();
     let schema = spec.schema.as_str();
-    let mut events = arena.export(spec.clone()).await?;
+    let account_id = account.0.as_ref().map(|a| a.user_id);
+    let mut events = arena.export_for(spec.clone(), account_id).await?;
     // The first event says the snapshot is taken (and bounds the rows, for progress bars); a
     // failure before it is a plain JSON error, not a truncated body.
     let rows_at_most = match events.recv().await {
@@ -90,16 +94,24 @@ async fn export(
         Some(ExportEvent::Failed(message)) => return Err(ApiError::internal(message)),
         _ => return Err(ApiError::internal("the export did not start")),
     };
-    let body = futures::stream::unfold(events, |mut events| async move {
+    let body = futures::stream::unfold(Some(events), |events| async move {
+        let mut events = events?;
         loop {
-            return match events.recv().await? {
-                ExportEvent::Started { .. } => continue,
-                ExportEvent::Chunk(bytes) => Some((Ok(Bytes::from(bytes)), events)),
+            return match events.recv().await {
+                Some(ExportEvent::Started { .. }) => continue,
+                Some(ExportEvent::Chunk(bytes)) => Some((Ok(Bytes::from(bytes)), Some(events))),
                 // The body ends; the manifest is at …/manifest.
-                ExportEvent::Done(_) => None,
+                Some(ExportEvent::Done(_)) => None,
                 // A failure mid-body aborts the response: the client sees a truncated
                 // transfer, never a short file that looks complete.
-                ExportEvent::Failed(message) => Some((Err(std::io::Error::other(message)), events)),
+                Some(ExportEvent::Failed(message)) => {
+                    Some((Err(std::io::Error::other(message)), None))
+                }
+                // Stopped without a manifest (a reader slower than the floor): aborted too.
+                None => Some((
+                    Err(std::io::Error::other("the export stopped before its end")),
+                    None,
+                )),
             };
         }
     });
@@ -132,6 +144,9 @@ async fn export(
         (status = 403, description = "A volunteer: exports are for researchers and admins",
             body = arena_domain::api::ApiErrorBody),
         (status = 422, description = "A bad query value, named in the message", body = arena_domain::api::ApiErrorBody),
+        (status = 429, description = "As many exports as `exports.max_running` (all processes) \
+            or `exports.max_running_per_account` are running (`Retry-After`)",
+            body = arena_domain::api::ApiErrorBody),
     )
 )]
 async fn manifest(
@@ -140,7 +155,8 @@ async fn manifest(
     query: Result<Query<ExportQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let spec = spec(&account, query)?;
-    let mut events = arena.export(spec).await?;
+    let account_id = account.0.as_ref().map(|a| a.user_id);
+    let mut events = arena.export_for(spec, account_id).await?;
     while let Some(event) = events.recv().await {
         match event {
             ExportEvent::Started { .. } | ExportEvent::Chunk(_) => {}

@@ -110,7 +110,7 @@ async fn run(
     upload: &Upload,
 ) -> Result<ImportReport, ArenaError> {
     let file = std::fs::File::open(&upload.0).map_err(|e| ArenaError::Internal(e.to_string()))?;
-    import(&arena.pool, options, Box::new(file), |_| {}).await
+    import(&arena.research_pool, options, Box::new(file), |_| {}).await
 }
 
 #[utoipa::path(

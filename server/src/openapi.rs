@@ -87,6 +87,7 @@ use utoipa::{Modify, OpenApi};
         crate::admin::moderation::audit,
         crate::admin::users,
         crate::admin::set_role,
+        crate::admin::clear_throttle,
         crate::imports::api_import,
         crate::campaigns::campaigns,
         crate::campaigns::campaign,

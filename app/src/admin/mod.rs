@@ -67,6 +67,14 @@ pub async fn admin_set_role(username: String, role: String) -> Result<(), PageEr
         .map_err(PageError::from)
 }
 
+#[server(prefix = "/api/pages", endpoint = "admin_clear_throttle")]
+pub async fn admin_clear_throttle(username: String) -> Result<u64, PageError> {
+    server::admin()?
+        .clear_signin_throttle(&username)
+        .await
+        .map_err(PageError::from)
+}
+
 #[server(prefix = "/api/pages", endpoint = "admin_audit")]
 pub async fn admin_audit(before: Option<i64>) -> Result<Vec<AuditEntry>, PageError> {
     server::admin()?
@@ -116,6 +124,7 @@ pub(crate) fn refused(e: PageError) -> AnyView {
 #[component]
 pub fn AdminUsersPage() -> impl IntoView {
     let set_role = ServerAction::<AdminSetRole>::new();
+    let clear = ServerAction::<AdminClearThrottle>::new();
     let users = Resource::new(move || set_role.version().get(), |_| admin_users());
     view! {
         <section class="console">
@@ -124,6 +133,12 @@ pub fn AdminUsersPage() -> impl IntoView {
             <p class="hint">
                 {crate::i18n::t(Key::UsersHint)}
             </p>
+            <ActionForm action=clear attr:class="console-form clear-throttle">
+                <p class="hint">{crate::i18n::t(Key::ClearThrottleHint)}</p>
+                <input name="username" required aria-label={crate::i18n::t(Key::ColUsername)}/>
+                <button type="submit">{crate::i18n::t(Key::ClearThrottle)}</button>
+                {move || outcome(clear.value().get(), crate::i18n::t(Key::ThrottleCleared))}
+            </ActionForm>
             <Suspense fallback=|| view! { <p>"…"</p> }>
                 {move || users.get().map(|r| match r {
                     Err(e) => refused(e),

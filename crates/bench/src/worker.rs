@@ -26,6 +26,8 @@ pub enum Mode {
     Garbage,
     /// Answers in full, 250 ms a token.
     Slow,
+    /// Ignores max_tokens: streams 50 MB of text in 16 KiB deltas, as fast as it is read.
+    Flood,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -123,6 +125,17 @@ async fn completions(State(script): State<Arc<Script>>, body: Bytes) -> Response
             _ => args.token_delay_ms,
         };
         if tx.send(Ok(chunk(None, None))).await.is_err() {
+            return;
+        }
+        if args.mode == Mode::Flood {
+            let delta = "x".repeat(16 << 10);
+            for _ in 0..(50usize << 20) / delta.len() {
+                if tx.send(Ok(chunk(Some(&delta), None))).await.is_err() {
+                    return;
+                }
+            }
+            let _ = tx.send(Ok(chunk(None, Some("stop")))).await;
+            let _ = tx.send(Ok(Bytes::from("data: [DONE]\n\n"))).await;
             return;
         }
         tokio::time::sleep(Duration::from_millis(args.first_token_ms)).await;

@@ -59,6 +59,15 @@ pub struct SecretSettings {
 pub struct ExportSettings {
     #[serde(default)]
     pub voter_salt: Secret,
+    /// Exports running at once, over every process, and per account (cookie or token alike);
+    /// beyond, 429 with Retry-After.
+    pub max_running: usize,
+    pub max_running_per_account: usize,
+    /// A download read slower than this (averaged over 30 s of waiting for the reader) is cut,
+    /// so a stalled client cannot hold a snapshot and a connection.
+    pub min_bytes_per_sec: u64,
+    /// The time of waiting for the reader that rate is averaged over.
+    pub min_rate_window_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -105,7 +114,39 @@ pub struct ServerSettings {
 #[derive(Debug, Clone, Deserialize)]
 pub struct DatabaseSettings {
     pub url: Secret,
+    /// The public class (battles, votes, pages, leaderboards): its pool's size and the longest
+    /// one of its statements may run (0: no limit).
     pub max_connections: u32,
+    pub statement_timeout_ms: u64,
+    /// The research class (exports, imports): a pool of its own, so slow downloads cannot
+    /// take the public's connections.
+    pub research_connections: u32,
+    pub research_statement_timeout_ms: u64,
+    /// The admin class (the console's searches and edits).
+    pub admin_connections: u32,
+    pub admin_statement_timeout_ms: u64,
+}
+
+/// The work classes, each with its own pool and statement timeout (`[database]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WorkClass {
+    Public,
+    Research,
+    Admin,
+}
+
+impl DatabaseSettings {
+    /// The pool size and statement timeout of a class.
+    pub fn class(&self, class: WorkClass) -> (u32, u64) {
+        match class {
+            WorkClass::Public => (self.max_connections, self.statement_timeout_ms),
+            WorkClass::Research => (
+                self.research_connections,
+                self.research_statement_timeout_ms,
+            ),
+            WorkClass::Admin => (self.admin_connections, self.admin_statement_timeout_ms),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -117,6 +158,8 @@ pub struct GatewaySettings {
     pub health_interval_secs: u64,
     pub failure_threshold: u32,
     pub queue_timeout_secs: u64,
+    /// Most bytes of one answer, whatever the worker sends (then cut, `finish_reason = length`).
+    pub max_answer_bytes: usize,
 }
 
 #[derive(Debug, Clone, Deserialize)]

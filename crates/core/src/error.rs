@@ -205,6 +205,10 @@ pub const GENERATED_KEYS: &[&str] = &[
     "source_import_pkey",
     "rigging_salt_pkey",
     "_sqlx_migrations_pkey",
+    // The shared limits (`limit_take` inserts with `on conflict do nothing`; `slot_take` a
+    // fresh id per holder).
+    "rate_limit_pkey",
+    "held_slot_pkey",
     // Written only with `on conflict … do update` (a stored report or score is replaced).
     "style_run_pkey",
     "category_count_pkey",

@@ -34,7 +34,13 @@ use std::time::Duration;
 /// Everything a request needs: cheap to clone.
 #[derive(Clone)]
 pub struct Arena {
+    /// The public work class's pool (battles, votes, pages, leaderboards).
     pub pool: PgPool,
+    /// The research class's pool (exports, imports): slow downloads wait here, never in the
+    /// public pool.
+    pub research_pool: PgPool,
+    /// The admin class's pool (the console's searches and edits).
+    pub admin_pool: PgPool,
     pub gateway: Gateway,
     pub catalog: Catalog,
     pub live: LiveTurns,
@@ -46,6 +52,8 @@ pub struct Arena {
     pub sealer: secrets::Sealer,
     /// The per-release salt of the voter hashes in exports (`exports.voter_salt`).
     pub export_salt: Arc<Vec<u8>>,
+    /// `[exports]`: the caps on running exports and the slow-reader floor.
+    pub export_settings: Arc<config::ExportSettings>,
     /// Cookies get `Secure` and the `__Host-` prefix (`server.secure_cookies`).
     pub secure_cookies: bool,
     pub settings: Arc<ArenaSettings>,
@@ -86,6 +94,7 @@ pub fn gateway_config(settings: &GatewaySettings) -> GatewayConfig {
         total_timeout: secs(settings.total_timeout_secs),
         failure_threshold: settings.failure_threshold,
         queue_timeout: secs(settings.queue_timeout_secs),
+        max_answer_bytes: settings.max_answer_bytes,
         ..GatewayConfig::default()
     }
 }
@@ -98,6 +107,12 @@ impl Arena {
             .await
             .map_err(StartError::Connect)?;
         db::migrate(&pool).await?;
+        let research_pool = db::connect_class(&settings.database, config::WorkClass::Research)
+            .await
+            .map_err(StartError::Connect)?;
+        let admin_pool = db::connect_class(&settings.database, config::WorkClass::Admin)
+            .await
+            .map_err(StartError::Connect)?;
         catalog::seed(&pool, &settings.models).await?;
         let instance = uuid::Uuid::now_v7();
         sqlx::query("insert into server_instance (id) values ($1)")
@@ -119,16 +134,20 @@ impl Arena {
         gateway.check_now().await;
         gateway.spawn_health_checks(Duration::from_secs(settings.gateway.health_interval_secs));
         let accounts = accounts::Accounts::new(pool.clone(), settings.accounts.clone());
+        let limits = Limits::new(settings.limits.clone(), pool.clone(), instance);
         let arena = Self {
             pool,
+            research_pool,
+            admin_pool,
             gateway,
             catalog,
             live: LiveTurns::default(),
             remote: remote::RemoteTurns::default(),
-            limits: Limits::new(settings.limits.clone()),
+            limits,
             accounts,
             sealer,
             export_salt: Arc::new(settings.exports.voter_salt.expose().as_bytes().to_vec()),
+            export_settings: Arc::new(settings.exports.clone()),
             secure_cookies: settings.server.secure_cookies,
             settings: Arc::new(settings.arena.clone()),
             leaderboard_settings: Arc::new(settings.leaderboard.clone()),
@@ -151,7 +170,7 @@ impl Arena {
             arena.clone(),
             Duration::from_millis(settings.leaderboard.refresh_interval_ms.max(10)),
         );
-        arena.spawn_limit_sweeps();
+        arena.spawn_limit_sweeps(lease);
         // The prompt-language detector loads its models on first use (about a second): load
         // them now, on a blocking thread, rather than under the first battle.
         tokio::task::spawn_blocking(|| arena_langid::detect("Kaixo, zer moduz zaude gaur?"));
@@ -270,18 +289,29 @@ impl Arena {
         {
             tracing::warn!(error = %e, "could not leave the roster of server processes");
         }
+        if let Err(e) = sqlx::query("delete from held_slot where instance_id = $1")
+            .bind(self.instance)
+            .execute(&self.pool)
+            .await
+        {
+            tracing::warn!(error = %e, "could not give this process's held slots back");
+        }
     }
 
-    /// Forgets rate-limit keys whose budget is full again, every few seconds.
-    fn spawn_limit_sweeps(&self) {
+    /// Forgets rate-limit keys whose budget is full again, and the slots of stopped processes,
+    /// every few seconds.
+    fn spawn_limit_sweeps(&self, lease: Duration) {
         let limits = self.limits.clone();
         let shutdown = self.shutdown.clone();
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_secs(10));
             loop {
                 tokio::select! {
-                    _ = tick.tick() => limits.sweep(),
+                    _ = tick.tick() => {}
                     _ = shutdown.cancelled() => break,
+                }
+                if let Err(e) = limits.sweep(lease).await {
+                    tracing::warn!(error = %e, "rate-limit sweep failed");
                 }
             }
         });

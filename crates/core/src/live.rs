@@ -2,7 +2,6 @@
 //! who (re)connects gets everything from the start and then follows live. When the last viewer
 //! has been gone for the grace period, the generation is cancelled (the upstream requests drop).
 
-use crate::error::{ArenaError, ArenaResult};
 use crate::voters::VoterId;
 use arena_domain::Side;
 use arena_domain::api::StreamEvent;
@@ -246,36 +245,16 @@ impl Requester {
     }
 }
 
-/// Generations running now per voter and per client address.
-#[derive(Default)]
-struct Holders {
-    voters: HashMap<Uuid, usize>,
-    addresses: HashMap<IpAddr, usize>,
-}
+/// One generation's place in the per-voter and per-address caps (held in Postgres, so the caps
+/// hold across processes), given back when the generation ends or when the request fails
+/// before it starts.
+pub struct GenerationSlot(pub(crate) crate::limits::Held);
 
-/// One generation's place in the per-voter and per-address caps, given back when dropped (when
-/// the generation ends, or when the request fails before it starts).
-pub struct GenerationSlot {
-    holders: Arc<Mutex<Holders>>,
-    voter: Uuid,
-    address: Option<IpAddr>,
-}
-
-impl Drop for GenerationSlot {
-    fn drop(&mut self) {
-        let mut holders = self.holders.lock().expect("holders lock");
-        fn release<K: std::hash::Hash + Eq>(map: &mut HashMap<K, usize>, key: &K) {
-            if let Some(n) = map.get_mut(key) {
-                *n -= 1;
-                if *n == 0 {
-                    map.remove(key);
-                }
-            }
-        }
-        release(&mut holders.voters, &self.voter);
-        if let Some(address) = self.address {
-            release(&mut holders.addresses, &crate::limits::address_key(address));
-        }
+impl GenerationSlot {
+    /// Gives the place back now, waiting for the database (so a voter told "done" may start
+    /// again at once).
+    pub async fn release(self) {
+        self.0.release().await;
     }
 }
 
@@ -283,52 +262,10 @@ impl Drop for GenerationSlot {
 #[derive(Clone, Default)]
 pub struct LiveTurns {
     turns: Arc<Mutex<HashMap<Uuid, Arc<LiveTurn>>>>,
-    holders: Arc<Mutex<Holders>>,
     forward: Arc<std::sync::OnceLock<tokio::sync::mpsc::UnboundedSender<Forwarded>>>,
 }
 
 impl LiveTurns {
-    /// Takes a place for one more generation of this requester, or refuses (429) when the voter
-    /// or the address already has its cap running: a flood cannot fill the worker queues.
-    pub fn reserve(
-        &self,
-        requester: Requester,
-        per_voter: usize,
-        per_address: usize,
-    ) -> ArenaResult<GenerationSlot> {
-        let mut holders = self.holders.lock().expect("holders lock");
-        let voter = requester.voter.0;
-        let address = requester.address.map(crate::limits::address_key);
-        let busy = |message: &str| {
-            ArenaError::rate_limited(
-                "too_many_generating",
-                message,
-                std::time::Duration::from_secs(5),
-            )
-        };
-        if holders.voters.get(&voter).copied().unwrap_or(0) >= per_voter {
-            return Err(busy(
-                "your other battles are still being answered; wait for them to finish",
-            ));
-        }
-        if let Some(a) = address
-            && holders.addresses.get(&a).copied().unwrap_or(0) >= per_address
-        {
-            return Err(busy(
-                "too many battles are being answered for your network address; try again shortly",
-            ));
-        }
-        *holders.voters.entry(voter).or_default() += 1;
-        if let Some(a) = address {
-            *holders.addresses.entry(a).or_default() += 1;
-        }
-        Ok(GenerationSlot {
-            holders: Arc::clone(&self.holders),
-            voter,
-            address: requester.address,
-        })
-    }
-
     /// Where the events of turns watched from other processes go (set once, at start-up).
     pub fn forward_to(&self, sender: tokio::sync::mpsc::UnboundedSender<Forwarded>) {
         let _ = self.forward.set(sender);

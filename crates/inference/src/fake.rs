@@ -11,6 +11,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use futures::StreamExt;
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -49,6 +50,9 @@ pub enum Mode {
     Slow(u64),
     /// Sends these exact body pieces, 5 ms apart, then closes.
     Raw(Vec<String>),
+    /// Ignores `max_tokens`: streams `total` bytes of text in deltas of `delta` bytes as fast as
+    /// the client reads, then finishes with `stop`.
+    Flood { total: usize, delta: usize },
 }
 
 pub struct Fake {
@@ -59,6 +63,9 @@ pub struct Fake {
     pub models_status: AtomicU16,
     pub health_requests: AtomicUsize,
     pub requests: AtomicUsize,
+    /// Bytes of response bodies handed to the connection (what a client read, give or take the
+    /// socket buffers).
+    pub sent_bytes: Arc<AtomicUsize>,
     pub open_streams: Arc<AtomicUsize>,
     pub open_connections: Arc<AtomicUsize>,
     pub last_body: Mutex<Option<serde_json::Value>>,
@@ -176,16 +183,41 @@ async fn completions(State(fake): State<Arc<Fake>>, headers: HeaderMap, body: St
         _ => {}
     }
     let guard = Open::new(&fake.open_streams);
+    let sent = Arc::clone(&fake.sent_bytes);
+    let body = script(mode, guard).inspect(move |item| {
+        if let Ok(piece) = item {
+            sent.fetch_add(piece.len(), Ordering::SeqCst);
+        }
+    });
     Response::builder()
         .header("content-type", "text/event-stream")
-        .body(Body::from_stream(script(mode, guard)))
+        .body(Body::from_stream(body))
         .unwrap()
+}
+
+/// The body of [`Mode::Flood`]: a role chunk, `total` bytes of `x` in deltas, `stop`, `[DONE]`.
+fn flood(total: usize, delta: usize, step: usize) -> Option<String> {
+    let delta = delta.max(1);
+    let deltas = total.div_ceil(delta);
+    Some(match step {
+        0 => chunk(None, None),
+        s if s <= deltas => {
+            let len = delta.min(total - (s - 1) * delta);
+            chunk(Some(&"x".repeat(len)), None)
+        }
+        s if s == deltas + 1 => chunk(None, Some("stop")),
+        s if s == deltas + 2 => "data: [DONE]\n\n".to_owned(),
+        _ => return None,
+    })
 }
 
 fn script(mode: Mode, guard: Open) -> impl futures::Stream<Item = Result<String, io::Error>> {
     futures::stream::unfold((0usize, guard), move |(step, guard)| {
         let mode = mode.clone();
         async move {
+            if let Mode::Flood { total, delta } = mode {
+                return Some((Ok(flood(total, delta, step)?), (step + 1, guard)));
+            }
             let delay = match mode {
                 Mode::Slow(ms) => ms,
                 _ => 5,
@@ -250,6 +282,7 @@ pub async fn spawn_fake_at(mode: Mode, addr: SocketAddr) -> (Arc<Fake>, String) 
         models_status: AtomicU16::new(200),
         health_requests: AtomicUsize::new(0),
         requests: AtomicUsize::new(0),
+        sent_bytes: Arc::new(AtomicUsize::new(0)),
         open_streams: Arc::new(AtomicUsize::new(0)),
         open_connections: Arc::new(AtomicUsize::new(0)),
         last_body: Mutex::new(None),
@@ -287,6 +320,10 @@ impl Fake {
     }
     pub fn requests(&self) -> usize {
         self.requests.load(Ordering::SeqCst)
+    }
+    /// Bytes of response bodies sent so far.
+    pub fn sent_bytes(&self) -> usize {
+        self.sent_bytes.load(Ordering::SeqCst)
     }
     /// Responses still being streamed (a client that left is counted out).
     pub fn open_streams(&self) -> usize {

@@ -152,6 +152,12 @@ impl Slot {
                 .record_failure(&self.endpoint, error.to_string());
         }
     }
+
+    /// The endpoint broke the protocol without failing the answer (it ignored the answer's
+    /// bounds): one failure on its record.
+    pub(crate) fn misbehaved(&self, message: String) {
+        self.gateway.record_failure(&self.endpoint, message);
+    }
 }
 
 /// Counts a request in its model's queue while it waits, and out however the wait ends
@@ -176,6 +182,9 @@ impl Gateway {
         let client = reqwest::Client::builder()
             .connect_timeout(config.connect_timeout)
             .tcp_nodelay(true)
+            // A worker never redirects: a 3xx is an error, not a hop to wherever it points (a
+            // 307 would re-POST the prompt elsewhere, a 302 fetch another local service).
+            .redirect(reqwest::redirect::Policy::none())
             // A warm pool per worker, not the peak's: after a burst of 2,000 generations the
             // idle connections (and their buffers) are closed instead of kept for 90 s.
             .pool_max_idle_per_host(32)

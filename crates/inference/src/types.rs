@@ -166,6 +166,11 @@ pub struct GatewayConfig {
     pub queue_timeout: Duration,
     /// Timeout of one health poll.
     pub health_timeout: Duration,
+    /// Most bytes of answer text one completion may bring, whatever the worker sends: beyond
+    /// it the stream is cut and finishes with `length` (and the endpoint counts one failure).
+    /// The request's `max_tokens` is enforced the same way, counting each content chunk as at
+    /// least one token.
+    pub max_answer_bytes: usize,
 }
 
 impl Default for GatewayConfig {
@@ -178,6 +183,7 @@ impl Default for GatewayConfig {
             failure_threshold: 3,
             queue_timeout: Duration::from_secs(30),
             health_timeout: Duration::from_secs(5),
+            max_answer_bytes: 64 * 1024,
         }
     }
 }
@@ -287,7 +293,7 @@ impl GatewayError {
 }
 
 /// Longest message kept from an upstream error body.
-const MAX_MESSAGE_CHARS: usize = 500;
+const MAX_MESSAGE_CHARS: usize = 120;
 
 /// Extracts a readable message from the error bodies servers send: OpenAI's
 /// `{"error":{"message"}}`, old vLLM's `{"object":"error","message"}`, TGI's `{"error":"…"}`,
@@ -297,8 +303,20 @@ pub fn error_message(body: &str) -> String {
     let message = serde_json::from_str::<serde_json::Value>(text)
         .ok()
         .and_then(|v| message_of(&v))
-        .unwrap_or_else(|| text.to_owned());
-    let message = message.trim();
+        .unwrap_or_else(|| {
+            if text.starts_with('<') {
+                // Another service's page (a URL pointing at the wrong thing): not echoed.
+                format!("an HTML page ({} bytes)", text.len())
+            } else {
+                text.lines().next().unwrap_or_default().to_owned()
+            }
+        });
+    // One line of printable text: no control characters, runs of whitespace as one space.
+    let message = message
+        .split(|c: char| c.is_whitespace() || c.is_control())
+        .filter(|w| !w.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ");
     if message.is_empty() {
         return "no details".into();
     }
@@ -379,6 +397,19 @@ mod tests {
         }
         let long = "x".repeat(10_000);
         assert_eq!(error_message(&long).chars().count(), MAX_MESSAGE_CHARS + 1);
+        // Another service's answer is not echoed: one short, printable line at most.
+        assert_eq!(
+            error_message("<!doctype html><html><body>admin panel secrets</body></html>"),
+            "an HTML page (60 bytes)"
+        );
+        assert_eq!(
+            error_message("first line\nsecond line with secrets"),
+            "first line"
+        );
+        assert_eq!(
+            error_message("{\"error\":\"bad\\u0007 thing\\n\\n  here\"}"),
+            "bad thing here"
+        );
     }
 
     #[test]

@@ -19,6 +19,7 @@ fn config() -> GatewayConfig {
         failure_threshold: 3,
         queue_timeout: Duration::from_millis(800),
         health_timeout: Duration::from_millis(500),
+        max_answer_bytes: 64 * 1024,
     }
 }
 

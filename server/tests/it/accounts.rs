@@ -15,7 +15,12 @@ async fn app_with(
     let (fake, url) = spawn_fake(Mode::Normal).await;
     let app = TestApp::spawn_with(
         vec![model("alpha", &url, 16), model("beta", &url, 16)],
-        tweak,
+        |s| {
+            // These tests sign up many accounts from one address; its budget has its own test
+            // (bounds.rs).
+            s.accounts.signup_burst = 1000;
+            tweak(s);
+        },
     )
     .await;
     (app, fake)

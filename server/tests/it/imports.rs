@@ -153,7 +153,7 @@ async fn every_schema_and_format_round_trips_through_an_import() {
                 from: Some("2000-01-01".into()),
                 ..LeaderboardFilter::default()
             },
-            || Ok(()),
+            || async { Ok(()) },
         )
         .await
         .unwrap();
@@ -214,7 +214,7 @@ async fn every_schema_and_format_round_trips_through_an_import() {
                             source: Some(source.clone()),
                             ..LeaderboardFilter::default()
                         },
-                        || Ok(()),
+                        || async { Ok(()) },
                     )
                     .await
                     .unwrap();
@@ -389,7 +389,7 @@ async fn imports_are_idempotent_and_bad_lines_are_reported_by_number() {
     // Imported models are never paired and stay off the arena's own board.
     let board = app
         .arena
-        .leaderboard(LeaderboardFilter::default(), || Ok(()))
+        .leaderboard(LeaderboardFilter::default(), || async { Ok(()) })
         .await
         .unwrap();
     assert!(board.entries.iter().all(|e| e.model != "gpt-4-0314"));
@@ -501,7 +501,7 @@ async fn a_rating_run_is_reproduced_offline_from_its_export() {
     let app = arena_with_votes(12).await;
     let view = app
         .arena
-        .leaderboard(LeaderboardFilter::default(), || Ok(()))
+        .leaderboard(LeaderboardFilter::default(), || async { Ok(()) })
         .await
         .unwrap();
     // After the run: one more vote, and one of the run's votes voided. Neither changes the run's

@@ -9,11 +9,13 @@
 //!   before stay the account's. The voter's own session token is rotated at the same time.
 //! - Unknown usernames and wrong passwords get the same answer after the same work: the
 //!   password is checked against a dummy hash.
-//! - Failed sign-ins are throttled per account and per client address, independently.
+//! - Failed sign-ins are throttled per (account, client address) pair and per client address,
+//!   never per account alone (anyone could then lock its owner out), in Postgres so that
+//!   every server process counts the same failures; an admin can clear an account's throttles.
+//! - Sign-ups have a budget per client address (a burst, refilled per hour).
 
 pub mod cookie;
 pub mod password;
-pub mod throttle;
 pub mod tokens;
 
 use crate::error::{ArenaError, ArenaResult};
@@ -24,8 +26,7 @@ use serde::Deserialize;
 use sqlx::PgPool;
 use std::net::IpAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
-use throttle::FailureThrottle;
+use std::time::Duration;
 use uuid::Uuid;
 
 #[derive(Debug, Clone, Deserialize)]
@@ -39,10 +40,14 @@ pub struct AccountSettings {
     /// Password hashes computed at once; a request waits at most `hash_queue_ms` for a turn.
     pub hash_concurrency: usize,
     pub hash_queue_ms: u64,
-    /// Failed sign-ins allowed per account, and per client address, within the window.
+    /// Failed sign-ins allowed per account from one client address, and per client address,
+    /// within the window.
     pub failed_signins_per_account: usize,
     pub failed_signins_per_address: usize,
     pub failed_signin_window_secs: u64,
+    /// New accounts per client address: this many at once, refilled at `signups_per_hour`.
+    pub signup_burst: u32,
+    pub signups_per_hour: u32,
 }
 
 impl AccountSettings {
@@ -92,8 +97,6 @@ pub struct Resolved {
 pub struct Accounts {
     pool: PgPool,
     hasher: Hasher,
-    by_account: Arc<FailureThrottle<String>>,
-    by_address: Arc<FailureThrottle<IpAddr>>,
     settings: Arc<AccountSettings>,
 }
 
@@ -122,23 +125,101 @@ fn unauthorized(message: &str) -> ArenaError {
 
 impl Accounts {
     pub fn new(pool: PgPool, settings: AccountSettings) -> Self {
-        let window = Duration::from_secs(settings.failed_signin_window_secs);
         Self {
             hasher: Hasher::new(
                 settings.hash_concurrency,
                 Duration::from_millis(settings.hash_queue_ms),
             ),
-            by_account: Arc::new(FailureThrottle::new(
-                settings.failed_signins_per_account,
-                window,
-            )),
-            by_address: Arc::new(FailureThrottle::new(
-                settings.failed_signins_per_address,
-                window,
-            )),
             pool,
             settings: Arc::new(settings),
         }
+    }
+
+    /// The keys a failed sign-in of `username` from `address` counts under, with their limits.
+    fn failure_keys(&self, username: &str, address: IpAddr) -> [(String, usize); 2] {
+        let address = crate::limits::address_key(address);
+        [
+            (
+                format!("p/{username}/{address}"),
+                self.settings.failed_signins_per_account,
+            ),
+            (
+                format!("a/{address}"),
+                self.settings.failed_signins_per_address,
+            ),
+        ]
+    }
+
+    /// A 429 while any of the keys has its limit of failures within the window.
+    async fn check_failures(&self, keys: &[(String, usize); 2]) -> ArenaResult<()> {
+        let names: Vec<&str> = keys.iter().map(|(k, _)| k.as_str()).collect();
+        let window = self.settings.failed_signin_window_secs as f64;
+        let counts: Vec<(String, i64, f64)> = sqlx::query_as(
+            "select key, count(*),
+                    extract(epoch from min(at) + make_interval(secs => $2) - clock_timestamp())::float8
+             from signin_failure
+             where key = any($1) and at > clock_timestamp() - make_interval(secs => $2)
+             group by key",
+        )
+        .bind(&names)
+        .bind(window)
+        .fetch_all(&self.pool)
+        .await?;
+        let wait = counts
+            .iter()
+            .filter(|(key, count, _)| {
+                keys.iter().any(|(k, limit)| {
+                    k == key && *count >= i64::try_from(*limit).unwrap_or(i64::MAX)
+                })
+            })
+            .map(|(_, _, wait)| *wait)
+            .fold(None, |acc: Option<f64>, w| {
+                Some(acc.map_or(w, |a| a.max(w)))
+            });
+        match wait {
+            None => Ok(()),
+            Some(wait) => {
+                let wait = Duration::from_secs_f64(wait.max(1.0).ceil());
+                Err(ArenaError::rate_limited(
+                    "too_many_failed_signins",
+                    format!(
+                        "too many failed sign-ins; try again in {} s",
+                        wait.as_secs().max(1)
+                    ),
+                    wait,
+                ))
+            }
+        }
+    }
+
+    async fn record_failure(&self, keys: &[(String, usize); 2]) -> ArenaResult<()> {
+        let names: Vec<&str> = keys.iter().map(|(k, _)| k.as_str()).collect();
+        sqlx::query(
+            "with swept as (delete from signin_failure
+                            where at < clock_timestamp() - make_interval(secs => $2))
+             insert into signin_failure (key) select unnest($1::text[])",
+        )
+        .bind(&names)
+        .bind(self.settings.failed_signin_window_secs as f64)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Forgets the failed sign-ins of `username` from every address (an admin's action): its
+    /// owner may sign in again at once. Returns how many failures were forgotten.
+    pub(crate) async fn clear_failures(
+        conn: &mut sqlx::PgConnection,
+        username: &str,
+    ) -> ArenaResult<u64> {
+        let prefix = format!("p/{username}/");
+        Ok(
+            sqlx::query("delete from signin_failure where left(key, length($1)) = $1")
+                .bind(&prefix)
+                .execute(conn)
+                .await?
+                .rows_affected(),
+        )
     }
 
     /// A new account's username, parsed, and its password's hash.
@@ -157,13 +238,29 @@ impl Accounts {
         Ok((username, hash))
     }
 
-    /// Creates an account (role volunteer) and signs it in on this browser.
+    /// Creates an account (role volunteer) and signs it in on this browser, within the client
+    /// address's sign-up budget (spent before the password is hashed: a flood of sign-ups
+    /// cannot keep the hasher from real sign-ins).
     pub async fn sign_up(
         &self,
         username: &str,
         password: &str,
+        address: IpAddr,
         voter: Option<VoterId>,
     ) -> ArenaResult<SignedIn> {
+        let spend = crate::limits::Spend::per_hour(
+            format!("signup/a/{}", crate::limits::address_key(address)),
+            self.settings.signup_burst,
+            self.settings.signups_per_hour,
+            "your network address",
+        );
+        if let Err((_, wait)) = crate::limits::take(&self.pool, &[spend]).await? {
+            return Err(crate::limits::refusal(
+                "new accounts",
+                "your network address",
+                wait,
+            ));
+        }
         let (username, hash) = self.new_credentials(username, password).await?;
         let id = Uuid::now_v7();
         sqlx::query("insert into app_user (id, username, password_hash, role) values ($1, $2, $3, 'volunteer')")
@@ -205,21 +302,8 @@ impl Accounts {
         let key = parsed
             .as_ref()
             .map_or_else(|| username.to_owned(), |u| u.as_str().to_owned());
-        let now = Instant::now();
-        let throttled = self
-            .by_address
-            .check(&address, now)
-            .and_then(|()| self.by_account.check(&key, now));
-        if let Err(wait) = throttled {
-            return Err(ArenaError::rate_limited(
-                "too_many_failed_signins",
-                format!(
-                    "too many failed sign-ins; try again in {} s",
-                    wait.as_secs().max(1)
-                ),
-                wait.max(Duration::from_secs(1)),
-            ));
-        }
+        let failure_keys = self.failure_keys(&key, address);
+        self.check_failures(&failure_keys).await?;
         let row: Option<(Uuid, String, String, String)> =
             match &parsed {
                 Some(u) => sqlx::query_as(
@@ -236,8 +320,7 @@ impl Accounts {
             .await
             .map_err(hash_error)?;
         let Some((id, name, _, role)) = row.filter(|_| verified.matches) else {
-            self.by_address.fail(&address, now);
-            self.by_account.fail(&key, now);
+            self.record_failure(&failure_keys).await?;
             return Err(unauthorized(BAD_CREDENTIALS));
         };
         if let Some(new_hash) = verified.rehash {
@@ -420,14 +503,8 @@ impl Accounts {
         address: IpAddr,
     ) -> ArenaResult<()> {
         let new = Password::parse(new).map_err(input)?;
-        let now = Instant::now();
-        if let Err(wait) = self.by_account.check(&account.username, now) {
-            return Err(ArenaError::rate_limited(
-                "too_many_failed_signins",
-                "too many wrong passwords; try again later",
-                wait.max(Duration::from_secs(1)),
-            ));
-        }
+        let failure_keys = self.failure_keys(&account.username, address);
+        self.check_failures(&failure_keys).await?;
         let stored: String = sqlx::query_scalar("select password_hash from app_user where id = $1")
             .bind(account.user_id)
             .fetch_one(&self.pool)
@@ -438,8 +515,7 @@ impl Accounts {
             .await
             .map_err(hash_error)?;
         if !verified.matches {
-            self.by_account.fail(&account.username, now);
-            self.by_address.fail(&address, now);
+            self.record_failure(&failure_keys).await?;
             return Err(unauthorized("the current password is wrong"));
         }
         let hash = self.hasher.hash(new.expose()).await.map_err(hash_error)?;

@@ -177,4 +177,37 @@ impl Admin {
         tx.commit().await?;
         Ok(())
     }
+
+    /// Forgets the failed sign-ins of an account from every address, so its owner may sign in
+    /// at once (audited with how many were forgotten). Returns that number.
+    pub async fn clear_signin_throttle(&self, username: &str) -> ArenaResult<u64> {
+        let username = Username::parse(username).map_err(accounts::input)?;
+        let mut tx = self.arena.pool.begin().await?;
+        let exists: bool =
+            sqlx::query_scalar("select exists (select 1 from app_user where username = $1)")
+                .bind(username.as_str())
+                .fetch_one(&mut *tx)
+                .await?;
+        if !exists {
+            return Err(ArenaError::NotFound { what: "account" });
+        }
+        let failures: i64 = sqlx::query_scalar(
+            "select count(*) from signin_failure where left(key, length($1)) = $1",
+        )
+        .bind(format!("p/{}/", username.as_str()))
+        .fetch_one(&mut *tx)
+        .await?;
+        let cleared = accounts::Accounts::clear_failures(&mut tx, username.as_str()).await?;
+        audit(
+            &mut tx,
+            &self.actor,
+            "user.clear_throttle",
+            &format!("user:{}", username.as_str()),
+            Some(serde_json::json!({ "failed_signins": failures })),
+            Some(serde_json::json!({ "failed_signins": 0 })),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(cleared)
+    }
 }

@@ -87,6 +87,50 @@ pub(super) fn parse_url(raw: &str) -> ArenaResult<()> {
             "base_url: put credentials in the API key field, not in the URL",
         ));
     }
+    check_host(raw, &url)
+}
+
+/// The host as written must be the host as parsed: URL parsers read `http://0`,
+/// `http://2130706433`, `http://127.1` and `http://0x7f.1` as IPv4 addresses, which hides
+/// where a request really goes; an address is written as four decimal numbers, and never
+/// 0.0.0.0.
+fn check_host(raw: &str, url: &url::Url) -> ArenaResult<()> {
+    let after_scheme = raw.trim().split_once("://").map_or("", |(_, rest)| rest);
+    let authority = after_scheme
+        .split(['/', '?', '#'])
+        .next()
+        .unwrap_or_default();
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let written = if host_port.starts_with('[') {
+        host_port.split_inclusive(']').next().unwrap_or_default()
+    } else {
+        host_port.split(':').next().unwrap_or_default()
+    };
+    let refuse = |why: &str| {
+        Err(ArenaError::invalid(
+            "invalid_field",
+            format!("base_url: {why}"),
+        ))
+    };
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => {
+            if written != ip.to_string() {
+                return refuse(&format!(
+                    "write the address as four decimal numbers ({ip}), not {written:?}"
+                ));
+            }
+            if ip.is_unspecified() {
+                return refuse("0.0.0.0 is not an address to send requests to");
+            }
+        }
+        Some(url::Host::Ipv6(ip)) if ip.is_unspecified() => {
+            return refuse("[::] is not an address to send requests to");
+        }
+        Some(url::Host::Domain(domain)) if !written.eq_ignore_ascii_case(domain) => {
+            return refuse(&format!("the host {written:?} is not a plain host name"));
+        }
+        _ => {}
+    }
     Ok(())
 }
 
@@ -424,5 +468,39 @@ impl Admin {
         .await?;
         tx.commit().await?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_url;
+
+    #[test]
+    fn numeric_and_shortened_addresses_are_refused() {
+        for ok in [
+            "http://127.0.0.1:8081",
+            "http://localhost:8000/v1",
+            "https://api.example.org",
+            "http://[::1]:8000",
+            "http://Worker-1.internal:80",
+            "http://10.0.0.7",
+        ] {
+            assert!(parse_url(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "http://0",
+            "http://0:8000",
+            "http://2130706433",
+            "http://127.1",
+            "http://0x7f.1",
+            "http://0177.0.0.1",
+            "http://0.0.0.0:8081",
+            "http://[::]:8081",
+            "http://127.000.000.001",
+            "http://user:pw@127.0.0.1",
+            "ftp://127.0.0.1",
+        ] {
+            assert!(parse_url(bad).is_err(), "{bad}");
+        }
     }
 }

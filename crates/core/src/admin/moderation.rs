@@ -88,7 +88,7 @@ impl Admin {
             .bind(q.voided)
             .bind(q.before)
             .bind(q.limit.unwrap_or(50).clamp(1, 500))
-            .fetch_all(&self.arena.pool)
+            .fetch_all(&self.arena.admin_pool)
             .await?;
         Ok(rows
             .into_iter()
@@ -118,7 +118,7 @@ impl Admin {
         target: String,
     ) -> ArenaResult<ModerationOutcome> {
         let reason = input.reason().map_err(field)?;
-        let mut tx = self.arena.pool.begin().await?;
+        let mut tx = self.arena.admin_pool.begin().await?;
         let changed =
             counts::set_voided(&mut tx, &ids, voided, reason, Some(self.actor.user_id)).await?;
         audit(
@@ -145,7 +145,7 @@ impl Admin {
     ) -> ArenaResult<ModerationOutcome> {
         let exists: bool = sqlx::query_scalar("select exists (select 1 from vote where id = $1)")
             .bind(vote_id)
-            .fetch_one(&self.arena.pool)
+            .fetch_one(&self.arena.admin_pool)
             .await?;
         if !exists {
             return Err(ArenaError::NotFound { what: "vote" });
@@ -174,7 +174,7 @@ impl Admin {
              left join vote v on v.voter_id = r.id where r.id = $1 group by r.id",
         )
         .bind(voter)
-        .fetch_optional(&self.arena.pool)
+        .fetch_optional(&self.arena.admin_pool)
         .await?;
         let ids = ids.ok_or(ArenaError::NotFound { what: "voter" })?;
         let action = if voided {
@@ -195,7 +195,7 @@ impl Admin {
         let battle = uuid("battle", battle)?;
         let ids: Vec<i64> = sqlx::query_scalar("select id from vote where battle_id = $1")
             .bind(battle)
-            .fetch_all(&self.arena.pool)
+            .fetch_all(&self.arena.admin_pool)
             .await?;
         let outcome = self
             .set_voided(
@@ -214,7 +214,7 @@ impl Admin {
     pub async fn review_battle(&self, battle: &str, input: &ModerationInput) -> ArenaResult<()> {
         let battle = uuid("battle", battle)?;
         let reason = input.reason().map_err(field)?;
-        let mut tx = self.arena.pool.begin().await?;
+        let mut tx = self.arena.admin_pool.begin().await?;
         let updated =
             sqlx::query("update battle set reviewed_at = now(), review = $2 where id = $1")
                 .bind(battle)
@@ -247,7 +247,7 @@ impl Admin {
     ) -> ArenaResult<()> {
         let voter = uuid("voter", voter)?;
         let reason = input.reason().map_err(field)?;
-        let mut tx = self.arena.pool.begin().await?;
+        let mut tx = self.arena.admin_pool.begin().await?;
         let before: Option<Option<String>> =
             sqlx::query_scalar("select ban_reason from voter where id = $1 for update")
                 .bind(voter)
@@ -314,7 +314,7 @@ impl Admin {
              order by b.created_at limit $1",
         ))
         .bind(limit.clamp(1, 500))
-        .fetch_all(&self.arena.pool)
+        .fetch_all(&self.arena.admin_pool)
         .await?;
         Ok(rows
             .into_iter()

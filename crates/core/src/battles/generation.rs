@@ -36,8 +36,8 @@ impl Arena {
             let b = arena.generate_side(&live, &outcomes, Side::B, answer_b, &model_b, messages_b);
             futures::future::join(a, b).await;
             live.mark_finished();
+            slot.release().await;
             arena.live.finish(battle_id, turn_id);
-            drop(slot);
         });
     }
 

@@ -98,7 +98,7 @@ impl Arena {
         crate::voters::refuse_banned(&crate::voters::standing(&self.pool, voter).await?)?;
         let rules = self.battle_rules(voter, campaign, language).await?;
         let language = rules.language.clone();
-        let slot = self.reserve_generation(requester)?;
+        let slot = self.reserve_generation(requester).await?;
         let (model_a, model_b) = self
             .catalog
             .choose_pair_in(rules.pool.as_ref(), rules.pairing, |m| {
@@ -164,7 +164,7 @@ impl Arena {
     ) -> ArenaResult<BattleCreated> {
         let voter = requester.voter;
         let prompt = parse_prompt(prompt)?;
-        let slot = self.reserve_generation(requester)?;
+        let slot = self.reserve_generation(requester).await?;
         let mut tx = self.pool.begin().await?;
         let battle = lock_battle(&mut tx, voter, battle_id).await?;
         let last = latest_turn(&mut tx, battle_id).await?;
@@ -223,7 +223,7 @@ impl Arena {
         battle_id: Uuid,
     ) -> ArenaResult<BattleCreated> {
         let voter = requester.voter;
-        let slot = self.reserve_generation(requester)?;
+        let slot = self.reserve_generation(requester).await?;
         let mut tx = self.pool.begin().await?;
         let battle = lock_battle(&mut tx, voter, battle_id).await?;
         let last = latest_turn(&mut tx, battle_id).await?;
@@ -266,16 +266,32 @@ impl Arena {
         })
     }
 
-    fn reserve_generation(&self, requester: Requester) -> ArenaResult<GenerationSlot> {
+    /// A place among the voter's and the address's generations running now (every process
+    /// together), or a 429: a flood cannot fill the worker queues.
+    async fn reserve_generation(&self, requester: Requester) -> ArenaResult<GenerationSlot> {
         let limits = self.limits.settings();
-        if !limits.enabled {
-            return self.live.reserve(requester, usize::MAX, usize::MAX);
-        }
-        self.live.reserve(
-            requester,
+        let mut keys = vec![(
+            format!("generating/v/{}", requester.voter.0),
             limits.max_generating_per_voter,
-            limits.max_generating_per_address,
-        )
+        )];
+        if let Some(address) = requester.address {
+            keys.push((
+                format!("generating/a/{}", crate::limits::address_key(address)),
+                limits.max_generating_per_address,
+            ));
+        }
+        let message = match self.limits.hold(&keys).await? {
+            Ok(held) => return Ok(GenerationSlot(held)),
+            Err(0) => "your other battles are still being answered; wait for them to finish",
+            Err(_) => {
+                "too many battles are being answered for your network address; try again shortly"
+            }
+        };
+        Err(ArenaError::rate_limited(
+            "too_many_generating",
+            message,
+            std::time::Duration::from_secs(5),
+        ))
     }
 
     fn battle_models(&self, battle: &BattleRow) -> ArenaResult<[Model; 2]> {

@@ -315,9 +315,117 @@ async fn run_set(pool: &sqlx::PgPool, spec: &mut ExportSpec, run: i64) -> ArenaR
 }
 
 impl Arena {
-    /// Starts an export with this arena's release salt (see [`start`]).
+    /// Starts an export with this arena's release salt (see [`start`]), on the research pool,
+    /// for an in-process caller (no cap, no reader floor).
     pub async fn export(&self, spec: ExportSpec) -> ArenaResult<mpsc::Receiver<ExportEvent>> {
-        start(self.pool.clone(), self.export_salt.to_vec(), spec).await
+        start(self.research_pool.clone(), self.export_salt.to_vec(), spec).await
+    }
+
+    /// Starts an export for a client over HTTP: within the caps on exports running at once
+    /// (every process together, and per account: a cookie's and a token's alike), else a 429;
+    /// a reader slower than `exports.min_bytes_per_sec` is cut.
+    pub async fn export_for(
+        &self,
+        spec: ExportSpec,
+        account: Option<uuid::Uuid>,
+    ) -> ArenaResult<mpsc::Receiver<ExportEvent>> {
+        let settings = &self.export_settings;
+        let mut keys = vec![("export/all".to_owned(), settings.max_running)];
+        if let Some(account) = account {
+            keys.push((
+                format!("export/u/{account}"),
+                settings.max_running_per_account,
+            ));
+        }
+        let held = match self.limits.hold(&keys).await? {
+            Ok(held) => held,
+            Err(which) => {
+                let message = if which == 0 {
+                    "the arena is running as many exports as it can at once; try again shortly"
+                } else {
+                    "your account is already running as many exports as it may at once; wait \
+                     for one to finish"
+                };
+                return Err(ArenaError::rate_limited(
+                    "too_many_exports",
+                    message,
+                    std::time::Duration::from_secs(30),
+                ));
+            }
+        };
+        let floor = Floor {
+            min_bytes_per_sec: settings.min_bytes_per_sec,
+            window: std::time::Duration::from_secs(settings.min_rate_window_secs.max(1)),
+        };
+        start_with(
+            self.research_pool.clone(),
+            self.export_salt.to_vec(),
+            spec,
+            Some(floor),
+            Some(held),
+        )
+        .await
+    }
+}
+
+/// The slowest reader an export waits for: `min_bytes_per_sec`, averaged over `window` of time
+/// spent waiting for the reader (time the database spends is not counted).
+#[derive(Debug, Clone, Copy)]
+pub struct Floor {
+    pub min_bytes_per_sec: u64,
+    pub window: std::time::Duration,
+}
+
+/// Why an export stopped sending.
+enum Stop {
+    /// The client went away.
+    Gone,
+    /// The client read slower than the floor.
+    TooSlow,
+}
+
+/// The export's sending end, measuring how fast its reader takes the chunks.
+struct Paced {
+    out: mpsc::Sender<ExportEvent>,
+    floor: Option<Floor>,
+    /// Time spent waiting for the reader in this window, and the bytes it took meanwhile.
+    waited: std::time::Duration,
+    waited_bytes: u64,
+}
+
+impl Paced {
+    async fn send(&mut self, event: ExportEvent) -> Result<(), Stop> {
+        let Some(floor) = self.floor else {
+            return self.out.send(event).await.map_err(|_| Stop::Gone);
+        };
+        let bytes = match &event {
+            ExportEvent::Chunk(chunk) => chunk.len() as u64,
+            _ => 0,
+        };
+        let event = match self.out.try_send(event) {
+            Ok(()) => return Ok(()),
+            Err(mpsc::error::TrySendError::Closed(_)) => return Err(Stop::Gone),
+            Err(mpsc::error::TrySendError::Full(event)) => event,
+        };
+        // The reader is behind: wait for it, at most one window (a reader that takes nothing
+        // for that long is below any floor).
+        let started = tokio::time::Instant::now();
+        match tokio::time::timeout(floor.window, self.out.send(event)).await {
+            Err(_) => return Err(Stop::TooSlow),
+            Ok(Err(_)) => return Err(Stop::Gone),
+            Ok(Ok(())) => {}
+        }
+        self.waited += started.elapsed();
+        self.waited_bytes += bytes;
+        if self.waited >= floor.window {
+            let rate = self.waited_bytes as f64 / self.waited.as_secs_f64();
+            if rate < floor.min_bytes_per_sec as f64 {
+                return Err(Stop::TooSlow);
+            }
+            self.waited = std::time::Duration::ZERO;
+            self.waited_bytes = 0;
+        }
+        Ok(())
     }
 }
 
@@ -327,6 +435,18 @@ pub async fn start(
     pool: sqlx::PgPool,
     salt: Vec<u8>,
     spec: ExportSpec,
+) -> ArenaResult<mpsc::Receiver<ExportEvent>> {
+    start_with(pool, salt, spec, None, None).await
+}
+
+/// [`start`], with a reader floor and a held place among running exports (given back when
+/// the export ends, however it ends).
+async fn start_with(
+    pool: sqlx::PgPool,
+    salt: Vec<u8>,
+    spec: ExportSpec,
+    floor: Option<Floor>,
+    held: Option<crate::limits::Held>,
 ) -> ArenaResult<mpsc::Receiver<ExportEvent>> {
     if !body::available(spec.format) {
         return Err(body::unavailable(spec.format));
@@ -357,9 +477,28 @@ pub async fn start(
     };
     let (tx, rx) = mpsc::channel(4);
     tokio::spawn(async move {
-        if let Err(e) = run(pool, spec, run_set, salt, tx.clone()).await {
-            tracing::warn!(error = %e, "export failed");
-            let _ = tx.send(ExportEvent::Failed(e.to_string())).await;
+        let mut out = Paced {
+            out: tx.clone(),
+            floor,
+            waited: std::time::Duration::ZERO,
+            waited_bytes: 0,
+        };
+        match run(pool, spec, run_set, salt, &mut out).await {
+            Ok(Ok(())) | Ok(Err(Stop::Gone)) => {}
+            Ok(Err(Stop::TooSlow)) => {
+                // Dropping the sender without `Done` aborts the download.
+                tracing::warn!(
+                    min_bytes_per_sec = floor.map_or(0, |f| f.min_bytes_per_sec),
+                    "export cut: its reader was slower than the floor"
+                );
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "export failed");
+                let _ = tx.send(ExportEvent::Failed(e.to_string())).await;
+            }
+        }
+        if let Some(held) = held {
+            held.release().await;
         }
     });
     Ok(rx)
@@ -370,8 +509,8 @@ async fn run(
     spec: ExportSpec,
     run_set: Option<RunSet>,
     salt: Vec<u8>,
-    out: mpsc::Sender<ExportEvent>,
-) -> ArenaResult<()> {
+    out: &mut Paced,
+) -> ArenaResult<Result<(), Stop>> {
     let mut db = pool.begin().await?;
     sqlx::query("set transaction isolation level repeatable read, read only")
         .execute(&mut *db)
@@ -420,12 +559,8 @@ async fn run(
             .find(|(_, s)| *s == slug)
             .map_or(uuid::Uuid::nil(), |(id, _)| *id)
     });
-    if out
-        .send(ExportEvent::Started { rows_at_most })
-        .await
-        .is_err()
-    {
-        return Ok(());
+    if let Err(stop) = out.send(ExportEvent::Started { rows_at_most }).await {
+        return Ok(Err(stop));
     }
     // The default leaderboard run that saw this same counted set (no filter, counted votes).
     let rating_run: Option<i64> = if spec.run.is_some() {
@@ -487,9 +622,9 @@ async fn run(
             rows += 1;
             if let Some(chunk) = encoded.push(row)? {
                 hasher.update(&chunk);
-                if out.send(ExportEvent::Chunk(chunk)).await.is_err() {
-                    // The client went away: stop reading.
-                    return Ok(());
+                if let Err(stop) = out.send(ExportEvent::Chunk(chunk)).await {
+                    // The client went away, or reads too slowly: stop reading.
+                    return Ok(Err(stop));
                 }
             }
         }
@@ -498,8 +633,8 @@ async fn run(
     let last = encoded.finish()?;
     if !last.is_empty() {
         hasher.update(&last);
-        if out.send(ExportEvent::Chunk(last)).await.is_err() {
-            return Ok(());
+        if let Err(stop) = out.send(ExportEvent::Chunk(last)).await {
+            return Ok(Err(stop));
         }
     }
     let manifest = Manifest {
@@ -513,8 +648,7 @@ async fn run(
         sha256: hex::encode(hasher.finalize()),
         rating_run,
     };
-    let _ = out.send(ExportEvent::Done(Box::new(manifest))).await;
-    Ok(())
+    Ok(out.send(ExportEvent::Done(Box::new(manifest))).await)
 }
 
 #[cfg(test)]

@@ -15,10 +15,10 @@ const SEED: u64 = 1;
 impl Arena {
     /// The benchmark scores beside the ratings of the leaderboard view `filter` (a stored run
     /// whenever one fits; `admit` as for [`Arena::leaderboard`]).
-    pub async fn benchmarks(
+    pub async fn benchmarks<Admit: std::future::Future<Output = ArenaResult<()>>>(
         &self,
         filter: LeaderboardFilter,
-        admit: impl FnOnce() -> ArenaResult<()>,
+        admit: impl FnOnce() -> Admit,
     ) -> ArenaResult<BenchmarkReport> {
         let scores: Vec<(String, String, f64)> = sqlx::query_as(
             "select m.key, s.benchmark, s.score from benchmark_score s

@@ -228,6 +228,19 @@ impl Spec {
             && self.campaign.is_none()
     }
 
+    /// A campaign's own default view: its page opens with it, so it is never refused (at most
+    /// one computation per vote set of the campaign, like the arena's default).
+    pub(crate) fn is_campaign_default(&self) -> bool {
+        self.campaign.is_some()
+            && self.source.is_none()
+            && self.language.is_none()
+            && self.from.is_none()
+            && self.to.is_none()
+            && self.ties == TieModel::Half
+            && self.bootstrap.is_none()
+            && self.category.is_none()
+    }
+
     /// Counted from the votes (a category, or the detected language), not the counts table.
     pub(crate) fn counted_from_votes(&self) -> bool {
         self.category.is_some() || self.detected_language || self.campaign.is_some()

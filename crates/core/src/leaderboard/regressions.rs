@@ -25,9 +25,9 @@ struct LanguageRow {
 
 impl Arena {
     /// The report for the current votes (see the module docs).
-    pub async fn regressions(
+    pub async fn regressions<Admit: std::future::Future<Output = ArenaResult<()>>>(
         &self,
-        admit: impl FnOnce() -> ArenaResult<()>,
+        admit: impl FnOnce() -> Admit,
     ) -> ArenaResult<RegressionReport> {
         let alpha = self.leaderboard_settings.regression_alpha;
         let mark: i64 = sqlx::query_scalar(super::counts::COUNTED_MARK)
@@ -67,7 +67,7 @@ impl Arena {
                 pairs: Vec::new(),
             });
         }
-        admit()?;
+        admit().await?;
         // Every view's counts, in one snapshot; no connection held while fitting.
         let mut tx = self.pool.begin().await?;
         sqlx::query("set transaction isolation level repeatable read, read only")

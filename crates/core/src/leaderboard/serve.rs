@@ -41,10 +41,10 @@ struct Snapshot {
 impl Arena {
     /// The leaderboard for `filter`: a stored run whenever one fits (see the module docs).
     /// `admit` is asked before a new computation for a non-default option set.
-    pub async fn leaderboard(
+    pub async fn leaderboard<Admit: std::future::Future<Output = ArenaResult<()>>>(
         &self,
         filter: LeaderboardFilter,
-        admit: impl FnOnce() -> ArenaResult<()>,
+        admit: impl FnOnce() -> Admit,
     ) -> ArenaResult<LeaderboardView> {
         let spec = Spec::parse(&filter)?;
         if let Some(slug) = &spec.campaign {
@@ -75,28 +75,63 @@ impl Arena {
                 return Ok(view);
             }
         }
+        // A campaign's default view is what its page opens with: never refused (its runs are
+        // reused while no vote arrived, so it costs one fit per vote set, as the arena's does).
+        let campaign_default = spec.is_campaign_default();
         // Reading the counts scans this view's count rows (over a second at arena scale): only
-        // behind the caller's limiter.
-        admit()?;
+        // behind the caller's limiter (per client address, so one client's loop of fresh
+        // options spends its own budget first).
+        if !campaign_default {
+            admit().await?;
+        }
         let snapshot = self.snapshot(&spec).await?;
         if let Some(view) = self.matching_run(&key, &snapshot).await? {
             return Ok(view);
         }
-        let recent: i64 = sqlx::query_scalar(
-            "select count(*) from rating_run
-             where not refresh and created_at > now() - interval '1 minute'",
-        )
-        .fetch_one(&self.pool)
-        .await?;
-        if recent >= i64::from(self.leaderboard_settings.max_computations_per_minute) {
-            return Err(ArenaError::rate_limited(
-                "leaderboard_busy",
-                "many different leaderboard views were computed in the last minute; \
-                 try again shortly, or use the default view",
-                Duration::from_secs(30),
-            ));
+        if !campaign_default {
+            self.wait_for_computation_budget().await?;
         }
         self.fit_and_record(&spec, &key, snapshot, false).await
+    }
+
+    /// The global bound on new computations of non-default views (all processes, the last
+    /// minute's runs): a request that finds it spent waits a little for the oldest to age out
+    /// (a brief queue) before it is refused.
+    async fn wait_for_computation_budget(&self) -> ArenaResult<()> {
+        let max = i64::from(self.leaderboard_settings.max_computations_per_minute);
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        // A campaign's default view differs from the arena's default only by its campaign.
+        let default_key = options_key(&Spec::parse(&LeaderboardFilter::default())?);
+        loop {
+            // Campaign default views are not counted: they are never refused.
+            let (recent, wait_secs): (i64, f64) = sqlx::query_as(
+                "select count(*),
+                        coalesce(extract(epoch from min(created_at) + interval '1 minute'
+                                 - now()), 0)::float8
+                 from rating_run
+                 where not refresh and created_at > now() - interval '1 minute'
+                   and not coalesce(options_key::jsonb ->> 'campaign' is not null
+                                    and (options_key::jsonb - 'campaign')
+                                        = ($1::jsonb - 'campaign'), false)",
+            )
+            .bind(&default_key)
+            .fetch_one(&self.pool)
+            .await?;
+            if recent < max {
+                return Ok(());
+            }
+            // The oldest run ages out in `wait`: wait for it only if it comes soon.
+            let wait = Duration::from_secs_f64(wait_secs.max(0.05));
+            if tokio::time::Instant::now() + wait > deadline {
+                return Err(ArenaError::rate_limited(
+                    "leaderboard_busy",
+                    "many different leaderboard views were computed in the last minute; \
+                     try again shortly, or use the default view",
+                    Duration::from_secs(wait_secs.ceil().max(1.0) as u64),
+                ));
+            }
+            tokio::time::sleep(wait).await;
+        }
     }
 
     /// Whether a transaction that was in progress when run `run_id` read its snapshot has since

@@ -34,10 +34,10 @@ impl Arena {
     /// The style-controlled leaderboard for `filter` (the votes the main view would fit; its
     /// tie model and interval options do not apply, and imported sources have no style
     /// features). `admit` is asked before a new fit.
-    pub async fn style_leaderboard(
+    pub async fn style_leaderboard<Admit: std::future::Future<Output = ArenaResult<()>>>(
         &self,
         filter: LeaderboardFilter,
-        admit: impl FnOnce() -> ArenaResult<()>,
+        admit: impl FnOnce() -> Admit,
     ) -> ArenaResult<StyleView> {
         if filter
             .source
@@ -74,7 +74,7 @@ impl Arena {
         if let Some(view) = self.stored_style(&key, mark).await? {
             return Ok(view);
         }
-        admit()?;
+        admit().await?;
         let _slot = COMPUTE_SLOT
             .acquire()
             .await
