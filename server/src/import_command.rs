@@ -85,6 +85,7 @@ pub async fn run(settings: &Settings, args: ImportArgs) -> i32 {
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default(),
         actor: None,
+        bounds: settings.imports,
     };
     let start = std::time::Instant::now();
     let progress = move |rows: u64| {

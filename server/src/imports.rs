@@ -79,6 +79,7 @@ fn options(
     file_name: &str,
     skip_bad: bool,
     actor: arena_core::accounts::Account,
+    bounds: arena_core::config::ImportSettings,
 ) -> Result<ImportOptions, ArenaError> {
     let schema: Schema = schema.parse().map_err(|e| invalid(format!("{e}")))?;
     let format_name = match format
@@ -101,6 +102,7 @@ fn options(
         skip_bad,
         file_name: file_name.to_owned(),
         actor: Some(actor),
+        bounds,
     })
 }
 
@@ -144,6 +146,7 @@ async fn api_import(
         &file_name,
         matches!(query.skip_bad.as_deref(), Some("true" | "1" | "on")),
         admin.actor().clone(),
+        arena.import_settings,
     )?;
     let upload = Upload::new();
     let mut file = tokio::fs::File::create(&upload.0)
@@ -240,6 +243,7 @@ async fn form_import(
         &file_name,
         skip_bad,
         admin.actor().clone(),
+        arena.import_settings,
     ) {
         Ok(o) => o,
         Err(e) => return back(Err(e.to_string())),

@@ -41,6 +41,8 @@ pub struct Settings {
     #[serde(default)]
     pub exports: ExportSettings,
     #[serde(default)]
+    pub imports: ImportSettings,
+    #[serde(default)]
     pub rigging: crate::rigging::RiggingSettings,
     #[serde(default)]
     pub models: Vec<ModelSeed>,
@@ -55,7 +57,8 @@ pub struct SecretSettings {
 
 /// Research exports: `voter_salt` keys the voter hashes of one data release (never exported;
 /// change it for each release so releases cannot be joined on voters).
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
 pub struct ExportSettings {
     #[serde(default)]
     pub voter_salt: Secret,
@@ -68,6 +71,37 @@ pub struct ExportSettings {
     pub min_bytes_per_sec: u64,
     /// The time of waiting for the reader that rate is averaged over.
     pub min_rate_window_secs: u64,
+}
+
+impl Default for ExportSettings {
+    fn default() -> Self {
+        Self {
+            voter_salt: Secret::default(),
+            max_running: 4,
+            max_running_per_account: 2,
+            min_bytes_per_sec: 64 * 1024,
+            min_rate_window_secs: 30,
+        }
+    }
+}
+
+/// `[imports]`: what one imported file may make the arena decode.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(default)]
+pub struct ImportSettings {
+    /// The most bytes one row may decode to (a JSON line's length; a Parquet row's JSON).
+    pub max_row_bytes: u64,
+    /// The most rows one Parquet file may hold.
+    pub max_file_rows: u64,
+}
+
+impl Default for ImportSettings {
+    fn default() -> Self {
+        Self {
+            max_row_bytes: 1 << 20,
+            max_file_rows: 20_000_000,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]

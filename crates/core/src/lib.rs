@@ -54,6 +54,8 @@ pub struct Arena {
     pub export_salt: Arc<Vec<u8>>,
     /// `[exports]`: the caps on running exports and the slow-reader floor.
     pub export_settings: Arc<config::ExportSettings>,
+    /// `[imports]`: what one imported file may make the importer decode.
+    pub import_settings: config::ImportSettings,
     /// Cookies get `Secure` and the `__Host-` prefix (`server.secure_cookies`).
     pub secure_cookies: bool,
     pub settings: Arc<ArenaSettings>,
@@ -148,6 +150,7 @@ impl Arena {
             sealer,
             export_salt: Arc::new(settings.exports.voter_salt.expose().as_bytes().to_vec()),
             export_settings: Arc::new(settings.exports.clone()),
+            import_settings: settings.imports,
             secure_cookies: settings.server.secure_cookies,
             settings: Arc::new(settings.arena.clone()),
             leaderboard_settings: Arc::new(settings.leaderboard.clone()),

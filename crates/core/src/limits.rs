@@ -316,8 +316,23 @@ impl Limits {
     /// Takes one place under each `(key, max)` at once, held until the [`Held`] is dropped;
     /// `Err(i)` names the first key already holding its maximum. With limits off, always taken.
     pub async fn hold(&self, keys: &[(String, usize)]) -> Result<Result<Held, usize>, ArenaError> {
+        if !self.inner.settings.enabled {
+            return Ok(Ok(Held {
+                id: Uuid::now_v7(),
+                pool: None,
+            }));
+        }
+        self.hold_always(keys).await
+    }
+
+    /// [`Limits::hold`], even with `limits.enabled = false`: for bounds on resources (running
+    /// exports), which a load benchmark from one address has no reason to lift.
+    pub async fn hold_always(
+        &self,
+        keys: &[(String, usize)],
+    ) -> Result<Result<Held, usize>, ArenaError> {
         let id = Uuid::now_v7();
-        if !self.inner.settings.enabled || keys.is_empty() {
+        if keys.is_empty() {
             return Ok(Ok(Held { id, pool: None }));
         }
         let names: Vec<&str> = keys.iter().map(|(k, _)| k.as_str()).collect();

@@ -16,7 +16,7 @@ mod write;
 /// An in-memory file for [`read_rows`].
 pub use bytes::Bytes;
 pub use convert::Datum;
-pub use read::{ParquetRows, read_rows};
+pub use read::{ParquetRows, ReadBounds, read_rows, read_rows_bounded};
 pub use schema::arrow_schema;
 pub use write::{
     BATCH_ROWS, ParquetWriter, ROW_GROUP_BYTES, ROW_GROUP_ROWS, SCHEMA_KEY, SCHEMA_VERSION_KEY,
@@ -39,6 +39,9 @@ pub enum ParquetIoError {
     /// A row whose columns are not the schema's.
     #[error("row: {0}")]
     Row(String),
+    /// A file, row group or row beyond the reading's bounds (a decompression bomb).
+    #[error("over the import budget: {0}")]
+    OverBudget(String),
 }
 
 impl ParquetIoError {

@@ -115,6 +115,7 @@ async fn import_file(
             skip_bad,
             file_name: path.file_name().unwrap().to_string_lossy().into(),
             actor: None,
+            bounds: Default::default(),
         },
         Box::new(std::fs::File::open(path).unwrap()),
         |_| {},

@@ -337,7 +337,7 @@ impl Arena {
                 settings.max_running_per_account,
             ));
         }
-        let held = match self.limits.hold(&keys).await? {
+        let held = match self.limits.hold_always(&keys).await? {
             Ok(held) => held,
             Err(which) => {
                 let message = if which == 0 {

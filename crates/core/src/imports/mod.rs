@@ -49,6 +49,8 @@ pub struct ImportOptions {
     /// The admin importing from the console (audited in the same transaction); `None` from
     /// the command line.
     pub actor: Option<crate::accounts::Account>,
+    /// What the file may make the importer decode (`[imports]`).
+    pub bounds: crate::config::ImportSettings,
 }
 
 /// A line that could not be imported.

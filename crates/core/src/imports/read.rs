@@ -89,16 +89,20 @@ pub fn read_fields(line: &str) -> Result<Map<String, Value>, String> {
 /// A row, or why a line could not even be read as a row.
 pub type ReadRow = (u64, Result<FileRow, String>);
 
-/// The rows of a file in `format`.
+/// How the message of a row beyond the import's bounds begins: such a row ends the import.
+pub const OVER_BUDGET: &str = "over the import budget";
+
+/// The rows of a file in `format`, within `bounds`.
 pub fn rows(
     format: Format,
     input: Box<dyn Read + Send>,
+    bounds: crate::config::ImportSettings,
 ) -> Result<Box<dyn Iterator<Item = ReadRow> + Send>, String> {
     match format {
-        Format::Jsonl => Ok(jsonl(input)),
+        Format::Jsonl => Ok(jsonl(input, bounds.max_row_bytes)),
         Format::Csv => csv(input),
         #[cfg(feature = "parquet")]
-        Format::Parquet => parquet(input),
+        Format::Parquet => parquet(input, bounds),
         #[allow(unreachable_patterns)]
         other => Err(format!(
             "{} files cannot be imported by this build",
@@ -107,18 +111,78 @@ pub fn rows(
     }
 }
 
-/// The rows of a JSON lines file.
-pub fn jsonl(input: impl Read + Send + 'static) -> Box<dyn Iterator<Item = ReadRow> + Send> {
-    let lines = BufReader::with_capacity(1 << 20, input).lines();
+/// The lines of a reader, none read past `max` bytes: a longer line is an error of its own
+/// (`Ok(Err(len))`), after which nothing more is read.
+struct BoundedLines<R> {
+    reader: BufReader<R>,
+    max: u64,
+    done: bool,
+}
+
+impl<R: Read> Iterator for BoundedLines<R> {
+    type Item = std::io::Result<Result<String, u64>>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        let mut buf = Vec::new();
+        let read = (&mut self.reader)
+            .take(self.max.saturating_add(1))
+            .read_until(b'\n', &mut buf);
+        match read {
+            Err(e) => {
+                self.done = true;
+                Some(Err(e))
+            }
+            Ok(0) => None,
+            Ok(_) => {
+                if buf.last() == Some(&b'\n') {
+                    buf.pop();
+                    if buf.last() == Some(&b'\r') {
+                        buf.pop();
+                    }
+                } else if buf.len() as u64 > self.max {
+                    self.done = true;
+                    return Some(Ok(Err(buf.len() as u64)));
+                }
+                Some(
+                    String::from_utf8(buf)
+                        .map(Ok)
+                        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e)),
+                )
+            }
+        }
+    }
+}
+
+/// The rows of a JSON lines file whose lines are at most `max_row_bytes` long (a longer one
+/// ends the reading: [`OVER_BUDGET`]).
+pub fn jsonl(
+    input: impl Read + Send + 'static,
+    max_row_bytes: u64,
+) -> Box<dyn Iterator<Item = ReadRow> + Send> {
+    let lines = BoundedLines {
+        reader: BufReader::with_capacity(1 << 20, input),
+        max: max_row_bytes,
+        done: false,
+    };
     Box::new(
         lines
             .enumerate()
-            .filter_map(|(i, line)| {
+            .filter_map(move |(i, line)| {
                 let n = i as u64 + 1;
                 match line {
                     Err(e) => Some((n, Err(format!("unreadable: {e}")))),
-                    Ok(l) if l.trim().is_empty() => None,
-                    Ok(l) => Some((
+                    Ok(Err(_)) => Some((
+                        n,
+                        Err(format!(
+                            "{OVER_BUDGET}: line {n} is longer than imports.max_row_bytes = \
+                             {max_row_bytes} bytes"
+                        )),
+                    )),
+                    Ok(Ok(l)) if l.trim().is_empty() => None,
+                    Ok(Ok(l)) => Some((
                         n,
                         read_fields(&l).map(|fields| FileRow {
                             fields,
@@ -205,24 +269,43 @@ pub fn unflatten(row: &mut Map<String, Value>) {
     }
 }
 
-/// The rows of a Parquet file. Parquet is read by offset (its footer first), so the file is
-/// held in memory: compressed, a small fraction of the JSON lines of the same rows.
+/// The rows of a Parquet file, within `bounds`. Parquet is read by offset (its footer first):
+/// the input is copied to a temporary file (deleted at once: it lives while it is open), never
+/// held in memory, and read a few rows at a time (see [`arena_parquet::read_rows_bounded`]).
 #[cfg(feature = "parquet")]
 fn parquet(
     mut input: Box<dyn Read + Send>,
+    bounds: crate::config::ImportSettings,
 ) -> Result<Box<dyn Iterator<Item = ReadRow> + Send>, String> {
-    let mut buf = Vec::new();
-    input
-        .read_to_end(&mut buf)
-        .map_err(|e| format!("unreadable: {e}"))?;
-    let rows = arena_parquet::read_rows(bytes::Bytes::from(buf))
-        .map_err(|e| format!("not a readable Parquet file: {e}"))?;
+    let path = std::env::temp_dir().join(format!("arena-import-{}.parquet", uuid::Uuid::new_v4()));
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .open(&path)
+        .map_err(|e| {
+            format!(
+                "unreadable: cannot spool the file to {}: {e}",
+                path.display()
+            )
+        })?;
+    let _ = std::fs::remove_file(&path);
+    std::io::copy(&mut input, &mut file).map_err(|e| format!("unreadable: {e}"))?;
+    let bounds = arena_parquet::ReadBounds {
+        max_row_bytes: bounds.max_row_bytes,
+        max_file_rows: bounds.max_file_rows,
+    };
+    let rows = arena_parquet::read_rows_bounded(file, bounds).map_err(|e| match e {
+        arena_parquet::ParquetIoError::OverBudget(_) => e.to_string(),
+        e => format!("not a readable Parquet file: {e}"),
+    })?;
     let mut last = 0;
     Ok(Box::new(rows.map(move |row| match row {
         Ok((n, m)) => {
             last = n;
             (n, Ok(m.into()))
         }
+        Err(e @ arena_parquet::ParquetIoError::OverBudget(_)) => (last + 1, Err(e.to_string())),
         Err(e) => (last + 1, Err(format!("unreadable row: {e}"))),
     })))
 }

@@ -318,7 +318,7 @@ pub(super) fn parse_all(
     models: HashMap<String, Uuid>,
     batches: mpsc::Sender<Batch>,
 ) -> Result<Tally, String> {
-    let rows = read::rows(options.format, input)?;
+    let rows = read::rows(options.format, input, options.bounds)?;
     let mut parser = Parser {
         schema: options.schema,
         csv: options.format == Format::Csv,
@@ -329,6 +329,12 @@ pub(super) fn parse_all(
     let mut batch = Batch::new();
     for (line, row) in rows {
         batch.rows += 1;
+        // A row beyond the import's bounds ends the import: the rest may be a bomb.
+        if let Err(message) = &row
+            && message.starts_with(read::OVER_BUDGET)
+        {
+            return Err(message.clone());
+        }
         if let Err(message) = row.and_then(|row| parser.row(row, &mut batch)) {
             batch.bad.push(BadLine { line, message });
         }
