@@ -84,13 +84,14 @@ pub fn App() -> impl IntoView {
     let lang = i18n::detect();
     provide_context(lang);
     // The switch: a link per other language to `/lang/{code}` (which remembers it in a cookie
-    // and comes back here); a full reload renders the page in it on the server.
+    // and comes back here); a full reload renders the page in it on the server. `external`:
+    // the client router must not take the link (it has no `/lang` route: "page not found").
     let switch = Lang::ALL
         .into_iter()
         .filter(move |l| *l != lang)
         .map(|l| {
             view! {
-                <a href=format!("/lang/{}", l.code()) hreflang=l.code() lang=l.code() rel="nofollow">
+                <a href=format!("/lang/{}", l.code()) hreflang=l.code() lang=l.code() rel="external nofollow">
                     {l.text(Key::LangName)}
                 </a>
             }

@@ -88,3 +88,24 @@ test("every page comes out in Basque, without an untranslated text", async ({ br
 test("every page comes out in Spanish, without an untranslated text", async ({ browser }) => {
   await walk(browser, "es");
 });
+
+// The switch in the top bar, clicked on a hydrated page (the client router must leave the link
+// to the server) and without JavaScript: the language changes, the cookie remembers it, and the
+// visitor stays on the page they were on.
+for (const javaScriptEnabled of [true, false]) {
+  test(`the language switch works ${javaScriptEnabled ? "after hydration" : "without JavaScript"}`, async ({ browser }) => {
+    const context = await browser.newContext({ locale: "en", javaScriptEnabled });
+    const page = await context.newPage();
+    await page.goto("/leaderboard");
+    if (javaScriptEnabled) await page.waitForLoadState("networkidle");
+    await expect(page.locator("html")).toHaveAttribute("lang", "en");
+    await page.locator('a[hreflang="eu"]').click();
+    await expect(page.locator("html")).toHaveAttribute("lang", "eu");
+    await expect(page).toHaveURL(/\/leaderboard$/);
+    const cookies = await context.cookies();
+    expect(cookies.find((c) => c.name === "arena_lang")?.value).toBe("eu");
+    await page.locator('a[hreflang="es"]').click();
+    await expect(page.locator("html")).toHaveAttribute("lang", "es");
+    await context.close();
+  });
+}

@@ -1,8 +1,8 @@
 //! The arena's web server: configuration → database → gateway → serve.
 //!
-//! `server` serves; `server admin create --username NAME` creates the first admin (or makes an
-//! existing account admin), the password read from stdin when it is not a terminal, else from a
-//! prompt that does not echo. No admin ever exists by default. `server export --schema S
+//! `server` serves; `server admin create --username NAME` creates the first admin (`--promote`
+//! makes an existing account admin instead of refusing its name), the password read from stdin
+//! when it is not a terminal, else from a prompt that does not echo. No admin ever exists by default. `server export --schema S
 //! --format F --out FILE` writes a research export and its manifest (`FILE.manifest.json`);
 //! `server import --schema S FILE` loads a public arena dataset as a read-only data source.
 
@@ -78,10 +78,14 @@ struct ExportArgs {
 
 #[derive(Subcommand)]
 enum AdminCommand {
-    /// Create an admin account (or make an existing account admin, with this password).
+    /// Create an admin account; with --promote, make an existing account admin (its password
+    /// replaced by this one). Audited either way.
     Create {
         #[arg(long)]
         username: String,
+        /// Make an existing account admin instead of refusing its username.
+        #[arg(long)]
+        promote: bool,
     },
 }
 
@@ -111,11 +115,12 @@ async fn main() {
         return;
     }
     if let Some(Command::Admin {
-        command: AdminCommand::Create { username },
+        command: AdminCommand::Create { username, promote },
     }) = cli.command
     {
-        match create_admin(&settings, &username).await {
-            Ok(name) => println!("admin {name} is ready; sign in at /signin"),
+        match create_admin(&settings, &username, promote).await {
+            Ok((name, false)) => println!("admin {name} is ready; sign in at /signin"),
+            Ok((name, true)) => println!("{name} is now an admin; sign in at /signin"),
             Err(e) => {
                 eprintln!("cannot create the admin: {e}");
                 std::process::exit(1);
@@ -140,7 +145,8 @@ async fn main() {
 async fn create_admin(
     settings: &Settings,
     username: &str,
-) -> Result<String, Box<dyn std::error::Error>> {
+    promote: bool,
+) -> Result<(String, bool), Box<dyn std::error::Error>> {
     let password = if std::io::stdin().is_terminal() {
         let first = rpassword::prompt_password("password for the new admin: ")?;
         let again = rpassword::prompt_password("the same again: ")?;
@@ -156,10 +162,10 @@ async fn create_admin(
     let pool = arena_core::db::connect(&settings.database).await?;
     arena_core::db::migrate(&pool).await?;
     let accounts = Accounts::new(pool, settings.accounts.clone());
-    Ok(accounts
-        .create_admin(username, &password)
-        .await?
-        .to_string())
+    let (name, promoted) = accounts
+        .create_admin_from_command_line(username, &password, promote)
+        .await?;
+    Ok((name.to_string(), promoted))
 }
 
 /// `[#######.............]  35%` of an upper bound, or nothing when rows are not counted.

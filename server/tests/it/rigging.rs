@@ -341,3 +341,70 @@ async fn a_burst_from_one_address_is_flagged_and_the_address_is_never_stored() {
     assert!(!hashes[0].contains("127.0.0.1"));
     assert_eq!(counted_in_counts(&app).await, 0);
 }
+
+#[tokio::test]
+async fn the_cap_holds_under_concurrency_and_per_account() {
+    let app = two_models(20).await;
+    let voter = app.client();
+    let mut battles = Vec::new();
+    for i in 0..40 {
+        battles.push(battle(&app, &voter, i).await.0);
+    }
+    // 40 votes of one voter on one pair, all at once: exactly the cap counts.
+    let votes = battles.iter().map(|b| app.vote(&voter, b, "tie", None));
+    let statuses: Vec<u16> = futures::future::join_all(votes)
+        .await
+        .into_iter()
+        .map(|(s, _)| s)
+        .collect();
+    assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
+    assert_eq!(
+        app.count("select count(*) from vote where counted").await,
+        20
+    );
+    assert_eq!(
+        app.count("select count(*) from vote where capped").await,
+        20
+    );
+
+    // One account in two browsers: one cap for the person, not one per browser.
+    let app = two_models(20).await;
+    app.arena
+        .accounts
+        .create_admin("ane", PASSWORD)
+        .await
+        .unwrap();
+    sqlx::query("update app_user set role = 'volunteer' where username = 'ane'")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let mut browsers = Vec::new();
+    for _ in 0..2 {
+        let browser = app.client();
+        let r = browser
+            .post(format!("{}/api/v1/account/signin", app.url))
+            .json(&json!({"username": "ane", "password": PASSWORD}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        browsers.push(browser);
+    }
+    let mut i = 100;
+    for browser in &browsers {
+        for _ in 0..15 {
+            let (id, _) = battle(&app, browser, i).await;
+            i += 1;
+            assert_eq!(app.vote(browser, &id, "tie", None).await.0, 200);
+        }
+    }
+    assert_eq!(
+        app.count("select count(distinct voter_id) from vote").await,
+        2,
+        "two browsers, two voters"
+    );
+    assert_eq!(
+        app.count("select count(*) from vote where counted").await,
+        20
+    );
+}

@@ -290,6 +290,76 @@ impl Accounts {
         Ok(username)
     }
 
+    /// `server admin create`: a new admin account, or with `promote` an existing account made
+    /// admin with this password. Without `promote` an existing username is refused (409): the
+    /// command never silently takes over an account. Either is audited (actor "command line",
+    /// the "before" read from the database in the same transaction).
+    pub async fn create_admin_from_command_line(
+        &self,
+        username: &str,
+        password: &str,
+        promote: bool,
+    ) -> ArenaResult<(Username, bool)> {
+        let (username, hash) = self.new_credentials(username, password).await?;
+        let mut tx = self.pool.begin().await?;
+        let before: Option<String> =
+            sqlx::query_scalar("select role from app_user where username = $1 for update")
+                .bind(username.as_str())
+                .fetch_optional(&mut *tx)
+                .await?;
+        let promoted = match (&before, promote) {
+            (Some(_), false) => {
+                return Err(ArenaError::conflict(
+                    "username_taken",
+                    format!(
+                        "an account named {} exists; give --promote to make it an admin (its \
+                         password is replaced)",
+                        username.as_str()
+                    ),
+                ));
+            }
+            (Some(_), true) => {
+                sqlx::query(
+                    "update app_user set role = 'admin', password_hash = $2, updated_at = now()
+                     where username = $1",
+                )
+                .bind(username.as_str())
+                .bind(&hash)
+                .execute(&mut *tx)
+                .await?;
+                true
+            }
+            (None, _) => {
+                sqlx::query(
+                    "insert into app_user (id, username, password_hash, role)
+                     values ($1, $2, $3, 'admin')",
+                )
+                .bind(Uuid::now_v7())
+                .bind(username.as_str())
+                .bind(&hash)
+                .execute(&mut *tx)
+                .await?;
+                false
+            }
+        };
+        sqlx::query(
+            "insert into audit_log (actor_id, actor, action, target, before, after)
+             values (null, 'command line', $1, $2, $3, $4)",
+        )
+        .bind(if promoted {
+            "user.promote"
+        } else {
+            "user.create_admin"
+        })
+        .bind(format!("user:{}", username.as_str()))
+        .bind(before.map(|role| serde_json::json!({ "role": role, "password": "set" })))
+        .bind(serde_json::json!({ "role": "admin", "password": if promoted { "replaced" } else { "set" } }))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok((username, promoted))
+    }
+
     pub async fn sign_in(
         &self,
         username: &str,

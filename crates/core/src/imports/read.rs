@@ -225,6 +225,8 @@ pub fn csv(
                 let mut row = Map::new();
                 for (h, v) in headers.iter().zip(r.iter()) {
                     if !v.is_empty() {
+                        // The arena's CSV guards formula-like text with a leading '.
+                        let v = crate::exports::render::csv_unescape(v);
                         row.insert(h.clone(), Value::String(v.to_owned()));
                     }
                 }

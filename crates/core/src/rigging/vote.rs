@@ -9,7 +9,10 @@ use serde_json::json;
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
-/// Whether this voter may still count a vote on the pair `(a, b)` today.
+/// Whether this voter may still count a vote on the pair `(a, b)` today. A signed-in voter
+/// counts with every other browser of its account (the cap is per person where the arena knows
+/// the person). Concurrent votes of one voter (or account) on one pair wait for each other on a
+/// transaction-scoped advisory lock, so the count cannot race past the cap.
 pub(crate) async fn under_cap(
     conn: &mut PgConnection,
     voter: Uuid,
@@ -17,9 +20,27 @@ pub(crate) async fn under_cap(
     b: Uuid,
     cap: u32,
 ) -> ArenaResult<bool> {
+    // The lock first, in its own statement: the count's snapshot is taken after it is held,
+    // so it sees the votes of every transaction that held it before (read committed).
+    sqlx::query(
+        "select pg_advisory_xact_lock(hashtextextended(
+             'cap/' || coalesce((select 'u' || user_id::text from voter
+                                 where id = $1 and user_id is not null), 'v' || $1::text)
+             || '/' || least($2::uuid, $3::uuid)::text
+             || '/' || greatest($2::uuid, $3::uuid)::text, 11))",
+    )
+    .bind(voter)
+    .bind(a)
+    .bind(b)
+    .execute(&mut *conn)
+    .await?;
     let today: i64 = sqlx::query_scalar(
         "select count(*) from vote v join battle b on b.id = v.battle_id
-         where v.voter_id = $1 and v.counted
+         where v.voter_id in (select $1::uuid
+                              union all
+                              select o.id from voter me join voter o on o.user_id = me.user_id
+                              where me.id = $1)
+           and v.counted
            and v.created_at >= (date_trunc('day', now() at time zone 'utc') at time zone 'utc')
            and least(b.model_a_id, b.model_b_id) = least($2::uuid, $3::uuid)
            and greatest(b.model_a_id, b.model_b_id) = greatest($2::uuid, $3::uuid)",

@@ -438,23 +438,30 @@ impl Cell<'_> {
     }
 
     /// The cell as a CSV field (RFC 4180), appended to `out`: text as is, nested values as
-    /// their JSON text, null as nothing; quoted when needed.
+    /// their JSON text, null as nothing; quoted when needed. A text that a spreadsheet would
+    /// run as a formula (it begins with `=`, `+`, `-`, `@`, a tab or a carriage return) gets a
+    /// leading `'`, and so does one that begins with `'` itself, so that the importer can take
+    /// exactly one `'` off again ([`csv_unescape`]).
     fn write_csv(&self, out: &mut Vec<u8>, scratch: &mut Vec<u8>) {
-        let text: &[u8] = match self {
+        let (text, is_text): (&[u8], bool) = match self {
             Cell::Null => return,
-            Cell::Str(s) => s.as_bytes(),
-            Cell::String(s) => s.as_bytes(),
+            Cell::Str(s) => (s.as_bytes(), true),
+            Cell::String(s) => (s.as_bytes(), true),
             other => {
                 scratch.clear();
                 other.write_json(scratch);
-                scratch
+                (scratch, false)
             }
         };
+        let guarded = is_text && text.first().is_some_and(|c| CSV_GUARDED.contains(c));
         if text
             .iter()
             .any(|c| matches!(c, b',' | b'"' | b'\n' | b'\r'))
         {
             out.push(b'"');
+            if guarded {
+                out.push(b'\'');
+            }
             for part in text.split_inclusive(|c| *c == b'"') {
                 out.extend_from_slice(part);
                 if part.last() == Some(&b'"') {
@@ -463,8 +470,23 @@ impl Cell<'_> {
             }
             out.push(b'"');
         } else {
+            if guarded {
+                out.push(b'\'');
+            }
             out.extend_from_slice(text);
         }
+    }
+}
+
+/// The first bytes of a CSV text cell that get a leading `'` (see `write_csv`).
+const CSV_GUARDED: &[u8] = b"=+-@\t\r'";
+
+/// A CSV text cell as the arena wrote it, back to its text: one leading `'` before a guarded
+/// first character is taken off (other cells are left as they are).
+pub fn csv_unescape(cell: &str) -> &str {
+    match cell.as_bytes() {
+        [b'\'', second, ..] if CSV_GUARDED.contains(second) => &cell[1..],
+        _ => cell,
     }
 }
 

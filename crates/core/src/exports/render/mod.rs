@@ -13,7 +13,7 @@ use std::borrow::Cow;
 mod cell;
 
 use cell::metadata;
-pub use cell::{Cell, Metadata, Row, Side};
+pub use cell::{Cell, Metadata, Row, Side, csv_unescape};
 
 /// One turn of an exported conversation: the prompt and both answers with their style features.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]

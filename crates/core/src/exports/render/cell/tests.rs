@@ -54,3 +54,46 @@ fn metadata_is_written_as_serialized() {
     m.write_json(&mut ours);
     assert_eq!(ours, serde_json::to_vec(&m).unwrap());
 }
+
+/// Text a spreadsheet would run as a formula is written with a leading `'` (and so is text
+/// that begins with `'`); the importer takes exactly that `'` off again. Numbers and JSON are
+/// written as they are.
+#[test]
+fn csv_text_that_looks_like_a_formula_is_guarded_and_reads_back() {
+    let cases = [
+        (
+            "=HYPERLINK(\"http://x\")",
+            "\"'=HYPERLINK(\"\"http://x\"\")\"",
+        ),
+        ("+1", "'+1"),
+        ("-2", "'-2"),
+        ("@SUM(A1)", "'@SUM(A1)"),
+        ("\tx", "'\tx"),
+        ("\rx", "\"'\rx\""),
+        ("'=already", "''=already"),
+        ("'quoted", "''quoted"),
+        ("plain", "plain"),
+        ("", ""),
+    ];
+    for (text, written) in cases {
+        let mut out = Vec::new();
+        Cell::Str(text).write_csv(&mut out, &mut Vec::new());
+        assert_eq!(String::from_utf8(out).unwrap(), written, "{text:?}");
+        // What a CSV reader hands back (the field without its quoting), unescaped.
+        let field = ::csv::ReaderBuilder::new()
+            .has_headers(false)
+            .from_reader(written.as_bytes())
+            .records()
+            .next()
+            .map(|r| r.unwrap()[0].to_owned())
+            .unwrap_or_default();
+        assert_eq!(csv_unescape(&field), text, "{written:?}");
+    }
+    // Foreign text that merely begins with ' is left alone by the importer.
+    assert_eq!(csv_unescape("'hello"), "'hello");
+    for number in [Cell::from(-3i64), Cell::from(12i64)] {
+        let mut out = Vec::new();
+        number.write_csv(&mut out, &mut Vec::new());
+        assert!(!out.starts_with(b"'"), "{out:?}");
+    }
+}
