@@ -22,6 +22,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/exports/battles", get(export))
         .route("/exports/battles/manifest", get(manifest))
+        .route("/exports/{id}/manifest", get(download_manifest))
         .route("/sources", get(sources))
 }
 
@@ -65,6 +66,8 @@ fn spec(
                 ("x-arena-schema" = String, description = "The schema of the rows"),
                 ("x-arena-rows-at-most" = u64, description = "An upper bound of the rows \
                     (the votes the vote-level filters keep), for progress bars"),
+                ("x-arena-export-id" = String, description = "This download's id: \
+                    `GET /api/v1/exports/{id}/manifest` gives the manifest of the bytes sent"),
             )),
         (status = 401, description = "Not signed in (no session, no token), or the token is not \
             valid", body = arena_domain::api::ApiErrorBody),
@@ -86,7 +89,7 @@ async fn export(
     let content_type = spec.format.content_type();
     let schema = spec.schema.as_str();
     let account_id = account.0.as_ref().map(|a| a.user_id);
-    let mut events = arena.export_for(spec.clone(), account_id).await?;
+    let (download, mut events) = arena.export_for(spec.clone(), account_id).await?;
     // The first event says the snapshot is taken (and bounds the rows, for progress bars); a
     // failure before it is a plain JSON error, not a truncated body.
     let rows_at_most = match events.recv().await {
@@ -127,6 +130,9 @@ async fn export(
         headers.insert("x-arena-schema", v);
     }
     headers.insert("x-arena-rows-at-most", HeaderValue::from(rows_at_most));
+    if let Ok(v) = HeaderValue::from_str(&download.to_string()) {
+        headers.insert("x-arena-export-id", v);
+    }
     Ok(response)
 }
 
@@ -156,7 +162,7 @@ async fn manifest(
 ) -> Result<Response, ApiError> {
     let spec = spec(&account, query)?;
     let account_id = account.0.as_ref().map(|a| a.user_id);
-    let mut events = arena.export_for(spec, account_id).await?;
+    let (_, mut events) = arena.export_for(spec, account_id).await?;
     while let Some(event) = events.recv().await {
         match event {
             ExportEvent::Started { .. } | ExportEvent::Chunk(_) => {}
@@ -165,6 +171,43 @@ async fn manifest(
         }
     }
     Err(ApiError::internal("the export ended without a manifest"))
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/v1/exports/{id}/manifest",
+    tag = "exports",
+    params(("id" = String, Path, format = Uuid, description = "The download's \
+        `x-arena-export-id`")),
+    security(("session_cookie" = []), ("api_token" = [])),
+    responses(
+        (status = 200, description = "The manifest of the bytes that download sent (rows and \
+            SHA-256 computed while streaming, snapshot, rating run), stored when it ended: no \
+            second export, and nothing committed since changes it",
+            body = arena_core::exports::Manifest),
+        (status = 401, description = "Not signed in (no session, no token), or the token is not \
+            valid", body = arena_domain::api::ApiErrorBody),
+        (status = 403, description = "A volunteer", body = arena_domain::api::ApiErrorBody),
+        (status = 404, description = "No such download, or another account's",
+            body = arena_domain::api::ApiErrorBody),
+        (status = 409, description = "The download is still being sent (`export_running`), or \
+            stopped before its end (`export_stopped`)", body = arena_domain::api::ApiErrorBody),
+    )
+)]
+async fn download_manifest(
+    State(arena): State<Arena>,
+    Extension(account): Extension<SignedInAs>,
+    axum::extract::Path(id): axum::extract::Path<String>,
+) -> Result<Response, ApiError> {
+    let account = accounts::require(account.0.as_ref(), Role::Researcher)?;
+    match arena.download_manifest(&id, account).await? {
+        Some(manifest) => Ok(Json(manifest).into_response()),
+        None => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "export_running",
+            "this download is still being sent; ask again when it has ended",
+        )),
+    }
 }
 
 /// `GET /api/v1/sources`: the imported data sources (public, as the leaderboard is): name,

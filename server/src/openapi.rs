@@ -62,6 +62,7 @@ use utoipa::{Modify, OpenApi};
         crate::account::revoke_token,
         crate::exports::export,
         crate::exports::manifest,
+        crate::exports::download_manifest,
         crate::exports::sources,
         crate::admin::models,
         crate::admin::create_model,

@@ -209,6 +209,8 @@ pub const GENERATED_KEYS: &[&str] = &[
     // fresh id per holder).
     "rate_limit_pkey",
     "held_slot_pkey",
+    // One row per download, its id made by the server.
+    "export_download_pkey",
     // Written only with `on conflict … do update` (a stored report or score is replaced).
     "style_run_pkey",
     "category_count_pkey",

@@ -615,3 +615,69 @@ async fn api_tokens_are_rate_limited_per_token() {
         .unwrap();
     assert_eq!(r.status(), 200);
 }
+
+#[tokio::test]
+async fn a_download_has_an_id_and_the_stored_manifest_of_the_bytes_it_sent() {
+    use sha2::Digest;
+    let (app, _) = arena_with_votes().await;
+    let researcher = signed_in_as(&app, "ane", "researcher").await;
+    let r = researcher
+        .get(format!("{}/api/v1/exports/battles?schema=full", app.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let id = r.headers()["x-arena-export-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let body = r.bytes().await.unwrap();
+    // A vote committed after the download changes nothing in its manifest.
+    let late: i64 = sqlx::query_scalar(
+        "with b as (insert into battle (id, voter_id, model_a_id, model_b_id)
+                    select gen_random_uuid(), voter_id, model_a_id, model_b_id from battle limit 1
+                    returning id, voter_id),
+              t as (insert into battle_turn (id, battle_id, turn_index, prompt, status)
+                    select gen_random_uuid(), b.id, 0, 'late', 'voted' from b
+                    returning id, battle_id)
+         insert into vote (turn_id, battle_id, voter_id, winner, counted)
+         select t.id, t.battle_id, b.voter_id, 'tie', true from t, b returning id",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    let (status, manifest) = app
+        .get_json(&researcher, &format!("/api/v1/exports/{id}/manifest"))
+        .await;
+    assert_eq!(status, 200, "{manifest}");
+    assert_eq!(manifest["sha256"], hex::encode(sha2::Sha256::digest(&body)));
+    assert_eq!(
+        manifest["rows"],
+        body.iter().filter(|b| **b == b'\n').count()
+    );
+    assert!(manifest["max_vote_id"].as_i64().unwrap() < late);
+    // The manifest of a new export with the same query has the late vote.
+    let (_, fresh) = app
+        .get_json(&researcher, "/api/v1/exports/battles/manifest?schema=full")
+        .await;
+    assert_ne!(fresh["sha256"], manifest["sha256"]);
+    // Another researcher does not see it; an unknown id is 404 too.
+    let other = signed_in_as(&app, "jon", "researcher").await;
+    let (status, _) = app
+        .get_json(&other, &format!("/api/v1/exports/{id}/manifest"))
+        .await;
+    assert_eq!(status, 404);
+    let (status, _) = app
+        .get_json(
+            &researcher,
+            &format!("/api/v1/exports/{}/manifest", uuid::Uuid::new_v4()),
+        )
+        .await;
+    assert_eq!(status, 404);
+    // An admin may read any download's manifest.
+    let admin = signed_in_as(&app, "root", "admin").await;
+    let (status, again) = app
+        .get_json(&admin, &format!("/api/v1/exports/{id}/manifest"))
+        .await;
+    assert_eq!((status, again), (200, manifest));
+}

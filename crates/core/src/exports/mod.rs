@@ -328,7 +328,7 @@ impl Arena {
         &self,
         spec: ExportSpec,
         account: Option<uuid::Uuid>,
-    ) -> ArenaResult<mpsc::Receiver<ExportEvent>> {
+    ) -> ArenaResult<(uuid::Uuid, mpsc::Receiver<ExportEvent>)> {
         let settings = &self.export_settings;
         let mut keys = vec![("export/all".to_owned(), settings.max_running)];
         if let Some(account) = account {
@@ -353,18 +353,67 @@ impl Arena {
                 ));
             }
         };
+        // The download's record: its manifest is stored once the last byte was sent.
+        let id = uuid::Uuid::now_v7();
+        sqlx::query("insert into export_download (id, user_id) values ($1, $2)")
+            .bind(id)
+            .bind(account)
+            .execute(&self.research_pool)
+            .await?;
         let floor = Floor {
             min_bytes_per_sec: settings.min_bytes_per_sec,
             window: std::time::Duration::from_secs(settings.min_rate_window_secs.max(1)),
         };
-        start_with(
+        let events = start_with(
             self.research_pool.clone(),
             self.export_salt.to_vec(),
             spec,
             Some(floor),
             Some(held),
+            Some(id),
         )
-        .await
+        .await;
+        if events.is_err() {
+            let _ = sqlx::query(
+                "update export_download set status = 'stopped', finished_at = now() where id = $1",
+            )
+            .bind(id)
+            .execute(&self.research_pool)
+            .await;
+        }
+        Ok((id, events?))
+    }
+
+    /// The stored manifest of download `id` (see [`Arena::export_for`]), for the account that
+    /// made it or an admin: `Ok(None)` while it is still being sent.
+    pub async fn download_manifest(
+        &self,
+        id: &str,
+        account: &crate::accounts::Account,
+    ) -> ArenaResult<Option<serde_json::Value>> {
+        let not_found = ArenaError::NotFound { what: "export" };
+        let Ok(id) = uuid::Uuid::parse_str(id) else {
+            return Err(not_found);
+        };
+        let row: Option<(Option<uuid::Uuid>, String, Option<serde_json::Value>)> =
+            sqlx::query_as("select user_id, status, manifest from export_download where id = $1")
+                .bind(id)
+                .fetch_optional(&self.research_pool)
+                .await?;
+        let Some((owner, status, manifest)) = row else {
+            return Err(not_found);
+        };
+        if owner != Some(account.user_id) && account.role != arena_domain::account::Role::Admin {
+            return Err(not_found);
+        }
+        match (status.as_str(), manifest) {
+            ("running", _) => Ok(None),
+            ("done", Some(manifest)) => Ok(Some(manifest)),
+            _ => Err(ArenaError::conflict(
+                "export_stopped",
+                "this download stopped before its end: it has no manifest; export again",
+            )),
+        }
     }
 }
 
@@ -436,17 +485,18 @@ pub async fn start(
     salt: Vec<u8>,
     spec: ExportSpec,
 ) -> ArenaResult<mpsc::Receiver<ExportEvent>> {
-    start_with(pool, salt, spec, None, None).await
+    start_with(pool, salt, spec, None, None, None).await
 }
 
-/// [`start`], with a reader floor and a held place among running exports (given back when
-/// the export ends, however it ends).
+/// [`start`], with a reader floor, a held place among running exports (given back when the
+/// export ends, however it ends), and the download whose manifest is stored at the end.
 async fn start_with(
     pool: sqlx::PgPool,
     salt: Vec<u8>,
     spec: ExportSpec,
     floor: Option<Floor>,
     held: Option<crate::limits::Held>,
+    download: Option<uuid::Uuid>,
 ) -> ArenaResult<mpsc::Receiver<ExportEvent>> {
     if !body::available(spec.format) {
         return Err(body::unavailable(spec.format));
@@ -483,8 +533,28 @@ async fn start_with(
             waited: std::time::Duration::ZERO,
             waited_bytes: 0,
         };
-        match run(pool, spec, run_set, salt, &mut out).await {
-            Ok(Ok(())) | Ok(Err(Stop::Gone)) => {}
+        let finished = run(pool.clone(), spec, run_set, salt, &mut out).await;
+        // The manifest of the bytes sent is stored before the reader learns the body ended.
+        if let Some(id) = download {
+            let manifest = match &finished {
+                Ok(Ok(manifest)) => serde_json::to_value(manifest).ok(),
+                _ => None,
+            };
+            let _ = sqlx::query(
+                "update export_download set finished_at = now(), manifest = $2,
+                        status = case when $2 is null then 'stopped' else 'done' end
+                 where id = $1",
+            )
+            .bind(id)
+            .bind(manifest)
+            .execute(&pool)
+            .await;
+        }
+        match finished {
+            Ok(Ok(manifest)) => {
+                let _ = out.send(ExportEvent::Done(Box::new(manifest))).await;
+            }
+            Ok(Err(Stop::Gone)) => {}
             Ok(Err(Stop::TooSlow)) => {
                 // Dropping the sender without `Done` aborts the download.
                 tracing::warn!(
@@ -510,7 +580,7 @@ async fn run(
     run_set: Option<RunSet>,
     salt: Vec<u8>,
     out: &mut Paced,
-) -> ArenaResult<Result<(), Stop>> {
+) -> ArenaResult<Result<Manifest, Stop>> {
     let mut db = pool.begin().await?;
     sqlx::query("set transaction isolation level repeatable read, read only")
         .execute(&mut *db)
@@ -648,7 +718,7 @@ async fn run(
         sha256: hex::encode(hasher.finalize()),
         rating_run,
     };
-    Ok(out.send(ExportEvent::Done(Box::new(manifest))).await)
+    Ok(Ok(manifest))
 }
 
 #[cfg(test)]
