@@ -42,6 +42,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 // The site's files carry a content hash in their names (output_name, see
                 // scripts/build-site.sh): the stylesheet's is the script's.
                 <link rel="stylesheet" id="leptos" href=stylesheet/>
+                <link rel="icon" href="/favicon.ico" type="image/x-icon"/>
                 <HydrationScripts options/>
                 <MetaTags/>
             </head>

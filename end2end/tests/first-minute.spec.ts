@@ -1,0 +1,16 @@
+import { test, expect } from "@playwright/test";
+
+// The volunteer's first minute (#24): what every page loads answers, without a 404 in the log.
+test("every page names a favicon that is served", async ({ page }) => {
+  const missing: string[] = [];
+  page.on("response", (r) => {
+    if (r.status() === 404) missing.push(r.url());
+  });
+  await page.goto("/");
+  await page.waitForLoadState("networkidle");
+  await expect(page.locator('link[rel="icon"]')).toHaveAttribute("href", "/favicon.ico");
+  const icon = await page.request.get("/favicon.ico");
+  expect(icon.status()).toBe(200);
+  expect((await icon.body()).subarray(0, 4)).toEqual(Buffer.from([0, 0, 1, 0]));
+  expect(missing).toEqual([]);
+});
