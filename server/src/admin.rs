@@ -371,7 +371,7 @@ async fn test_endpoint(
 )]
 async fn pairing(State(arena): State<Arena>, Extension(s): Console) -> Result<Response, ApiError> {
     console(&arena, &s)?;
-    Ok(Json(arena.pairing_view().await?).into_response())
+    Ok(Json(arena.pairing_view(None).await?).into_response())
 }
 
 #[utoipa::path(

@@ -388,15 +388,40 @@ async fn set_data_release(
 
 /// The pairing policy and the realised sampling of every pair over the last day (public:
 /// researchers correct for it).
+#[derive(serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+struct PairingQuery {
+    /// A campaign's slug (default `arena`): its battles only, and the probabilities its pool
+    /// and pairing give.
+    campaign: Option<String>,
+}
+
 #[utoipa::path(
     get,
     path = "/api/v1/pairing",
     tag = "leaderboard",
-    responses((status = 200, description = "The pairing policy and the last day's sampling",
-        body = arena_domain::admin::PairingView))
+    params(PairingQuery),
+    responses(
+        (status = 200, description = "The pairing policy, and one campaign's pair probabilities \
+            and last day's sampling", body = arena_domain::admin::PairingView),
+        (status = 404, description = "No such campaign", body = ApiErrorBody),
+        (status = 422, description = "A malformed slug or an unknown parameter",
+            body = ApiErrorBody),
+    )
 )]
-async fn pairing(State(arena): State<Arena>) -> Result<impl IntoResponse, ApiError> {
-    Ok(Json(arena.pairing_view().await?))
+async fn pairing(
+    State(arena): State<Arena>,
+    query: Result<axum::extract::Query<PairingQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<impl IntoResponse, ApiError> {
+    let axum::extract::Query(query) = query.map_err(|e| {
+        ApiError::new(
+            axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_query",
+            e.body_text(),
+        )
+    })?;
+    Ok(Json(arena.pairing_view(query.campaign.as_deref()).await?))
 }
 
 #[utoipa::path(

@@ -12,7 +12,7 @@ use leptos::prelude::*;
 pub async fn admin_pairing() -> Result<PairingView, PageError> {
     super::server::admin()?;
     crate::account::server_arena()?
-        .pairing_view()
+        .pairing_view(None)
         .await
         .map_err(PageError::from)
 }

@@ -174,21 +174,34 @@ impl Catalog {
         Some((models.get(&a)?.clone(), models.get(&b)?.clone()))
     }
 
-    /// Two models of a campaign's `pool` (`None`: every active model): drawn by the arena's
-    /// policy restricted to the pool, or every pair equally often (`uniform`).
-    pub fn choose_pair_in(
+    /// The pair table of a campaign's `pool` (`None`: every active model): the arena's policy
+    /// restricted to the pool, or every pair equally often (`uniform`); weights normalised to
+    /// probabilities.
+    pub fn pair_table_in(
         &self,
         pool: Option<&std::collections::HashSet<Uuid>>,
         pairing: arena_domain::campaign::CampaignPairing,
-        available: impl Fn(&Model) -> bool,
-    ) -> Option<(Model, Model)> {
-        use arena_domain::campaign::CampaignPairing;
-        if pool.is_none() && pairing == CampaignPairing::Arena {
-            return self.choose_pair(available);
+    ) -> Vec<((Uuid, Uuid), f64)> {
+        let mut table = self.pool_table(pool, pairing);
+        let total: f64 = table.iter().map(|(_, w)| w).sum();
+        if total > 0.0 {
+            for (_, w) in &mut table {
+                *w /= total;
+            }
         }
+        table
+    }
+
+    /// The unnormalised table [`Catalog::choose_pair_in`] draws from.
+    fn pool_table(
+        &self,
+        pool: Option<&std::collections::HashSet<Uuid>>,
+        pairing: arena_domain::campaign::CampaignPairing,
+    ) -> Vec<((Uuid, Uuid), f64)> {
+        use arena_domain::campaign::CampaignPairing;
         let models = self.models.read().expect("catalog lock");
         let in_pool = |id: &Uuid| pool.is_none_or(|p| p.contains(id));
-        let table: Vec<((Uuid, Uuid), f64)> = match pairing {
+        match pairing {
             CampaignPairing::Arena => self
                 .pairing
                 .read()
@@ -213,7 +226,23 @@ impl Catalog {
                 }
                 pairs
             }
-        };
+        }
+    }
+
+    /// Two models of a campaign's `pool` (`None`: every active model): drawn by the arena's
+    /// policy restricted to the pool, or every pair equally often (`uniform`).
+    pub fn choose_pair_in(
+        &self,
+        pool: Option<&std::collections::HashSet<Uuid>>,
+        pairing: arena_domain::campaign::CampaignPairing,
+        available: impl Fn(&Model) -> bool,
+    ) -> Option<(Model, Model)> {
+        use arena_domain::campaign::CampaignPairing;
+        if pool.is_none() && pairing == CampaignPairing::Arena {
+            return self.choose_pair(available);
+        }
+        let table = self.pool_table(pool, pairing);
+        let models = self.models.read().expect("catalog lock");
         let ok = |id: Uuid| models.get(&id).is_some_and(|m| m.active && available(m));
         let (a, b) = crate::pairing::draw(&table, ok, &mut rand::rng())?;
         Some((models.get(&a)?.clone(), models.get(&b)?.clone()))

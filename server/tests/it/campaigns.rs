@@ -606,3 +606,84 @@ async fn a_campaign_can_require_sign_in_and_the_default_arena_never_closes() {
             .contains("starts_at")
     );
 }
+
+#[tokio::test]
+async fn pairing_and_the_leaderboard_are_per_campaign() {
+    let app = arena().await;
+    let admin = signed_in_as(&app, "boss", "admin").await;
+    let mut campaign = json!({
+        "slug": "duo", "name": "Two models", "description": "", "languages": [],
+        "models": ["alpha", "beta"], "pairing": "arena", "sign_in_required": false,
+        "questions": [], "rubric": null, "version": null,
+    });
+    let (s, body) = send(
+        &admin,
+        reqwest::Method::POST,
+        format!("{}/api/v1/admin/campaigns", app.url),
+        &campaign,
+    )
+    .await;
+    assert!(s == 200 || s == 201, "{s}: {body}");
+    campaign["version"] = body["version"].clone();
+    // Three battles in the campaign, two in the open arena.
+    let voter = app.client();
+    app.accept_terms(&voter).await;
+    for i in 0..3 {
+        let (s, b) = battle_in(
+            &app,
+            &voter,
+            json!({"prompt": format!("q{i}"), "campaign": "duo"}),
+        )
+        .await;
+        assert_eq!(s, 201, "{b}");
+        let id = b["battle_id"].as_str().unwrap().to_owned();
+        app.read_stream(&voter, &id).await;
+        assert_eq!(app.vote(&voter, &id, "model_a", None).await.0, 200);
+    }
+    for i in 0..2 {
+        app.create_battle(&voter, &format!("arena {i}")).await;
+    }
+    let (s, duo) = app.get_json(&voter, "/api/v1/pairing?campaign=duo").await;
+    assert_eq!(s, 200, "{duo}");
+    assert_eq!(duo["battles_last_day"], 3, "the campaign's battles only");
+    let drawn: Vec<(String, String, f64)> = duo["pairs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["probability"].as_f64().unwrap() > 0.0)
+        .map(|p| {
+            (
+                p["model_a"].as_str().unwrap().to_owned(),
+                p["model_b"].as_str().unwrap().to_owned(),
+                p["probability"].as_f64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(drawn.len(), 1, "only the pool's pair: {drawn:?}");
+    assert!((drawn[0].2 - 1.0).abs() < 1e-9, "{drawn:?}");
+    assert!(!format!("{duo}").contains("gamma"), "{duo}");
+    let (_, arena_view) = app.get_json(&voter, "/api/v1/pairing").await;
+    assert_eq!(
+        arena_view["battles_last_day"], 2,
+        "the open arena's battles only"
+    );
+    let (_, same) = app.get_json(&voter, "/api/v1/pairing?campaign=arena").await;
+    assert_eq!(same["battles_last_day"], 2);
+    let (s, _) = app.get_json(&voter, "/api/v1/pairing?campaign=nope").await;
+    assert_eq!(s, 404);
+    let (s, _) = app.get_json(&voter, "/api/v1/pairing?bogus=1").await;
+    assert_eq!(s, 422);
+    // The campaign's leaderboard lists its pool only.
+    let (s, board) = app
+        .get_json(&voter, "/api/v1/leaderboard?campaign=duo")
+        .await;
+    assert_eq!(s, 200, "{board}");
+    let mut listed: Vec<&str> = board["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["model"].as_str().unwrap())
+        .collect();
+    listed.sort();
+    assert_eq!(listed, ["alpha", "beta"]);
+}

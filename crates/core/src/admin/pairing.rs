@@ -14,13 +14,24 @@ use uuid::Uuid;
 
 impl Arena {
     /// The pairing policy, every pair's current probability and its realised share of the
-    /// battles started in the last 24 hours.
-    pub async fn pairing_view(&self) -> ArenaResult<PairingView> {
+    /// battles started in the last 24 hours, in one campaign (`None`: the default arena):
+    /// its battles only, and the probabilities its pool and pairing give.
+    pub async fn pairing_view(&self, campaign: Option<&str>) -> ArenaResult<PairingView> {
         let policy = self.load_policy().await?;
+        let campaign = match campaign {
+            Some(slug) => {
+                crate::campaigns::by_slug(&self.pool, &crate::campaigns::parse_slug(slug)?).await?
+            }
+            None => crate::campaigns::default_campaign(&self.pool).await?,
+        };
+        let rules = campaign.battle_rules_for_pairing();
+        let table = self.catalog.pair_table_in(rules.0.as_ref(), rules.1);
         let realised: Vec<(Uuid, Uuid, i64)> = sqlx::query_as(
             "select least(model_a_id, model_b_id), greatest(model_a_id, model_b_id), count(*)
-             from battle where created_at > now() - interval '1 day' group by 1, 2",
+             from battle where created_at > now() - interval '1 day' and campaign_id = $1
+             group by 1, 2",
         )
+        .bind(campaign.id)
         .fetch_all(&self.pool)
         .await?;
         let total: i64 = realised.iter().map(|(.., n)| n).sum();
@@ -32,7 +43,7 @@ impl Arena {
                 .map_or_else(|| id.to_string(), |m| m.key)
         };
         let mut pairs: Vec<PairRate> = Vec::new();
-        for ((a, b), p) in self.catalog.pair_table() {
+        for ((a, b), p) in table {
             let n = realised.remove(&(a, b)).unwrap_or(0);
             pairs.push(PairRate {
                 model_a: key(a),
@@ -134,7 +145,7 @@ impl Admin {
         .await?;
         tx.commit().await?;
         self.arena.refresh_pairing().await?;
-        self.arena.pairing_view().await
+        self.arena.pairing_view(None).await
     }
 
     async fn model_id(&self, key: &str, field_name: &str) -> ArenaResult<Uuid> {
@@ -199,6 +210,6 @@ impl Admin {
         .await?;
         tx.commit().await?;
         self.arena.refresh_pairing().await?;
-        self.arena.pairing_view().await
+        self.arena.pairing_view(None).await
     }
 }

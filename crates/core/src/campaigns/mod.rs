@@ -52,6 +52,14 @@ fn rfc3339(t: Option<chrono::DateTime<chrono::Utc>>) -> Option<String> {
 }
 
 impl CampaignRow {
+    /// What the campaign's draws depend on: its pool (`None`: every active model) and pairing.
+    pub(crate) fn battle_rules_for_pairing(&self) -> (Option<HashSet<Uuid>>, CampaignPairing) {
+        (
+            (!self.pool.is_empty()).then(|| self.pool.iter().copied().collect()),
+            CampaignPairing::parse(&self.pairing).unwrap_or_default(),
+        )
+    }
+
     pub(crate) fn questions(&self) -> Vec<Question> {
         serde_json::from_value(self.questions.clone()).unwrap_or_default()
     }
@@ -111,6 +119,13 @@ pub(crate) async fn by_slug<'c>(
     .fetch_optional(conn)
     .await?
     .ok_or(ArenaError::NotFound { what: "campaign" })
+}
+
+/// The default arena's campaign.
+pub(crate) async fn default_campaign<'c>(
+    conn: impl sqlx::PgExecutor<'c>,
+) -> ArenaResult<CampaignRow> {
+    by_slug(conn, DEFAULT_SLUG).await
 }
 
 /// A campaign slug as given in a request: checked, never trusted.
@@ -341,10 +356,11 @@ impl Arena {
                 ));
             }
         };
+        let (pool, pairing) = row.battle_rules_for_pairing();
         Ok(BattleRules {
             id: row.id,
-            pool: (!row.pool.is_empty()).then(|| row.pool.iter().copied().collect()),
-            pairing: CampaignPairing::parse(&row.pairing).unwrap_or_default(),
+            pool,
+            pairing,
             language,
         })
     }

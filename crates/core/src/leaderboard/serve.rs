@@ -292,14 +292,28 @@ impl Arena {
         let max_vote_id: i64 = sqlx::query_scalar(super::counts::COUNTED_MARK)
             .fetch_one(&mut *tx)
             .await?;
+        // A campaign's pool (empty: every active model), read in the same snapshot.
+        let pool: Vec<Uuid> = match &spec.campaign {
+            Some(slug) => {
+                sqlx::query_scalar(
+                    "select cm.model_id from campaign_model cm
+                     join campaign c on c.id = cm.campaign_id where c.slug = $1",
+                )
+                .bind(slug)
+                .fetch_all(&mut *tx)
+                .await?
+            }
+            None => Vec::new(),
+        };
         tx.commit().await?;
         let catalog = self.catalog.all();
         let counts = keyed(&catalog, &rows)?;
         let vote_count = total(&counts);
-        // Listed: every active model, and any retired one that has votes in this view.
+        // Listed: every active model (of the campaign's pool, if it has one), and any other
+        // that has votes in this view.
         let mut keys: BTreeSet<String> = catalog
             .iter()
-            .filter(|m| m.active)
+            .filter(|m| m.active && (pool.is_empty() || pool.contains(&m.id)))
             .map(|m| m.key.clone())
             .collect();
         for (a, b, _) in &counts {
