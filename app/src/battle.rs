@@ -361,6 +361,8 @@ pub fn Battle(campaign: Option<CampaignPage>) -> impl IntoView {
                 </div>
             </Show>
 
+            // The vote buttons appear with the battle: nothing to vote on before it.
+            <div class="vote-area" hidden=move || !started()>
             {match rubric {
                 None => view! {
                     <div class="votes" role="group" aria-label=lang.text(Key::VoteGroup)>
@@ -380,6 +382,7 @@ pub fn Battle(campaign: Option<CampaignPage>) -> impl IntoView {
                     />
                 }.into_any(),
             }}
+            </div>
 
             {move || state.consent.get().map(|(_, version)| view! {
                 <div class="notice consent" role="dialog" aria-label=lang.text(Key::ConsentDialog)>

@@ -14,3 +14,17 @@ test("every page names a favicon that is served", async ({ page }) => {
   expect((await icon.body()).subarray(0, 4)).toEqual(Buffer.from([0, 0, 1, 0]));
   expect(missing).toEqual([]);
 });
+
+// No vote buttons on the empty page (nothing to vote on yet), on a desktop and on a phone; they
+// appear with the battle.
+for (const viewport of [{ width: 1280, height: 800 }, { width: 390, height: 844 }]) {
+  test(`no vote buttons before a battle (${viewport.width} px)`, async ({ browser }) => {
+    const context = await browser.newContext({ viewport });
+    const page = await context.newPage();
+    await page.goto("/");
+    await page.waitForLoadState("networkidle");
+    await expect(page.locator("textarea[name=prompt]")).toBeVisible();
+    await expect(page.locator("button.vote").first()).toBeHidden();
+    await context.close();
+  });
+}
