@@ -159,6 +159,10 @@ pub struct DatabaseSettings {
     /// The admin class (the console's searches and edits).
     pub admin_connections: u32,
     pub admin_statement_timeout_ms: u64,
+    /// The rating class (the counts a leaderboard fit reads: the background refresh and the
+    /// other views' computations).
+    pub rating_connections: u32,
+    pub rating_statement_timeout_ms: u64,
 }
 
 /// The work classes, each with its own pool and statement timeout (`[database]`).
@@ -167,6 +171,7 @@ pub enum WorkClass {
     Public,
     Research,
     Admin,
+    Rating,
 }
 
 impl DatabaseSettings {
@@ -179,6 +184,7 @@ impl DatabaseSettings {
                 self.research_statement_timeout_ms,
             ),
             WorkClass::Admin => (self.admin_connections, self.admin_statement_timeout_ms),
+            WorkClass::Rating => (self.rating_connections, self.rating_statement_timeout_ms),
         }
     }
 }

@@ -41,6 +41,8 @@ pub struct Arena {
     pub research_pool: PgPool,
     /// The admin class's pool (the console's searches and edits).
     pub admin_pool: PgPool,
+    /// The rating class's pool (the counts every leaderboard fit reads).
+    pub rating_pool: PgPool,
     pub gateway: Gateway,
     pub catalog: Catalog,
     pub live: LiveTurns,
@@ -115,6 +117,9 @@ impl Arena {
         let admin_pool = db::connect_class(&settings.database, config::WorkClass::Admin)
             .await
             .map_err(StartError::Connect)?;
+        let rating_pool = db::connect_class(&settings.database, config::WorkClass::Rating)
+            .await
+            .map_err(StartError::Connect)?;
         catalog::seed(&pool, &settings.models).await?;
         let instance = uuid::Uuid::now_v7();
         sqlx::query("insert into server_instance (id) values ($1)")
@@ -141,6 +146,7 @@ impl Arena {
             pool,
             research_pool,
             admin_pool,
+            rating_pool,
             gateway,
             catalog,
             live: LiveTurns::default(),

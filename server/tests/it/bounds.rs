@@ -1031,3 +1031,46 @@ async fn an_import_bomb_stops_with_a_clear_error_and_bounded_memory() {
     assert_eq!(app.count("select count(*) from source_vote").await, 0);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[tokio::test]
+async fn work_classes_do_not_starve_each_other() {
+    let (_fake, url) = spawn_fake(Mode::Normal).await;
+    let app = TestApp::spawn_with(
+        vec![model("alpha", &url, 16), model("beta", &url, 16)],
+        |s| {
+            s.database.research_connections = 2;
+            s.database.admin_connections = 1;
+            s.database.rating_connections = 1;
+        },
+    )
+    .await;
+    // Every connection of the research, admin and rating classes is taken (as slow exports,
+    // console searches and fits would take them)…
+    let mut held = Vec::new();
+    for (pool, n) in [
+        (&app.arena.research_pool, 2),
+        (&app.arena.admin_pool, 1),
+        (&app.arena.rating_pool, 1),
+    ] {
+        for _ in 0..n {
+            held.push(pool.acquire().await.unwrap());
+        }
+    }
+    // …and the public's requests are served: a battle, a vote, the default board, readiness.
+    let voter = app.client();
+    let battle = app.create_battle(&voter, "Still there?").await;
+    app.read_stream(&voter, &battle).await;
+    assert_eq!(app.vote(&voter, &battle, "model_a", None).await.0, 200);
+    let (status, ready) = app.get_json(&voter, "/readyz").await;
+    assert_eq!(status, 200, "{ready}");
+    assert_eq!(ready["database"], true);
+    let (status, _) = app.get_json(&voter, "/api/v1/leaderboard").await;
+    assert_eq!(status, 200);
+    // The classes' statement timeouts are their own.
+    let timeout: String = sqlx::query_scalar("show statement_timeout")
+        .fetch_one(&mut *held[0])
+        .await
+        .unwrap();
+    assert_eq!(timeout, "15min");
+    drop(held);
+}

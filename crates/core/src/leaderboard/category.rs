@@ -135,7 +135,7 @@ impl Arena {
             "select array[{}]::bigint[] from vote v {JOINS} where v.counted and not v.voided",
             columns.join(", ")
         );
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.rating_pool.begin().await?;
         sqlx::query("set transaction isolation level repeatable read, read only")
             .execute(&mut *tx)
             .await?;

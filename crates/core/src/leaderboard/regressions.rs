@@ -69,7 +69,7 @@ impl Arena {
         }
         admit().await?;
         // Every view's counts, in one snapshot; no connection held while fitting.
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.rating_pool.begin().await?;
         sqlx::query("set transaction isolation level repeatable read, read only")
             .execute(&mut *tx)
             .await?;

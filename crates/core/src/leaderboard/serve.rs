@@ -197,7 +197,7 @@ impl Arena {
     /// imports, each one transaction, so the mark names the vote set exactly.
     async fn source_snapshot(&self, spec: &Spec, name: &str) -> ArenaResult<Snapshot> {
         let source = self.source_id(name).await?;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.rating_pool.begin().await?;
         sqlx::query("set transaction isolation level repeatable read, read only")
             .execute(&mut *tx)
             .await?;
@@ -248,7 +248,7 @@ impl Arena {
         if let Some(name) = &spec.source {
             return self.source_snapshot(spec, name).await;
         }
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.rating_pool.begin().await?;
         sqlx::query("set transaction isolation level repeatable read, read only")
             .execute(&mut *tx)
             .await?;

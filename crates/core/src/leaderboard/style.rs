@@ -83,7 +83,7 @@ impl Arena {
         if let Some(view) = self.stored_style(&key, mark).await? {
             return Ok(view);
         }
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.rating_pool.begin().await?;
         sqlx::query("set transaction isolation level repeatable read, read only")
             .execute(&mut *tx)
             .await?;
