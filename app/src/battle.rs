@@ -198,7 +198,14 @@ pub fn Battle(campaign: Option<CampaignPage>) -> impl IntoView {
         consent: RwSignal::new(None),
     };
     let prompt = RwSignal::new(String::new());
-    let language = RwSignal::new(languages[0].clone());
+    // The prompt's language starts as the page's, when the battle may be in it.
+    let page_language = crate::i18n::lang().code();
+    let initial = languages
+        .iter()
+        .find(|code| code.as_str() == page_language)
+        .unwrap_or(&languages[0])
+        .clone();
+    let language = RwSignal::new(initial.clone());
     // A battle named in the address (`/?battle=ID`, set when it starts) is restored, so a reload
     // keeps it; any server process can serve it.
     let query = leptos_router::hooks::use_query_map();
@@ -432,7 +439,7 @@ pub fn Battle(campaign: Option<CampaignPage>) -> impl IntoView {
                         on:change=move |ev| language.set(event_target_value(&ev))
                     >
                         {languages.iter().map(|code| view! {
-                            <option value=code.clone()>{language_name(code)}</option>
+                            <option value=code.clone() selected=*code == initial>{language_name(code)}</option>
                         }).collect_view()}
                     </select>
                     <button type="submit" class="primary" disabled=move || !can_send()>

@@ -28,3 +28,16 @@ for (const viewport of [{ width: 1280, height: 800 }, { width: 390, height: 844 
     await context.close();
   });
 }
+
+// The prompt's language starts as the page's: Basque on a Basque page, Spanish on a Spanish one.
+for (const locale of ["eu", "es", "en"]) {
+  test(`the prompt language follows the page language (${locale})`, async ({ browser }) => {
+    const context = await browser.newContext({ locale });
+    const page = await context.newPage();
+    await page.goto("/");
+    await page.waitForLoadState("networkidle");
+    await expect(page.locator("html")).toHaveAttribute("lang", locale);
+    await expect(page.locator("select[name=language]")).toHaveValue(locale);
+    await context.close();
+  });
+}
