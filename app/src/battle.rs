@@ -391,20 +391,58 @@ pub fn Battle(campaign: Option<CampaignPage>) -> impl IntoView {
             }}
             </div>
 
-            {move || state.consent.get().map(|(_, version)| view! {
-                <div class="notice consent" role="dialog" aria-label=lang.text(Key::ConsentDialog)>
+            {move || state.consent.get().map(|(_, version)| {
+                // A modal dialog: the agree button takes the focus, Tab stays inside, Esc
+                // closes it (as "Not now" does).
+                let first = NodeRef::<leptos::html::A>::new();
+                let agree = NodeRef::<leptos::html::Button>::new();
+                let last = NodeRef::<leptos::html::Button>::new();
+                Effect::new(move |_| {
+                    if let Some(button) = agree.get() {
+                        let _ = button.focus();
+                    }
+                });
+                let keys = move |ev: leptos::ev::KeyboardEvent| match ev.key().as_str() {
+                    "Escape" => {
+                        ev.prevent_default();
+                        state.consent.set(None);
+                    }
+                    "Tab" => {
+                        let active = document().active_element();
+                        let is = |el: Option<leptos::web_sys::HtmlElement>| {
+                            el.is_some_and(|el| active.as_ref().is_some_and(|a| a == el.as_ref()))
+                        };
+                        let first_el = first.get().map(leptos::web_sys::HtmlElement::from);
+                        let last_el = last.get().map(leptos::web_sys::HtmlElement::from);
+                        if ev.shift_key() && is(first_el.clone()) {
+                            ev.prevent_default();
+                            if let Some(el) = last_el {
+                                let _ = el.focus();
+                            }
+                        } else if !ev.shift_key() && is(last_el) {
+                            ev.prevent_default();
+                            if let Some(el) = first_el {
+                                let _ = el.focus();
+                            }
+                        }
+                    }
+                    _ => {}
+                };
+                view! {
+                <div class="notice consent" role="dialog" aria-modal="true" aria-label=lang.text(Key::ConsentDialog) on:keydown=keys>
                     <p>
                         {lang.text(Key::ConsentBefore)}
-                        <a href="/terms" target="_blank">{lang.text(Key::ConsentLink)}</a>
+                        <a node_ref=first href="/terms" target="_blank">{lang.text(Key::ConsentLink)}</a>
                         {lang.text(Key::ConsentVersion).replace("{version}", &version)}
                     </p>
-                    <button class="primary agree" on:click=move |_| {
+                    <button node_ref=agree class="primary agree" on:click=move |_| {
                         #[cfg(feature = "hydrate")]
                         crate::client::accept_terms_and_vote(state);
                     }>{lang.text(Key::ConsentAgree)}</button>
                     " "
-                    <button class="link" on:click=move |_| state.consent.set(None)>{lang.text(Key::ConsentNotNow)}</button>
+                    <button node_ref=last class="link" on:click=move |_| state.consent.set(None)>{lang.text(Key::ConsentNotNow)}</button>
                 </div>
+                }
             })}
 
             {move || state.error.get().map(|e| view! { <p class="notice failure" role="alert">{e}</p> })}

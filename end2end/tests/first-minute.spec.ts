@@ -1,4 +1,5 @@
 import { test, expect } from "@playwright/test";
+import { typePrompt, waitForBothDone } from "./helpers";
 
 // The volunteer's first minute (#24): what every page loads answers, without a 404 in the log.
 test("every page names a favicon that is served", async ({ page }) => {
@@ -41,3 +42,26 @@ for (const locale of ["eu", "es", "en"]) {
     await context.close();
   });
 }
+
+// The terms dialog before the first vote is a modal one: its agree button takes the focus, Tab
+// stays inside it, and Esc closes it without recording anything.
+test("the terms dialog takes the focus, keeps it, and closes with Esc", async ({ page }) => {
+  await page.goto("/");
+  await typePrompt(page, "Name two rivers.", "Start battle");
+  await page.getByRole("button", { name: "Start battle" }).click();
+  await waitForBothDone(page);
+  await page.locator("button.vote[data-winner=model_a]").click();
+  const dialog = page.getByRole("dialog", { name: "Terms of use" });
+  await expect(dialog).toBeVisible();
+  await expect(dialog.getByRole("button", { name: "I agree — record my vote" })).toBeFocused();
+  for (let i = 0; i < 4; i++) {
+    await page.keyboard.press("Tab");
+    expect(await dialog.evaluate((d) => d.contains(document.activeElement))).toBe(true);
+  }
+  await page.keyboard.press("Shift+Tab");
+  expect(await dialog.evaluate((d) => d.contains(document.activeElement))).toBe(true);
+  await page.keyboard.press("Escape");
+  await expect(dialog).toBeHidden();
+  await expect(page.locator(".reveal")).toHaveCount(0);
+  await expect(page.locator(".turn").last().locator(".voted")).toHaveCount(0);
+});
