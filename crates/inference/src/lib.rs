@@ -24,6 +24,7 @@
 //! # Ok(()) }
 //! ```
 
+mod bound;
 #[cfg(feature = "fake-worker")]
 pub mod fake;
 mod gateway;

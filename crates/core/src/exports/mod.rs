@@ -12,6 +12,8 @@
 //!   out. No API key, session, client address or endpoint URL is ever read by the query.
 
 mod body;
+mod download;
+mod pace;
 pub mod render;
 
 use crate::Arena;
@@ -19,6 +21,7 @@ use crate::error::{ArenaError, ArenaResult};
 use arena_domain::export::ExportSpec;
 pub use body::available as format_available;
 use futures::TryStreamExt;
+use pace::{Floor, Paced, Stop};
 use render::{ExportRecord, TurnRecord};
 use sha2::{Digest, Sha256};
 use sqlx::Row as _;
@@ -320,162 +323,6 @@ impl Arena {
     pub async fn export(&self, spec: ExportSpec) -> ArenaResult<mpsc::Receiver<ExportEvent>> {
         start(self.research_pool.clone(), self.export_salt.to_vec(), spec).await
     }
-
-    /// Starts an export for a client over HTTP: within the caps on exports running at once
-    /// (every process together, and per account: a cookie's and a token's alike), else a 429;
-    /// a reader slower than `exports.min_bytes_per_sec` is cut.
-    pub async fn export_for(
-        &self,
-        spec: ExportSpec,
-        account: Option<uuid::Uuid>,
-    ) -> ArenaResult<(uuid::Uuid, mpsc::Receiver<ExportEvent>)> {
-        let settings = &self.export_settings;
-        let mut keys = vec![("export/all".to_owned(), settings.max_running)];
-        if let Some(account) = account {
-            keys.push((
-                format!("export/u/{account}"),
-                settings.max_running_per_account,
-            ));
-        }
-        let held = match self.limits.hold_always(&keys).await? {
-            Ok(held) => held,
-            Err(which) => {
-                let message = if which == 0 {
-                    "the arena is running as many exports as it can at once; try again shortly"
-                } else {
-                    "your account is already running as many exports as it may at once; wait \
-                     for one to finish"
-                };
-                return Err(ArenaError::rate_limited(
-                    "too_many_exports",
-                    message,
-                    std::time::Duration::from_secs(30),
-                ));
-            }
-        };
-        // The download's record: its manifest is stored once the last byte was sent.
-        let id = uuid::Uuid::now_v7();
-        sqlx::query("insert into export_download (id, user_id) values ($1, $2)")
-            .bind(id)
-            .bind(account)
-            .execute(&self.research_pool)
-            .await?;
-        let floor = Floor {
-            min_bytes_per_sec: settings.min_bytes_per_sec,
-            window: std::time::Duration::from_secs(settings.min_rate_window_secs.max(1)),
-        };
-        let events = start_with(
-            self.research_pool.clone(),
-            self.export_salt.to_vec(),
-            spec,
-            Some(floor),
-            Some(held),
-            Some(id),
-        )
-        .await;
-        if events.is_err() {
-            let _ = sqlx::query(
-                "update export_download set status = 'stopped', finished_at = now() where id = $1",
-            )
-            .bind(id)
-            .execute(&self.research_pool)
-            .await;
-        }
-        Ok((id, events?))
-    }
-
-    /// The stored manifest of download `id` (see [`Arena::export_for`]), for the account that
-    /// made it or an admin: `Ok(None)` while it is still being sent.
-    pub async fn download_manifest(
-        &self,
-        id: &str,
-        account: &crate::accounts::Account,
-    ) -> ArenaResult<Option<serde_json::Value>> {
-        let not_found = ArenaError::NotFound { what: "export" };
-        let Ok(id) = uuid::Uuid::parse_str(id) else {
-            return Err(not_found);
-        };
-        let row: Option<(Option<uuid::Uuid>, String, Option<serde_json::Value>)> =
-            sqlx::query_as("select user_id, status, manifest from export_download where id = $1")
-                .bind(id)
-                .fetch_optional(&self.research_pool)
-                .await?;
-        let Some((owner, status, manifest)) = row else {
-            return Err(not_found);
-        };
-        if owner != Some(account.user_id) && account.role != arena_domain::account::Role::Admin {
-            return Err(not_found);
-        }
-        match (status.as_str(), manifest) {
-            ("running", _) => Ok(None),
-            ("done", Some(manifest)) => Ok(Some(manifest)),
-            _ => Err(ArenaError::conflict(
-                "export_stopped",
-                "this download stopped before its end: it has no manifest; export again",
-            )),
-        }
-    }
-}
-
-/// The slowest reader an export waits for: `min_bytes_per_sec`, averaged over `window` of time
-/// spent waiting for the reader (time the database spends is not counted).
-#[derive(Debug, Clone, Copy)]
-pub struct Floor {
-    pub min_bytes_per_sec: u64,
-    pub window: std::time::Duration,
-}
-
-/// Why an export stopped sending.
-enum Stop {
-    /// The client went away.
-    Gone,
-    /// The client read slower than the floor.
-    TooSlow,
-}
-
-/// The export's sending end, measuring how fast its reader takes the chunks.
-struct Paced {
-    out: mpsc::Sender<ExportEvent>,
-    floor: Option<Floor>,
-    /// Time spent waiting for the reader in this window, and the bytes it took meanwhile.
-    waited: std::time::Duration,
-    waited_bytes: u64,
-}
-
-impl Paced {
-    async fn send(&mut self, event: ExportEvent) -> Result<(), Stop> {
-        let Some(floor) = self.floor else {
-            return self.out.send(event).await.map_err(|_| Stop::Gone);
-        };
-        let bytes = match &event {
-            ExportEvent::Chunk(chunk) => chunk.len() as u64,
-            _ => 0,
-        };
-        let event = match self.out.try_send(event) {
-            Ok(()) => return Ok(()),
-            Err(mpsc::error::TrySendError::Closed(_)) => return Err(Stop::Gone),
-            Err(mpsc::error::TrySendError::Full(event)) => event,
-        };
-        // The reader is behind: wait for it, at most one window (a reader that takes nothing
-        // for that long is below any floor).
-        let started = tokio::time::Instant::now();
-        match tokio::time::timeout(floor.window, self.out.send(event)).await {
-            Err(_) => return Err(Stop::TooSlow),
-            Ok(Err(_)) => return Err(Stop::Gone),
-            Ok(Ok(())) => {}
-        }
-        self.waited += started.elapsed();
-        self.waited_bytes += bytes;
-        if self.waited >= floor.window {
-            let rate = self.waited_bytes as f64 / self.waited.as_secs_f64();
-            if rate < floor.min_bytes_per_sec as f64 {
-                return Err(Stop::TooSlow);
-            }
-            self.waited = std::time::Duration::ZERO;
-            self.waited_bytes = 0;
-        }
-        Ok(())
-    }
 }
 
 /// Starts an export: its events (chunks, then the manifest) arrive on the receiver. The models
@@ -490,7 +337,7 @@ pub async fn start(
 
 /// [`start`], with a reader floor, a held place among running exports (given back when the
 /// export ends, however it ends), and the download whose manifest is stored at the end.
-async fn start_with(
+pub(super) async fn start_with(
     pool: sqlx::PgPool,
     salt: Vec<u8>,
     spec: ExportSpec,

@@ -218,21 +218,18 @@ impl Spec {
 
     /// The view the page opens with: every vote, sandwich intervals, ties as half wins.
     pub(crate) fn is_default(&self) -> bool {
-        self.source.is_none()
-            && self.language.is_none()
-            && self.from.is_none()
-            && self.to.is_none()
-            && self.ties == TieModel::Half
-            && self.bootstrap.is_none()
-            && self.category.is_none()
-            && self.campaign.is_none()
+        self.campaign.is_none() && self.default_options()
     }
 
     /// A campaign's own default view: its page opens with it, so it is never refused (at most
     /// one computation per vote set of the campaign, like the arena's default).
     pub(crate) fn is_campaign_default(&self) -> bool {
-        self.campaign.is_some()
-            && self.source.is_none()
+        self.campaign.is_some() && self.default_options()
+    }
+
+    /// Every option but the campaign at its default.
+    fn default_options(&self) -> bool {
+        self.source.is_none()
             && self.language.is_none()
             && self.from.is_none()
             && self.to.is_none()
