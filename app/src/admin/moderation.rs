@@ -166,7 +166,7 @@ pub fn AdminModerationPage() -> impl IntoView {
                             <thead><tr><th>{crate::i18n::t(Key::ColVoter)}</th><th>{crate::i18n::t(Key::ColWhy)}</th><th>{crate::i18n::t(Key::ColVotesHeld)}</th><th>{crate::i18n::t(Key::ColState)}</th><th>{crate::i18n::t(Key::ColActions)}</th></tr></thead>
                             <tbody>
                                 {held.into_iter().map(|q| {
-                                    let open = q.state == "quarantined";
+                                    let open = q.state == "quarantined" || q.state == "review";
                                     view! {
                                         <tr data-voter=q.voter_id.clone()>
                                             <td><code>{q.voter_id.chars().take(8).collect::<String>()}</code><br/><small>{q.flagged_at.chars().take(16).collect::<String>().replace('T', " ")}</small></td>

@@ -90,6 +90,12 @@ pub const UNIQUE_CONSTRAINTS: &[(&str, &str, &str)] = &[
         "this username is taken",
     ),
     (
+        "app_user_username_skeleton_key",
+        "username_look_alike",
+        "this username looks like an existing one (the same once look-alike letters, accents \
+         and invisible characters are set aside); choose another",
+    ),
+    (
         "voter_session_hash_key",
         "session_conflict",
         "this session already exists; retry the request",

@@ -141,6 +141,7 @@ impl Arena {
         gateway.check_now().await;
         gateway.spawn_health_checks(Duration::from_secs(settings.gateway.health_interval_secs));
         let accounts = accounts::Accounts::new(pool.clone(), settings.accounts.clone());
+        accounts.backfill_username_skeletons().await?;
         let limits = Limits::new(settings.limits.clone(), pool.clone(), instance);
         let arena = Self {
             pool,

@@ -5,8 +5,11 @@ use std::fmt;
 use std::str::FromStr;
 use unicode_normalization::UnicodeNormalization;
 
-/// A username, normalised: Unicode NFKC, then lower case, surrounding spaces removed. Two
-/// spellings that normalise alike (`Ｊｏｎ`, `jon`, `JON`) are the same username.
+/// A username, normalised: Unicode NFKC with invisible characters removed
+/// (`arena_text::normalise`), then lower case, surrounding spaces removed. Two spellings that
+/// normalise alike (`Ｊｏｎ`, `jon`, `JON`, `jon` + a zero-width space) are the same username;
+/// the server also refuses a username that merely *looks* like an existing one (its
+/// `arena_text::skeleton`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 #[serde(transparent)]
 pub struct Username(String);
@@ -17,7 +20,7 @@ pub enum AccountInputError {
     UsernameLength,
     #[error("a username has only letters, digits, '.', '_' and '-'")]
     UsernameCharacters,
-    #[error("a password has 8 to 128 characters")]
+    #[error("a password has 8 to 128 characters, at least 8 of them visible (not spaces)")]
     PasswordLength,
     #[error("a role is volunteer, researcher or admin")]
     UnknownRole,
@@ -25,7 +28,7 @@ pub enum AccountInputError {
 
 impl Username {
     pub fn parse(raw: &str) -> Result<Self, AccountInputError> {
-        let normalised: String = raw.trim().nfkc().collect::<String>().to_lowercase();
+        let normalised: String = arena_text::normalise(raw).trim().to_lowercase();
         // Lower-casing can leave a non-NFKC string (e.g. 'İ'): normalise once more.
         let normalised: String = normalised.nfkc().collect();
         let length = normalised.chars().count();
@@ -52,16 +55,19 @@ impl fmt::Display for Username {
     }
 }
 
-/// A password as typed: 8 to 128 characters (not bytes), never printed.
+/// A password, NFC-normalised (one password typed on two keyboards that compose accents
+/// differently is one password): 8 to 128 characters (not bytes), at least 8 of them visible
+/// (eight spaces or eight zero-width characters are not a password), never printed.
 #[derive(Clone)]
 pub struct Password(String);
 
 impl Password {
     pub fn parse(raw: &str) -> Result<Self, AccountInputError> {
-        if !(8..=128).contains(&raw.chars().count()) {
+        let nfc: String = raw.nfc().collect();
+        if !(8..=128).contains(&nfc.chars().count()) || arena_text::visible_len(&nfc) < 8 {
             return Err(AccountInputError::PasswordLength);
         }
-        Ok(Self(raw.to_owned()))
+        Ok(Self(nfc))
     }
 
     pub fn expose(&self) -> &str {
@@ -136,6 +142,16 @@ mod tests {
             Username::parse("Iñaki").unwrap(),
             "combining tilde composes"
         );
+        assert_eq!(
+            Username::parse("ptadmin\u{3164}").unwrap().as_str(),
+            "ptadmin",
+            "a Hangul filler is invisible"
+        );
+        assert_eq!(
+            Username::parse("pt\u{200b}admin").unwrap().as_str(),
+            "ptadmin",
+            "a zero-width space is invisible"
+        );
     }
 
     #[test]
@@ -157,6 +173,17 @@ mod tests {
             Err(AccountInputError::UsernameCharacters)
         );
         assert!(Password::parse("1234567").is_err());
+        assert!(Password::parse("        ").is_err(), "eight spaces");
+        assert!(
+            Password::parse(&"\u{200b}".repeat(8)).is_err(),
+            "eight zero-width spaces"
+        );
+        assert!(Password::parse(" a b c d e f g ").is_err(), "seven visible");
+        assert_eq!(
+            Password::parse("pasahitza\u{0301}").unwrap().expose(),
+            Password::parse("pasahitzá").unwrap().expose(),
+            "NFD and NFC are one password"
+        );
         assert!(Password::parse("12345678").is_ok());
         assert!(
             Password::parse(&"é".repeat(128)).is_ok(),

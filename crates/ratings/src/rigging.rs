@@ -58,8 +58,12 @@ impl OutcomeProbabilities {
 #[serde(tag = "ties", rename_all = "snake_case")]
 pub enum TiePrediction {
     /// The half-win model: the expected score of `a` is `σ = 1/(1+10^((rb−ra)/400))`; a tie
-    /// happens with probability `tie_rate·4σ(1−σ)` (most often between close models) and
-    /// takes half of its mass from each side, so the expected score stays `σ`.
+    /// happens with probability `tie_rate·2·min(σ, 1−σ)` (most often between close models)
+    /// and takes half of its mass from each side, so the expected score stays `σ`. The tie
+    /// mass is bounded by `2·min(σ, 1−σ)`, so neither win is ever pushed below
+    /// `(1 − tie_rate)·min(σ, 1−σ)`: the three probabilities are a distribution for every
+    /// tie rate in [0, 1] and every gap (an earlier `4σ(1−σ)` shape was not, above a tie
+    /// rate of ½, and scored one honest upset as a one-in-a-million event).
     Half { tie_rate: f64 },
     /// Davidson's model with its fitted `ν`: P(tie) = ν√(πaπb)/(πa + πb + ν√(πaπb)).
     Davidson { nu: f64 },
@@ -72,10 +76,10 @@ impl TiePrediction {
         match *self {
             TiePrediction::Half { tie_rate } => {
                 let s = 1.0 / (1.0 + (-d).exp());
-                let tie = (tie_rate * 4.0 * s * (1.0 - s)).clamp(0.0, 1.0);
+                let tie = tie_rate.clamp(0.0, 1.0) * tie_capacity(s);
                 OutcomeProbabilities {
-                    win_a: (s - tie / 2.0).max(0.0),
-                    win_b: (1.0 - s - tie / 2.0).max(0.0),
+                    win_a: s - tie / 2.0,
+                    win_b: (1.0 - s) - tie / 2.0,
                     tie,
                 }
             }
@@ -92,13 +96,14 @@ impl TiePrediction {
         }
     }
 
-    /// The half-win model's tie rate that matches the observed ties: `ties / Σ 4σ(1−σ)` over
-    /// the votes (`pairs`: rating of a, rating of b, votes, ties of either kind).
+    /// The half-win model's tie rate that matches the observed ties: `ties / Σ 2·min(σ, 1−σ)`
+    /// over the votes (`pairs`: rating of a, rating of b, votes, ties of either kind), at most
+    /// 0.99.
     pub fn half_from_ties(pairs: impl IntoIterator<Item = (f64, f64, u64, u64)>) -> Self {
         let (mut ties, mut capacity) = (0.0, 0.0);
         for (ra, rb, votes, t) in pairs {
             let s = 1.0 / (1.0 + (-(ra - rb) / crate::ELO_PER_NATURAL_UNIT).exp());
-            capacity += votes as f64 * 4.0 * s * (1.0 - s);
+            capacity += votes as f64 * tie_capacity(s);
             ties += t as f64;
         }
         let tie_rate = if capacity > 0.0 {
@@ -108,6 +113,12 @@ impl TiePrediction {
         };
         TiePrediction::Half { tie_rate }
     }
+}
+
+/// The most tie mass a pair with expected score `s` can carry while both wins stay
+/// non-negative: `2·min(s, 1−s)` (1 for an even pair).
+fn tie_capacity(s: f64) -> f64 {
+    2.0 * s.min(1.0 - s)
 }
 
 /// How the sequential test decides.
@@ -278,10 +289,11 @@ mod tests {
         // Equal ratings: σ = ½, P(tie) = 0.3, each win 0.35.
         let p = half.probabilities(1000.0, 1000.0);
         assert!((p.tie - 0.3).abs() < 1e-12 && (p.win_a - 0.35).abs() < 1e-12);
-        // 400 Elo apart: σ = 10/11; P(tie) = 0.3·4·(10/11)(1/11) = 12/121.
+        // 400 Elo apart: σ = 10/11; P(tie) = 0.3·2·(1/11) = 0.6/11.
         let p = half.probabilities(1400.0, 1000.0);
-        assert!((p.tie - 12.0 / 121.0).abs() < 1e-12);
-        assert!((p.win_a - (10.0 / 11.0 - 6.0 / 121.0)).abs() < 1e-12);
+        assert!((p.tie - 0.6 / 11.0).abs() < 1e-12);
+        assert!((p.win_a - (10.0 / 11.0 - 0.3 / 11.0)).abs() < 1e-12);
+        assert!((p.win_b - 0.7 / 11.0).abs() < 1e-12);
         assert!((p.win_a + p.win_b + p.tie - 1.0).abs() < 1e-12);
         let davidson = TiePrediction::Davidson { nu: 0.5 };
         let p = davidson.probabilities(1000.0, 1000.0);
@@ -290,7 +302,7 @@ mod tests {
 
     #[test]
     fn tie_rate_matches_observed_ties() {
-        // Even pairs: 4σ(1−σ) = 1, so the rate is the tie share.
+        // Even pairs: 2·min(σ, 1−σ) = 1, so the rate is the tie share.
         let TiePrediction::Half { tie_rate } =
             TiePrediction::half_from_ties([(1000.0, 1000.0, 100, 25)])
         else {
@@ -320,6 +332,68 @@ mod tests {
             }
             assert!((expected - 1.0).abs() < 1e-9, "E[e-value] = {expected}");
         }
+    }
+
+    fn predictions(tie: f64) -> [TiePrediction; 2] {
+        [
+            TiePrediction::Half { tie_rate: tie },
+            // Davidson's ν with the same tie share for an even pair: ν/(2+ν) = tie.
+            TiePrediction::Davidson {
+                nu: 2.0 * tie / (1.0 - tie),
+            },
+        ]
+    }
+
+    proptest::proptest! {
+        /// Every tie rate in [0, 0.99], every gap up to ±1,000 Elo, both tie models: the three
+        /// probabilities are a distribution, no outcome needs the floor, and one more vote
+        /// leaves the voter's e-value a martingale (its expectation under the prediction is
+        /// the e-value before it), whatever the voter did before.
+        #[test]
+        fn outcome_probabilities_are_a_distribution_and_the_evidence_a_martingale(
+            tie in 0.0f64..=0.99,
+            gap in -1000.0f64..=1000.0,
+            history in proptest::collection::vec((0usize..4, 0usize..3, -1000.0f64..1000.0), 0..12),
+        ) {
+            let options = EvidenceOptions { alpha: 0.001, models: 4 };
+            let names = ["m0", "m1", "m2", "m3"];
+            for prediction in predictions(tie) {
+                let p = prediction.probabilities(1000.0 + gap, 1000.0);
+                proptest::prop_assert!((p.win_a + p.win_b + p.tie - 1.0).abs() < 1e-12, "{p:?}");
+                proptest::prop_assert!(p.win_a >= FLOOR && p.win_b >= FLOOR, "{p:?}");
+                proptest::prop_assert!(tie == 0.0 || p.tie >= FLOOR, "{p:?}");
+                let mut before = VoterEvidence::default();
+                for (m, o, g) in &history {
+                    let q = prediction.probabilities(1000.0 + g, 1000.0);
+                    let o = [Outcome::WinA, Outcome::WinB, Outcome::Tie][*o];
+                    before.observe(names[*m], names[(m + 1) % 4], q, o);
+                }
+                let start = before.log_e_value(&options).exp();
+                let mut expected = 0.0;
+                for (o, w) in [(Outcome::WinA, p.win_a), (Outcome::WinB, p.win_b), (Outcome::Tie, p.tie)] {
+                    let mut e = before.clone();
+                    e.observe("m0", "m2", p, o);
+                    expected += w * e.log_e_value(&options).exp();
+                }
+                proptest::prop_assert!(
+                    (expected / start - 1.0).abs() < 1e-9,
+                    "{prediction:?} gap {gap}: E[next] / now = {}", expected / start
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn one_honest_upset_at_a_high_tie_rate_is_not_a_one_in_a_million_event() {
+        // The case that quarantined an honest voter: tie rate 0.8, 100 Elo apart, the weaker
+        // model wins once. Its probability is (1 − 0.8)·(1 − σ) ≈ 0.072, not the floor.
+        let p = TiePrediction::Half { tie_rate: 0.8 }.probabilities(1100.0, 1000.0);
+        let s = 1.0 / (1.0 + 10f64.powf(-0.25));
+        assert!((p.win_b - 0.2 * (1.0 - s)).abs() < 1e-12, "{p:?}");
+        let mut e = VoterEvidence::default();
+        e.observe("strong", "weak", p, Outcome::WinB);
+        assert!(!e.flagged(&EvidenceOptions::default()));
+        assert!(e.log_e_value(&EvidenceOptions::default()) < 1.0);
     }
 
     #[test]

@@ -311,7 +311,9 @@ async fn the_same_prompt_over_and_over_is_flagged() {
 }
 
 #[tokio::test]
-async fn a_burst_from_one_address_is_flagged_and_the_address_is_never_stored() {
+async fn a_burst_from_one_address_is_reviewed_not_quarantined_and_the_address_is_never_stored() {
+    // A school behind one NAT: many people, one address. The burst puts its voters up for an
+    // admin's review; nobody is quarantined and every vote keeps counting.
     let app = signal_app(|r| {
         r.burst_votes = 6;
         r.burst_exempt_loopback = false;
@@ -324,14 +326,25 @@ async fn a_burst_from_one_address_is_flagged_and_the_address_is_never_stored() {
             assert_eq!(app.vote(client, &id, "tie", None).await.0, 200);
         }
     }
-    // The sixth vote from 127.0.0.1 in ten minutes flags its voter; the other is flagged
-    // when it votes again during the burst.
-    assert_eq!(held(&app).await.len(), 1);
+    // The sixth vote from 127.0.0.1 in ten minutes puts both of its voters up for review.
+    let states: Vec<(String, String)> =
+        sqlx::query_as("select state, signal from voter_quarantine order by voter_id")
+            .fetch_all(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        states,
+        vec![("review".to_owned(), "address_burst".to_owned()); 2]
+    );
     let (id, _) = battle(&app, &first, 9).await;
     assert_eq!(app.vote(&first, &id, "tie", None).await.0, 200);
-    let held = held(&app).await;
-    assert_eq!(held.len(), 2);
-    assert!(held.iter().all(|(_, s)| s == "address_burst"));
+    assert_eq!(held(&app).await.len(), 2, "no one is added twice");
+    assert_eq!(counted_in_counts(&app).await, 7, "every vote still counts");
+    assert_eq!(
+        app.count("select count(*) from audit_log where action = 'voters.review'")
+            .await,
+        1
+    );
     let hashes: Vec<String> = sqlx::query_scalar("select distinct client_hash from vote")
         .fetch_all(&app.pool)
         .await
@@ -339,7 +352,44 @@ async fn a_burst_from_one_address_is_flagged_and_the_address_is_never_stored() {
     assert_eq!(hashes.len(), 1);
     assert_eq!(hashes[0].len(), 64);
     assert!(!hashes[0].contains("127.0.0.1"));
-    assert_eq!(counted_in_counts(&app).await, 0);
+    // The admin confirms one (its votes leave the counts) and clears the other (they stay).
+    let admin = signed_in_as(&app, "moderator", "admin").await;
+    let (s, queue) = app.get_json(&admin, "/api/v1/admin/quarantine").await;
+    assert_eq!(s, 200);
+    assert!(
+        queue
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|q| q["state"] == "review")
+    );
+    assert!(
+        queue
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|q| q["votes_held"] == 0)
+    );
+    let ids: Vec<uuid::Uuid> =
+        sqlx::query_scalar("select voter_id from voter_quarantine order by voter_id")
+            .fetch_all(&app.pool)
+            .await
+            .unwrap();
+    let mut changed = Vec::new();
+    for (id, action) in [(ids[0], "confirm"), (ids[1], "clear")] {
+        let r = admin
+            .post(format!("{}/api/v1/admin/voters/{id}/{action}", app.url))
+            .json(&json!({"reason": "checked the school's votes"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let body: serde_json::Value = r.json().await.unwrap();
+        changed.push(body["votes_changed"].as_i64().unwrap());
+    }
+    assert!(changed[0] >= 3, "{changed:?}");
+    assert_eq!(changed[1], 0);
+    assert_eq!(counted_in_counts(&app).await, 7 - changed[0]);
 }
 
 #[tokio::test]

@@ -13,9 +13,12 @@
 //!   never per account alone (anyone could then lock its owner out), in Postgres so that
 //!   every server process counts the same failures; an admin can clear an account's throttles.
 //! - Sign-ups have a budget per client address (a burst, refilled per hour).
+//! - A username that looks like an existing one (the same `arena_text::skeleton`: `рtаdmin`
+//!   in Cyrillic beside `ptadmin`) is refused with 409 `username_look_alike`.
 
 pub mod cookie;
 mod failures;
+mod names;
 pub mod password;
 pub mod tokens;
 
@@ -177,12 +180,16 @@ impl Accounts {
         }
         let (username, hash) = self.new_credentials(username, password).await?;
         let id = Uuid::now_v7();
-        sqlx::query("insert into app_user (id, username, password_hash, role) values ($1, $2, $3, 'volunteer')")
-            .bind(id)
-            .bind(username.as_str())
-            .bind(&hash)
-            .execute(&self.pool)
-            .await?;
+        sqlx::query(
+            "insert into app_user (id, username, password_hash, role, username_skeleton)
+             values ($1, $2, $3, 'volunteer', $4)",
+        )
+        .bind(id)
+        .bind(username.as_str())
+        .bind(&hash)
+        .bind(names::skeleton(&username))
+        .execute(&self.pool)
+        .await?;
         self.start_session(id, username.as_str(), Role::Volunteer, voter)
             .await
     }
@@ -192,13 +199,15 @@ impl Accounts {
     pub async fn create_admin(&self, username: &str, password: &str) -> ArenaResult<Username> {
         let (username, hash) = self.new_credentials(username, password).await?;
         sqlx::query(
-            "insert into app_user (id, username, password_hash, role) values ($1, $2, $3, 'admin')
+            "insert into app_user (id, username, password_hash, role, username_skeleton)
+             values ($1, $2, $3, 'admin', $4)
              on conflict (username) do update set password_hash = excluded.password_hash,
                  role = 'admin', updated_at = now()",
         )
         .bind(Uuid::now_v7())
         .bind(username.as_str())
         .bind(&hash)
+        .bind(names::skeleton(&username))
         .execute(&self.pool)
         .await?;
         Ok(username)
@@ -245,12 +254,13 @@ impl Accounts {
             }
             (None, _) => {
                 sqlx::query(
-                    "insert into app_user (id, username, password_hash, role)
-                     values ($1, $2, $3, 'admin')",
+                    "insert into app_user (id, username, password_hash, role, username_skeleton)
+                     values ($1, $2, $3, 'admin', $4)",
                 )
                 .bind(Uuid::now_v7())
                 .bind(username.as_str())
                 .bind(&hash)
+                .bind(names::skeleton(&username))
                 .execute(&mut *tx)
                 .await?;
                 false

@@ -7,6 +7,7 @@ use argon2::{Algorithm, Argon2, Params, Version};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Semaphore;
+use unicode_normalization::UnicodeNormalization;
 
 pub const MEMORY_KIB: u32 = 19_456;
 pub const ITERATIONS: u32 = 2;
@@ -96,7 +97,9 @@ impl Hasher {
     }
 
     /// Checks `password` against `stored`, or against the dummy hash when there is no account
-    /// (same work, same answer: no match).
+    /// (same work, same answer: no match). Passwords are hashed in NFC (see
+    /// `arena_domain::account::Password`); a hash made before that from another form of the
+    /// same text still matches the text as typed, and is then rehashed from its NFC form.
     pub async fn verify(
         &self,
         password: &str,
@@ -104,7 +107,8 @@ impl Hasher {
     ) -> Result<Verified, HashError> {
         let known = stored.is_some();
         let stored = stored.unwrap_or(&self.dummy).to_owned();
-        let (params, password) = (self.params.clone(), password.to_owned());
+        let typed = password.to_owned();
+        let (params, password) = (self.params.clone(), typed.nfc().collect::<String>());
         self.run(move || {
             let Ok(parsed) = PasswordHash::new(&stored) else {
                 return Ok(Verified {
@@ -112,17 +116,21 @@ impl Hasher {
                     rehash: None,
                 });
             };
-            let matches = argon2(params.clone())
-                .verify_password(password.as_bytes(), &parsed)
-                .is_ok()
-                && known;
+            let check = |text: &str| {
+                argon2(params.clone())
+                    .verify_password(text.as_bytes(), &parsed)
+                    .is_ok()
+            };
+            let nfc_matches = check(&password);
+            let typed_matches = !nfc_matches && typed != password && check(&typed);
+            let matches = (nfc_matches || typed_matches) && known;
             let current = Params::try_from(&parsed).ok();
             let outdated = parsed.algorithm.as_str() != "argon2id"
                 || current.is_none_or(|p| {
                     (p.m_cost(), p.t_cost(), p.p_cost())
                         != (params.m_cost(), params.t_cost(), params.p_cost())
                 });
-            let rehash = if matches && outdated {
+            let rehash = if matches && (outdated || typed_matches) {
                 Some(hash_with(&params, &password)?)
             } else {
                 None

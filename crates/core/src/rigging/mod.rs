@@ -189,8 +189,10 @@ async fn load(pool: &PgPool, catalog: &Catalog) -> ArenaResult<Option<Predictor>
     };
     Ok(Some(Predictor {
         run_id,
+        // The mixture spreads its model alternatives over the run's rated models, not the
+        // whole catalog (retired and imported models are no alternative a voter can follow).
+        models: ratings.len(),
         ratings,
-        models: ids.len(),
         keys: ids.into_iter().map(|(k, id)| (id, k)).collect(),
         prediction,
     }))

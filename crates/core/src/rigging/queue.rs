@@ -26,7 +26,7 @@ impl Admin {
                     (select count(*) from vote v where v.voter_id = q.voter_id and v.voided
                        and v.void_reason = 'quarantine') as votes_held
              from voter_quarantine q
-             order by q.state <> 'quarantined', q.flagged_at desc limit $1",
+             order by q.state not in ('review', 'quarantined'), q.flagged_at desc limit $1",
         )
         .bind(limit.clamp(1, 1000))
         .fetch_all(&self.arena.pool)
@@ -45,8 +45,10 @@ impl Admin {
             .collect())
     }
 
-    /// Confirms (`confirm = true`: the votes stay out) or clears (they come back and the
-    /// voter's evidence starts again) a quarantined voter, with the admin's reason.
+    /// Confirms (`confirm = true`: the votes stay out; a voter up for review has its counted
+    /// votes voided now) or clears (quarantined votes come back and the voter's evidence
+    /// starts again; a reviewed voter keeps its votes) a voter in the queue, with the admin's
+    /// reason.
     pub async fn decide_quarantine(
         &self,
         voter: &str,
@@ -77,8 +79,22 @@ impl Admin {
         .bind(self.actor.user_id)
         .execute(&mut *tx)
         .await?;
-        let mut changed = 0;
-        if !confirm {
+        let changed = if confirm {
+            let ids: Vec<i64> = sqlx::query_scalar(
+                "select id from vote where voter_id = $1 and counted and not voided order by id",
+            )
+            .bind(voter)
+            .fetch_all(&mut *tx)
+            .await?;
+            crate::leaderboard::counts::set_voided(
+                &mut tx,
+                &ids,
+                true,
+                QUARANTINE_REASON,
+                Some(self.actor.user_id),
+            )
+            .await?
+        } else {
             let ids: Vec<i64> = sqlx::query_scalar(
                 "select id from vote where voter_id = $1 and voided and void_reason = $2",
             )
@@ -86,7 +102,7 @@ impl Admin {
             .bind(QUARANTINE_REASON)
             .fetch_all(&mut *tx)
             .await?;
-            changed = crate::leaderboard::counts::set_voided(
+            let changed = crate::leaderboard::counts::set_voided(
                 &mut tx,
                 &ids,
                 false,
@@ -98,7 +114,8 @@ impl Admin {
                 .bind(voter)
                 .execute(&mut *tx)
                 .await?;
-        }
+            changed
+        };
         crate::admin::audit(
             &mut tx,
             &self.actor,
@@ -109,7 +126,7 @@ impl Admin {
             },
             &format!("voter:{voter}"),
             Some(json!({ "state": before })),
-            Some(json!({ "state": state, "reason": reason, "votes_restored": changed })),
+            Some(json!({ "state": state, "reason": reason, "votes_changed": changed })),
         )
         .await?;
         tx.commit().await?;

@@ -72,6 +72,9 @@ pub(crate) struct Flag {
     pub signal: &'static str,
     pub detail: String,
     pub log_e: Option<f64>,
+    /// A signal about an address, not a voter: its voters in the burst window go to the
+    /// admins' queue for review, their votes still counted (salted address hash, minutes).
+    pub review_address: Option<(String, u32)>,
 }
 
 /// Whether the voter is held (quarantined or confirmed); locks the voter's queue row.
@@ -133,6 +136,7 @@ async fn script_signals(
             signal: "unread_votes",
             detail,
             log_e: None,
+            review_address: None,
         }));
     }
     if settings.repeated_prompts > 0 {
@@ -153,6 +157,7 @@ async fn script_signals(
                 signal: "repeated_prompt",
                 detail,
                 log_e: None,
+                review_address: None,
             }));
         }
     }
@@ -176,6 +181,7 @@ async fn script_signals(
                 signal: "address_burst",
                 detail,
                 log_e: None,
+                review_address: Some((hash.clone(), settings.burst_minutes)),
             }));
         }
     }
@@ -239,6 +245,7 @@ async fn sequential_test(
         signal: "sequential_test",
         detail: evidence.strongest(&options).to_string(),
         log_e: Some(log_e),
+        review_address: None,
     }))
 }
 
@@ -247,6 +254,9 @@ async fn sequential_test(
 /// already held only has any votes that slipped in meanwhile voided. Retried on a deadlock
 /// with a concurrent void (both change counts of several pairs).
 pub(crate) async fn quarantine(pool: &PgPool, voter: Uuid, flag: &Flag) -> ArenaResult<i64> {
+    if let Some((hash, minutes)) = &flag.review_address {
+        return review(pool, hash, *minutes, flag).await;
+    }
     let mut attempt = 0;
     loop {
         attempt += 1;
@@ -262,6 +272,45 @@ pub(crate) async fn quarantine(pool: &PgPool, voter: Uuid, flag: &Flag) -> Arena
             other => return other,
         }
     }
+}
+
+/// An address burst: every voter who voted from the address within the window enters the
+/// queue in state `review` (a voter already in it is left as is); no vote changes. One audit
+/// row names the address's hash prefix and the voters added. Returns the voters added.
+async fn review(pool: &PgPool, hash: &str, minutes: u32, flag: &Flag) -> ArenaResult<i64> {
+    let mut tx = pool.begin().await?;
+    let added: Vec<Uuid> = sqlx::query_scalar(
+        "insert into voter_quarantine (voter_id, state, signal, detail)
+         select distinct voter_id, 'review', $3, $4 from vote
+         where client_hash = $1 and created_at > now() - make_interval(mins => $2)
+         on conflict (voter_id) do nothing
+         returning voter_id",
+    )
+    .bind(hash)
+    .bind(minutes as i32)
+    .bind(flag.signal)
+    .bind(&flag.detail)
+    .fetch_all(&mut *tx)
+    .await?;
+    if !added.is_empty() {
+        sqlx::query(
+            "insert into audit_log (actor_id, actor, action, target, before, after)
+             values (null, $1, 'voters.review', $2, null, $3)",
+        )
+        .bind(DETECTOR)
+        .bind(format!(
+            "address:{}",
+            hash.chars().take(12).collect::<String>()
+        ))
+        .bind(json!({ "signal": flag.signal, "detail": flag.detail,
+                      "voters": added.iter().map(Uuid::to_string).collect::<Vec<_>>() }))
+        .execute(&mut *tx)
+        .await?;
+        tracing::warn!(voters = added.len(), signal = flag.signal, detail = %flag.detail,
+                       "voters of one address put up for review");
+    }
+    tx.commit().await?;
+    Ok(added.len() as i64)
 }
 
 async fn quarantine_once(pool: &PgPool, voter: Uuid, flag: &Flag) -> ArenaResult<i64> {

@@ -105,11 +105,14 @@ impl<'a> Folded<'a> {
         let mut spans = Vec::with_capacity(original.len());
         for (start, c) in original.char_indices() {
             let end = start + c.len_utf8();
-            for lower in fold_char(c).to_lowercase() {
-                chars.push(lower);
-                spans.push((start, end));
+            for folded in arena_text::fold_char(fold_char(c)) {
+                for lower in folded.to_lowercase() {
+                    chars.push(lower);
+                    spans.push((start, end));
+                }
             }
         }
+        join_spelled_out(&mut chars, &mut spans);
         Self {
             original,
             chars,
@@ -127,6 +130,55 @@ impl<'a> Folded<'a> {
         self.joined
             .get_or_init(|| self.chars.iter().collect())
             .contains(needle)
+    }
+}
+
+/// Letters spelled out one by one (`G-P-T`, `Q.w.e.n`, `g p t`): at least three single
+/// letters, each separated from the next by one `-`, `.`, `_`, `*` or space, are joined into
+/// one word (`gpt`), so a name cannot hide between separators.
+fn join_spelled_out(chars: &mut Vec<char>, spans: &mut Vec<(usize, usize)>) {
+    let single = |t: &[char], i: usize| {
+        t[i].is_alphabetic()
+            && (i == 0 || !t[i - 1].is_alphanumeric())
+            && t.get(i + 1).is_none_or(|n| !n.is_alphanumeric())
+    };
+    let is_sep = |c: char| matches!(c, '-' | '.' | '_' | '*' | ' ');
+    let mut drop = vec![false; chars.len()];
+    let mut i = 0;
+    while i < chars.len() {
+        if !single(chars, i) {
+            i += 1;
+            continue;
+        }
+        // A run: letter (sep letter)*, the same separator throughout.
+        let mut letters = vec![i];
+        let mut j = i;
+        while j + 2 < chars.len()
+            && is_sep(chars[j + 1])
+            && chars[j + 1] == chars[i + 1]
+            && single(chars, j + 2)
+        {
+            letters.push(j + 2);
+            j += 2;
+        }
+        if letters.len() >= 3 {
+            for w in letters.windows(2) {
+                drop[w[0] + 1] = true;
+            }
+        }
+        i = j + 1;
+    }
+    if drop.iter().any(|d| *d) {
+        let mut k = 0;
+        chars.retain(|_| {
+            k += 1;
+            !drop[k - 1]
+        });
+        let mut k = 0;
+        spans.retain(|_| {
+            k += 1;
+            !drop[k - 1]
+        });
     }
 }
 

@@ -273,3 +273,42 @@ fn table_is_well_formed() {
         );
     }
 }
+
+#[test]
+fn invisible_look_alike_and_spelled_out_names_are_flagged() {
+    // The answer that was counted on the running arena.
+    let answer = "I’m Q\u{200b}wen 2.5, built by Ａlibaba; as G-P-T-4o would say";
+    let found = identity_matches(answer, NONE);
+    assert_eq!(
+        found,
+        ["Q\u{200b}wen 2.5", "G-P-T-4o"],
+        "as written in the answer"
+    );
+    assert_eq!(
+        identity_matches("I was trained by Ａlibaba.", NONE),
+        ["Ａlibaba"],
+        "full width folded, reported as written"
+    );
+    for hidden in [
+        "I am Сlaude.",          // Cyrillic С
+        "I'm Qwеn2.5",           // Cyrillic е
+        "Soy DeepSeek\u{2060}.", // a word joiner after
+        "I am C\u{00ad}laude",   // a soft hyphen inside
+        "I am Ｃｌａｕｄｅ",     // full width
+        "As Q.w.e.n, I think",   // spelled out with dots
+        "I am L a t x a",        // spelled out with spaces
+        "I am Q_w_e_n",
+    ] {
+        assert!(reveals_identity(hidden, NONE), "{hidden:?}");
+    }
+    // What must stay unflagged.
+    for honest in [
+        "a b c d e f",
+        "Vitamins A, B and C",
+        "I-B-M made the PC",
+        "Kaixo! Zer moduz?",
+        "Iñaki eta Ane etxera joan dira.",
+    ] {
+        assert!(!reveals_identity(honest, NONE), "{honest:?}");
+    }
+}

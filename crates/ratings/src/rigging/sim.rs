@@ -4,7 +4,9 @@
 //! fit, refitted every `refit_every` counted votes), with and without the defences.
 //!
 //! - **Honest voters** cast a heavy-tailed number of votes (most a few, some hundreds), each on
-//!   a uniformly drawn pair, with the outcome drawn from the truth (ties `tie_rate·4σ(1−σ)`).
+//!   a uniformly drawn pair, with the outcome drawn from the truth under one of three tie
+//!   models ([`HonestTies`]), so that the detector (which always fits the half-win model's tie
+//!   rate to the counted votes, as the arena does) meets honest data it did not generate.
 //! - **Riggers** (`target`/`anti-target`) skip battles without the target and vote for (or
 //!   against) it, recognising its side with probability `recognition` (otherwise they pick the
 //!   wrong side); `random` riggers vote A or B at random on any battle.
@@ -22,6 +24,20 @@ use rand_distr::{Distribution, Normal};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
+
+/// How honest voters tie (`tie_rate` is the tie probability of an even pair under each).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum HonestTies {
+    /// The detector's own model: `tie_rate·2·min(σ, 1−σ)`, half of it from each side.
+    #[default]
+    Half,
+    /// Davidson's: P(tie) = ν/(e^(d/2) + e^(−d/2) + ν) with `ν = 2·tie_rate/(1 − tie_rate)`.
+    Davidson,
+    /// Ties at `tie_rate` whatever the gap (people who find both answers bad as often for any
+    /// pair), the decisive votes split by σ.
+    Constant,
+}
 
 /// What riggers do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -41,6 +57,9 @@ pub struct RiggingConfig {
     /// Elo points.
     pub strength_sd: f64,
     pub tie_rate: f64,
+    /// The honest voters' tie model.
+    #[serde(default)]
+    pub honest_ties: HonestTies,
     pub honest_voters: usize,
     /// Honest votes before the riggers arrive (the ratings the first scores use).
     pub warmup_votes: u64,
@@ -62,6 +81,7 @@ impl Default for RiggingConfig {
             models: 20,
             strength_sd: 100.0,
             tie_rate: 0.3,
+            honest_ties: HonestTies::Half,
             honest_voters: 2000,
             warmup_votes: 20_000,
             riggers: 20,
@@ -183,17 +203,57 @@ fn fit_votes<'a>(
     )
 }
 
-fn draw_outcome(theta_a: f64, theta_b: f64, tie_rate: f64, rng: &mut impl Rng) -> Outcome {
-    let s = 1.0 / (1.0 + (theta_b - theta_a).exp());
-    let tie = tie_rate * 4.0 * s * (1.0 - s);
+/// One honest outcome of `a` against `b` (strengths in natural units).
+fn draw_outcome(
+    theta_a: f64,
+    theta_b: f64,
+    tie_rate: f64,
+    ties: HonestTies,
+    rng: &mut impl Rng,
+) -> Outcome {
+    let d = theta_a - theta_b;
+    let s = 1.0 / (1.0 + (-d).exp());
+    let (tie, win_a) = match ties {
+        HonestTies::Half => {
+            let tie = tie_rate * 2.0 * s.min(1.0 - s);
+            (tie, s - tie / 2.0)
+        }
+        HonestTies::Davidson => {
+            let nu = 2.0 * tie_rate / (1.0 - tie_rate);
+            let (pa, pb) = ((d / 2.0).exp(), (-d / 2.0).exp());
+            (nu / (pa + pb + nu), pa / (pa + pb + nu))
+        }
+        HonestTies::Constant => (tie_rate, (1.0 - tie_rate) * s),
+    };
     let u: f64 = rng.random();
     if u < tie {
         Outcome::Tie
-    } else if u < tie + (s - tie / 2.0) {
+    } else if u < tie + win_a {
         Outcome::WinA
     } else {
         Outcome::WinB
     }
+}
+
+/// The detector's tie model, as the arena fits it: the half-win tie rate that matches the
+/// ties among the votes the board was fitted on, at the board's ratings.
+fn fitted_prediction<'a>(
+    board: &crate::Leaderboard,
+    models: &[String],
+    votes: impl Iterator<Item = &'a Vote>,
+) -> TiePrediction {
+    let mut pairs: HashMap<(usize, usize), (u64, u64)> = HashMap::new();
+    for v in votes {
+        let e = pairs.entry((v.a, v.b)).or_default();
+        e.0 += 1;
+        e.1 += u64::from(matches!(v.outcome, Outcome::Tie | Outcome::BothBad));
+    }
+    let rating = |m: usize| board.rating(&models[m]).unwrap_or(1000.0);
+    TiePrediction::half_from_ties(
+        pairs
+            .into_iter()
+            .map(|((a, b), (n, t))| (rating(a), rating(b), n, t)),
+    )
 }
 
 fn replicate(config: &RiggingConfig, index: usize) -> Result<RiggingReplicate, RatingError> {
@@ -241,7 +301,13 @@ fn replicate(config: &RiggingConfig, index: usize) -> Result<RiggingReplicate, R
                 voter: usize::MAX,
                 a,
                 b,
-                outcome: draw_outcome(theta[a], theta[b], config.tie_rate, &mut rng),
+                outcome: draw_outcome(
+                    theta[a],
+                    theta[b],
+                    config.tie_rate,
+                    config.honest_ties,
+                    &mut rng,
+                ),
             }
         })
         .collect();
@@ -256,10 +322,8 @@ fn replicate(config: &RiggingConfig, index: usize) -> Result<RiggingReplicate, R
     let mut votes: Vec<Vote> = Vec::with_capacity(slots.len());
     let mut counted: Vec<bool> = Vec::with_capacity(slots.len());
     let mut board = fit_votes(&models, warmup.iter())?;
+    let mut prediction = fitted_prediction(&board, &models, warmup.iter());
     let mut since_fit = 0u64;
-    let prediction = TiePrediction::Half {
-        tie_rate: config.tie_rate,
-    };
     for voter in slots {
         let rigger = voter >= honest;
         let side = |a_wins: bool| if a_wins { Outcome::WinA } else { Outcome::WinB };
@@ -268,7 +332,13 @@ fn replicate(config: &RiggingConfig, index: usize) -> Result<RiggingReplicate, R
             (
                 a,
                 b,
-                draw_outcome(theta[a], theta[b], config.tie_rate, &mut rng),
+                draw_outcome(
+                    theta[a],
+                    theta[b],
+                    config.tie_rate,
+                    config.honest_ties,
+                    &mut rng,
+                ),
             )
         } else if config.strategy == Strategy::Random {
             let (a, b) = pair(&mut rng);
@@ -299,7 +369,7 @@ fn replicate(config: &RiggingConfig, index: usize) -> Result<RiggingReplicate, R
             b,
             outcome,
         };
-        // Score against the latest fit (ties at the traffic's true rate).
+        // Score against the latest fit (its ratings and its fitted tie rate).
         let ra = board.rating(&models[vote.a]).unwrap_or(1000.0);
         let rb = board.rating(&models[vote.b]).unwrap_or(1000.0);
         let p = prediction.probabilities(ra, rb);
@@ -318,12 +388,15 @@ fn replicate(config: &RiggingConfig, index: usize) -> Result<RiggingReplicate, R
         since_fit += 1;
         if since_fit >= config.refit_every {
             since_fit = 0;
-            let live = votes
-                .iter()
-                .zip(&counted)
-                .filter(|(v, c)| **c && !flagged[v.voter])
-                .map(|(v, _)| v);
-            board = fit_votes(&models, warmup.iter().chain(live))?;
+            let live = || {
+                votes
+                    .iter()
+                    .zip(&counted)
+                    .filter(|(v, c)| **c && !flagged[v.voter])
+                    .map(|(v, _)| v)
+            };
+            board = fit_votes(&models, warmup.iter().chain(live()))?;
+            prediction = fitted_prediction(&board, &models, warmup.iter().chain(live()));
         }
     }
     let target_name = &models[target];
@@ -488,5 +561,35 @@ mod tests {
             report.honest_flagged
         );
         assert!(report.heavy_honest_flagged <= 0.1);
+    }
+
+    #[test]
+    fn honest_voters_from_other_tie_models_are_not_flagged_at_a_high_tie_share() {
+        // Small models: "both are bad" is common. The honest voters tie at 0.8 under each of
+        // three tie models; the detector fits its own (half-win) model to what it counts.
+        for honest_ties in [HonestTies::Half, HonestTies::Davidson, HonestTies::Constant] {
+            let config = RiggingConfig {
+                tie_rate: 0.8,
+                strength_sd: 200.0,
+                honest_ties,
+                ..small(Strategy::Target, 15)
+            };
+            let report = simulate_rigging(&config).unwrap();
+            assert!(
+                report.honest_flagged <= 0.01,
+                "{honest_ties:?}: {}",
+                report.honest_flagged
+            );
+            assert!(
+                report.riggers_flagged >= 0.8,
+                "{honest_ties:?}: {}",
+                report.riggers_flagged
+            );
+            assert!(
+                report.shift_cut >= 0.8,
+                "{honest_ties:?}: {}",
+                report.shift_cut
+            );
+        }
     }
 }

@@ -178,6 +178,10 @@ enum Command {
         /// Rigging mode: counted votes per voter per model pair per day.
         #[arg(long, default_value_t = 20, requires = "riggers")]
         cap_per_pair: u64,
+        /// Rigging mode: how honest voters tie (--tie-rate is an even pair's tie
+        /// probability under each); the detector always fits the half-win model.
+        #[arg(long, value_enum, default_value = "half", requires = "riggers")]
+        honest_ties: rigging::HonestTieModel,
     },
     /// Time the fit and the bootstrap on an arena-sized synthetic case
     /// (129 models, 3,460 pairs, 1.67M votes) against the MM baseline.
@@ -329,6 +333,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
             honest_voters,
             alpha,
             cap_per_pair,
+            honest_ties,
         } => {
             if let Some(riggers) = riggers {
                 let defaults = arena_ratings::rigging::sim::RiggingConfig::default();
@@ -343,6 +348,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
                     recognition,
                     alpha,
                     cap_per_pair,
+                    honest_ties: honest_ties.into(),
                     replicates: replicates.unwrap_or(defaults.replicates),
                     seed,
                     ..defaults

@@ -1,7 +1,7 @@
 //! `simulate --riggers R --rig-votes V --strategy S`: the rigging study as a table (or JSON).
 
 use super::Failure;
-use arena_ratings::rigging::sim::{RiggingConfig, Strategy, simulate_rigging};
+use arena_ratings::rigging::sim::{HonestTies, RiggingConfig, Strategy, simulate_rigging};
 use clap::ValueEnum;
 use std::time::Instant;
 
@@ -22,6 +22,23 @@ impl From<RigStrategy> for Strategy {
     }
 }
 
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(super) enum HonestTieModel {
+    Half,
+    Davidson,
+    Constant,
+}
+
+impl From<HonestTieModel> for HonestTies {
+    fn from(t: HonestTieModel) -> Self {
+        match t {
+            HonestTieModel::Half => HonestTies::Half,
+            HonestTieModel::Davidson => HonestTies::Davidson,
+            HonestTieModel::Constant => HonestTies::Constant,
+        }
+    }
+}
+
 pub(super) fn simulate(config: &RiggingConfig, json: bool) -> Result<(), Failure> {
     let start = Instant::now();
     let report = simulate_rigging(config).map_err(|e| Failure::Input(e.to_string()))?;
@@ -34,7 +51,7 @@ pub(super) fn simulate(config: &RiggingConfig, json: bool) -> Result<(), Failure
     let pct = |x: f64| format!("{:.1} %", 100.0 * x);
     println!(
         "rigging: {} riggers × {} votes ({:?}, recognition {}) among {} honest voters, {} models \
-         (true-rating SD {} Elo, tie rate {}), sequential test α = {}, cap {} votes per pair, \
+         (true-rating SD {} Elo, honest ties {:?} at rate {}), sequential test α = {}, cap {} votes per pair, \
          {} replicates, {:.1} s",
         config.riggers,
         config.rig_votes,
@@ -43,6 +60,7 @@ pub(super) fn simulate(config: &RiggingConfig, json: bool) -> Result<(), Failure
         config.honest_voters,
         config.models,
         config.strength_sd,
+        config.honest_ties,
         config.tie_rate,
         config.alpha,
         config.cap_per_pair,
