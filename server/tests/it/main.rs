@@ -7,6 +7,7 @@ mod common;
 mod abuse;
 mod accounts;
 mod api;
+mod audit;
 mod bounds;
 mod campaigns;
 mod console;

@@ -116,9 +116,32 @@ impl Admin {
         input: &ModerationInput,
         action: &str,
         target: String,
+        closes_battle: Option<Uuid>,
     ) -> ArenaResult<ModerationOutcome> {
         let reason = input.reason().map_err(field)?;
         let mut tx = self.arena.admin_pool.begin().await?;
+        if let Some(battle) = closes_battle {
+            // The battle's flags close in the same transaction, under the same audit row.
+            let updated =
+                sqlx::query("update battle set reviewed_at = now(), review = $2 where id = $1")
+                    .bind(battle)
+                    .bind(reason)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+            if updated == 0 {
+                return Err(ArenaError::NotFound { what: "battle" });
+            }
+        }
+        // The "before" is read, under the rows' locks, not inferred from the request.
+        let (votes, already_voided, reasons): (i64, i64, Option<Vec<String>>) = sqlx::query_as(
+            "select count(*), count(*) filter (where voided),
+                    array_agg(distinct void_reason) filter (where void_reason is not null)
+             from (select voided, void_reason from vote where id = any($1) for update) v",
+        )
+        .bind(&ids)
+        .fetch_one(&mut *tx)
+        .await?;
         let changed =
             counts::set_voided(&mut tx, &ids, voided, reason, Some(self.actor.user_id)).await?;
         audit(
@@ -126,8 +149,12 @@ impl Admin {
             &self.actor,
             action,
             &target,
-            Some(json!({ "voided": !voided })),
-            Some(json!({ "voided": voided, "reason": reason, "votes_changed": changed })),
+            Some(json!({ "votes": votes, "voided": already_voided,
+                         "void_reasons": reasons.unwrap_or_default() })),
+            Some(
+                json!({ "voided": voided, "reason": reason, "votes_changed": changed,
+                         "battle_reviewed": closes_battle.is_some() }),
+            ),
         )
         .await?;
         tx.commit().await?;
@@ -157,6 +184,7 @@ impl Admin {
             input,
             action,
             format!("vote:{vote_id}"),
+            None,
         )
         .await
     }
@@ -182,11 +210,12 @@ impl Admin {
         } else {
             "voter.unvoid_votes"
         };
-        self.set_voided(ids, voided, input, action, format!("voter:{voter}"))
+        self.set_voided(ids, voided, input, action, format!("voter:{voter}"), None)
             .await
     }
 
-    /// Voids every vote of a battle (the flagged queue's one-click action) and closes its flags.
+    /// Voids every vote of a battle (the flagged queue's one-click action) and closes its flags,
+    /// in one transaction with one audit row.
     pub async fn void_battle(
         &self,
         battle: &str,
@@ -197,17 +226,15 @@ impl Admin {
             .bind(battle)
             .fetch_all(&self.arena.admin_pool)
             .await?;
-        let outcome = self
-            .set_voided(
-                ids,
-                true,
-                input,
-                "battle.void_votes",
-                format!("battle:{battle}"),
-            )
-            .await?;
-        self.review_battle(&battle.to_string(), input).await?;
-        Ok(outcome)
+        self.set_voided(
+            ids,
+            true,
+            input,
+            "battle.void_votes",
+            format!("battle:{battle}"),
+            Some(battle),
+        )
+        .await
     }
 
     /// Closes a battle's flags (dismissed, or acted on) with a note.
