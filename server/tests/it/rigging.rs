@@ -89,7 +89,7 @@ async fn a_planted_rigger_is_quarantined_and_clearing_brings_its_votes_back() {
         .count("select max(id) from rating_run where refresh and vote_count = 5")
         .await;
 
-    // Hand-checked: equal ratings, σ = ½, P(tie) = τ·4σ(1−σ) = 0.2, P(a wins) = ½ − 0.1.
+    // Hand-checked: equal ratings, σ = ½, P(tie) = τ·2·min(σ, 1−σ) = 0.2, P(a wins) = ½ − 0.1.
     let (id, _) = battle(&app, &honest, 10).await;
     assert_eq!(app.vote(&honest, &id, "tie", None).await.0, 200);
     let (_, honest_id, surprise, scored_by) = last_vote(&app).await;
@@ -457,4 +457,101 @@ async fn the_cap_holds_under_concurrency_and_per_account() {
         app.count("select count(*) from vote where counted").await,
         20
     );
+}
+
+#[tokio::test]
+async fn one_person_in_many_browsers_is_one_voter_for_the_sequential_test() {
+    let app = two_models(100).await;
+    // The same honest baseline as the planted rigger's: equal ratings, tie rate 1/5.
+    let honest = app.client();
+    for (i, pick) in ["alpha", "beta", "alpha", "beta", "tie"].iter().enumerate() {
+        let (id, alpha_side) = battle(&app, &honest, i).await;
+        let winner = match *pick {
+            "alpha" => alpha_side,
+            "beta" => other(alpha_side),
+            _ => "tie",
+        };
+        assert_eq!(app.vote(&honest, &id, winner, None).await.0, 200);
+    }
+    app.arena
+        .refresh_leaderboard(app.arena.instance, Duration::from_secs(30))
+        .await
+        .unwrap();
+    app.arena.reload_predictor();
+    // One account, four browsers (four voters), five votes for alpha from each: no browser
+    // alone has the ~11 votes the test needs, the person has 20.
+    app.arena
+        .accounts
+        .create_admin("fan", PASSWORD)
+        .await
+        .unwrap();
+    sqlx::query("update app_user set role = 'volunteer' where username = 'fan'")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let mut browsers = Vec::new();
+    for _ in 0..4 {
+        let browser = app.client();
+        let r = browser
+            .post(format!("{}/api/v1/account/signin", app.url))
+            .json(&json!({"username": "fan", "password": PASSWORD}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        browsers.push(browser);
+    }
+    let mut i = 100;
+    for _round in 0..5 {
+        for browser in &browsers {
+            let (id, alpha_side) = battle(&app, browser, i).await;
+            i += 1;
+            assert_eq!(app.vote(browser, &id, alpha_side, None).await.0, 200);
+        }
+    }
+    assert_eq!(
+        app.count(
+            "select count(distinct v.voter_id) from vote v join voter r on r.id = v.voter_id
+             where r.user_id is not null"
+        )
+        .await,
+        4,
+        "four browsers, four voters"
+    );
+    // One queue row for the person, and every browser's votes out of the counts.
+    assert_eq!(
+        app.count("select count(*) from voter_quarantine where state = 'quarantined'")
+            .await,
+        1
+    );
+    assert_eq!(
+        app.count(
+            "select count(*) from vote v join voter r on r.id = v.voter_id
+             where r.user_id is not null and v.voided and v.void_reason = 'quarantine'"
+        )
+        .await,
+        20
+    );
+    assert_eq!(counted_in_counts(&app).await, 5);
+    assert_eq!(
+        app.count("select count(*) from voter_evidence").await,
+        1,
+        "one evidence row for the person"
+    );
+    // Clearing the person brings all four browsers' votes back.
+    let person: uuid::Uuid = sqlx::query_scalar("select voter_id from voter_quarantine")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    let admin = signed_in_as(&app, "moderator", "admin").await;
+    let r = admin
+        .post(format!("{}/api/v1/admin/voters/{person}/clear", app.url))
+        .json(&json!({"reason": "a real fan of alpha"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(body["votes_changed"], 20);
+    assert_eq!(counted_in_counts(&app).await, 25);
 }

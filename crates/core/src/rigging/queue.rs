@@ -1,6 +1,7 @@
 //! The quarantine queue for admins: list, confirm, clear (audited).
 
 use super::QUARANTINE_REASON;
+use super::vote::PERSON_VOTERS;
 use crate::admin::Admin;
 use crate::error::{ArenaError, ArenaResult};
 use arena_domain::admin::{ModerationInput, ModerationOutcome, QuarantinedVoter};
@@ -23,8 +24,12 @@ impl Admin {
     pub async fn quarantine_queue(&self, limit: i64) -> ArenaResult<Vec<QuarantinedVoter>> {
         let rows: Vec<QueueRow> = sqlx::query_as(
             "select q.voter_id, q.state, q.signal, q.detail, q.log_e_value, q.flagged_at,
-                    (select count(*) from vote v where v.voter_id = q.voter_id and v.voided
-                       and v.void_reason = 'quarantine') as votes_held
+                    (select count(*) from vote v
+                     where v.voter_id in (select q.voter_id union
+                                          select o.id from voter me join voter o
+                                            on o.user_id = me.user_id
+                                          where me.id = q.voter_id)
+                       and v.voided and v.void_reason = 'quarantine') as votes_held
              from voter_quarantine q
              order by q.state not in ('review', 'quarantined'), q.flagged_at desc limit $1",
         )
@@ -80,9 +85,10 @@ impl Admin {
         .execute(&mut *tx)
         .await?;
         let changed = if confirm {
-            let ids: Vec<i64> = sqlx::query_scalar(
-                "select id from vote where voter_id = $1 and counted and not voided order by id",
-            )
+            let ids: Vec<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+                "select id from vote where voter_id in {PERSON_VOTERS} and counted and not voided
+                 order by id"
+            )))
             .bind(voter)
             .fetch_all(&mut *tx)
             .await?;
@@ -95,9 +101,10 @@ impl Admin {
             )
             .await?
         } else {
-            let ids: Vec<i64> = sqlx::query_scalar(
-                "select id from vote where voter_id = $1 and voided and void_reason = $2",
-            )
+            let ids: Vec<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+                "select id from vote where voter_id in {PERSON_VOTERS} and voided
+                   and void_reason = $2"
+            )))
             .bind(voter)
             .bind(QUARANTINE_REASON)
             .fetch_all(&mut *tx)

@@ -9,6 +9,16 @@ use serde_json::json;
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
+/// The voters of `$1`'s person: every voter of its account when it is signed in, else just
+/// itself. The cap, the evidence, the signals and the quarantine all count per person.
+pub(crate) const PERSON_VOTERS: &str = "(select $1::uuid union
+     select o.id from voter me join voter o on o.user_id = me.user_id where me.id = $1)";
+
+/// The voter that stands for `$1`'s person in the evidence and the queue: the account's first
+/// voter when signed in, else itself.
+const PERSON: &str = "coalesce((select o.id from voter me join voter o on o.user_id = me.user_id
+                                where me.id = $1 order by o.id limit 1), $1::uuid)";
+
 /// Whether this voter may still count a vote on the pair `(a, b)` today. A signed-in voter
 /// counts with every other browser of its account (the cap is per person where the arena knows
 /// the person). Concurrent votes of one voter (or account) on one pair wait for each other on a
@@ -77,17 +87,18 @@ pub(crate) struct Flag {
     pub review_address: Option<(String, u32)>,
 }
 
-/// Whether the voter is held (quarantined or confirmed); locks the voter's queue row.
+/// Whether the voter's person is held (any of its voters quarantined or confirmed); locks
+/// their queue rows.
 pub(crate) async fn is_held(conn: &mut PgConnection, voter: Uuid) -> ArenaResult<bool> {
-    let state: Option<String> =
-        sqlx::query_scalar("select state from voter_quarantine where voter_id = $1 for update")
-            .bind(voter)
-            .fetch_optional(conn)
-            .await?;
-    Ok(matches!(
-        state.as_deref(),
-        Some("quarantined" | "confirmed")
-    ))
+    let states: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "select state from voter_quarantine where voter_id in {PERSON_VOTERS} for update"
+    )))
+    .bind(voter)
+    .fetch_all(conn)
+    .await?;
+    Ok(states
+        .iter()
+        .any(|s| matches!(s.as_str(), "quarantined" | "confirmed")))
 }
 
 /// After a counted vote of a voter not held is stored and counted (in its transaction):
@@ -119,10 +130,10 @@ async fn script_signals(
     settings: &RiggingSettings,
     vote: &CountedVote<'_>,
 ) -> ArenaResult<Option<Flag>> {
-    let (fast, total): (i64, i64) = sqlx::query_as(
+    let (fast, total): (i64, i64) = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "select count(*) filter (where read_ms < $2), count(*)
-         from vote where voter_id = $1 and counted",
-    )
+         from vote where voter_id in {PERSON_VOTERS} and counted"
+    )))
     .bind(vote.voter)
     .bind(settings.fast_vote_ms as i32)
     .fetch_one(&mut *conn)
@@ -140,13 +151,13 @@ async fn script_signals(
         }));
     }
     if settings.repeated_prompts > 0 {
-        let same: i64 = sqlx::query_scalar(
+        let same: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
             "select count(*) from vote v
              join battle_turn t on t.battle_id = v.battle_id and t.turn_index = 0
-             where v.voter_id = $1 and v.counted
+             where v.voter_id in {PERSON_VOTERS} and v.counted
                and lower(btrim(t.prompt)) = (select lower(btrim(prompt)) from battle_turn
-                                             where battle_id = $2 and turn_index = 0)",
-        )
+                                             where battle_id = $2 and turn_index = 0)"
+        )))
         .bind(vote.voter)
         .bind(vote.battle_id)
         .fetch_one(&mut *conn)
@@ -207,9 +218,14 @@ async fn sequential_test(
         .bind(predictor.run_id)
         .execute(&mut *conn)
         .await?;
+    // One person's evidence, whichever of its browsers votes (the row lock orders them).
+    let person: Uuid = sqlx::query_scalar(sqlx::AssertSqlSafe(format!("select {PERSON}")))
+        .bind(vote.voter)
+        .fetch_one(&mut *conn)
+        .await?;
     let stored: Option<serde_json::Value> =
         sqlx::query_scalar("select evidence from voter_evidence where voter_id = $1 for update")
-            .bind(vote.voter)
+            .bind(person)
             .fetch_optional(&mut *conn)
             .await?;
     let mut evidence: VoterEvidence = match stored {
@@ -235,7 +251,7 @@ async fn sequential_test(
          on conflict (voter_id) do update set evidence = excluded.evidence,
              log_e_value = excluded.log_e_value, votes = excluded.votes, updated_at = now()",
     )
-    .bind(vote.voter)
+    .bind(person)
     .bind(serde_json::to_value(&evidence).map_err(|e| ArenaError::Internal(e.to_string()))?)
     .bind(log_e)
     .bind(evidence.votes as i64)
@@ -315,13 +331,24 @@ async fn review(pool: &PgPool, hash: &str, minutes: u32, flag: &Flag) -> ArenaRe
 
 async fn quarantine_once(pool: &PgPool, voter: Uuid, flag: &Flag) -> ArenaResult<i64> {
     let mut tx = pool.begin().await?;
+    // The person is quarantined: one queue row (its first voter), every browser's votes.
+    let voters: Vec<Uuid> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "select * from {PERSON_VOTERS} v"
+    )))
+    .bind(voter)
+    .fetch_all(&mut *tx)
+    .await?;
+    let voter: Uuid = sqlx::query_scalar(sqlx::AssertSqlSafe(format!("select {PERSON}")))
+        .bind(voter)
+        .fetch_one(&mut *tx)
+        .await?;
     let newly: Option<Uuid> = sqlx::query_scalar(
         "insert into voter_quarantine (voter_id, state, signal, detail, log_e_value)
          values ($1, 'quarantined', $2, $3, $4)
          on conflict (voter_id) do update set state = 'quarantined', signal = excluded.signal,
              detail = excluded.detail, log_e_value = excluded.log_e_value,
              flagged_at = now(), decided_by = null, decided_at = null
-         where voter_quarantine.state = 'cleared'
+         where voter_quarantine.state in ('cleared', 'review')
          returning voter_id",
     )
     .bind(voter)
@@ -340,9 +367,9 @@ async fn quarantine_once(pool: &PgPool, voter: Uuid, flag: &Flag) -> ArenaResult
         return Ok(0);
     }
     let ids: Vec<i64> = sqlx::query_scalar(
-        "select id from vote where voter_id = $1 and counted and not voided order by id",
+        "select id from vote where voter_id = any($1) and counted and not voided order by id",
     )
-    .bind(voter)
+    .bind(&voters)
     .fetch_all(&mut *tx)
     .await?;
     let changed =
@@ -356,7 +383,8 @@ async fn quarantine_once(pool: &PgPool, voter: Uuid, flag: &Flag) -> ArenaResult
         .bind(DETECTOR)
         .bind(format!("voter:{voter}"))
         .bind(json!({ "signal": flag.signal, "detail": flag.detail,
-                      "log_e_value": flag.log_e, "votes_voided": changed }))
+                      "log_e_value": flag.log_e, "votes_voided": changed,
+                      "voters": voters.iter().map(Uuid::to_string).collect::<Vec<_>>() }))
         .execute(&mut *tx)
         .await?;
         tracing::warn!(%voter, signal = flag.signal, detail = %flag.detail, votes = changed,
