@@ -6,6 +6,7 @@ mod common;
 
 mod abuse;
 mod accounts;
+mod active;
 mod api;
 mod audit;
 mod bounds;
