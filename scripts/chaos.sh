@@ -8,9 +8,14 @@
 #     mid-stream, one sends garbage, one is slow, one floods 50 MB for max_tokens = 64;
 #   - and 20 research downloads read at 2 KiB/s (the export caps refuse most; the admitted ones
 #     are cut by the reader floor), beside the vote load.
-# Then the audit: acknowledged votes, votes found, lost, duplicated, counts against votes, and
-# recovery times. Goal: 0 lost, 0 duplicated, counts equal to the votes (the script fails
-# otherwise). CHAOS_QUICK=1: a short version on the debug build (CI runs it).
+# Each kill waits until its process is generating an answer (a real process killed
+# mid-generation; the survivor must fail those turns). The volunteers ask distinct questions,
+# read for a moment before voting, and vote as a Bradley–Terry truth over the models says, so
+# no honest volunteer should be quarantined and nearly every vote should count.
+# Then the audit: acknowledged votes, votes found, lost, duplicated, counted, capped, voided,
+# quarantined voters, counts against votes, and recovery times. Goal: 0 lost, 0 duplicated,
+# counts equal to the votes, ≥ 90 % of acknowledged votes counted, no voter quarantined (the
+# script fails otherwise). CHAOS_QUICK=1: a short version on the debug build (CI runs it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/db.sh
@@ -107,16 +112,25 @@ TOML
 } > "$out/config.toml"
 
 # --- Two server processes ------------------------------------------------------------------------
-declare -a server_port server_pid
+declare -a server_port server_pid server_instance
 start_server() {
   local i=$1
   ARENA_CONFIG="$out/config.toml" RUST_LOG=warn ARENA__SERVER__LISTEN="127.0.0.1:${server_port[$i]}" \
     "$bin/server" >> "$out/server-$i.log" 2>&1 &
   server_pid[$i]=$!
 }
-for i in 0 1; do server_port[$i]=$(free_port); start_server "$i"; done
+# The process's instance id (its turns' owner): the newest registered once it is ready (the
+# processes start one at a time).
+note_instance() {
+  server_instance[$1]=$(psql "$DATABASE_URL" -Atc "select id from server_instance order by started_at desc limit 1")
+}
+for i in 0 1; do
+  server_port[$i]=$(free_port)
+  start_server "$i"
+  wait_ready "http://127.0.0.1:${server_port[$i]}"
+  note_instance "$i"
+done
 urls="http://127.0.0.1:${server_port[0]},http://127.0.0.1:${server_port[1]}"
-wait_ready "http://127.0.0.1:${server_port[0]}" "http://127.0.0.1:${server_port[1]}"
 
 # --- The load, and the blows ---------------------------------------------------------------------
 seconds=$(( (kills + restarts) * (pause + 3) + 10 ))
@@ -139,12 +153,22 @@ events=()
 for n in $(seq 1 "$kills"); do
   sleep "$(( RANDOM % pause + 1 )).$(( RANDOM % 10 ))"
   i=$(( RANDOM % 2 ))
+  # Mid-generation: wait (at most 5 s) until the process is generating an answer.
+  inflight=0
+  for _ in $(seq 1 100); do
+    inflight=$(psql "$DATABASE_URL" -Atc "select count(*) from battle_turn
+      where status = 'generating' and owner = '${server_instance[$i]}'" 2>/dev/null || echo 0)
+    [ "${inflight:-0}" -gt 0 ] && break
+    sleep 0.05
+  done
   kill -9 "${server_pid[$i]}"
   wait "${server_pid[$i]}" 2>/dev/null || true
   t0=$(now_ms)
   start_server "$i"
   wait_ready "http://127.0.0.1:${server_port[$i]}"
-  events+=("| kill -9 server $i ($n) | $(( $(now_ms) - t0 )) ms until it serves again |")
+  note_instance "$i"
+  killed_midway=$(( ${killed_midway:-0} + (inflight > 0 ? 1 : 0) ))
+  events+=("| kill -9 server $i ($n), $inflight turns generating | $(( $(now_ms) - t0 )) ms until it serves again |")
 done
 for n in $(seq 1 "$restarts"); do
   sleep "$(( RANDOM % pause + 1 )).$(( RANDOM % 10 ))"
@@ -156,6 +180,19 @@ for n in $(seq 1 "$restarts"); do
 done
 status=0
 wait "$load" || status=$?
+if [ "${killed_midway:-0}" -lt 1 ]; then
+  echo "[chaos] no kill landed while its process was generating" >&2
+  status=1
+fi
+# The killed processes' generations were failed by the survivor (none left generating).
+orphans=$(psql "$DATABASE_URL" -Atc "select count(*) from battle_turn t
+  where t.status = 'generating' and not exists (
+    select 1 from server_instance s where s.id = t.owner and s.heartbeat_at > now() - interval '10 seconds')")
+events+=("| turns of killed processes left generating | $orphans |")
+if [ "$orphans" -gt 0 ]; then
+  echo "[chaos] $orphans turns of killed processes were never failed" >&2
+  status=1
+fi
 for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
 exports_refused=$(grep -c '^429' "$out/exports.log" || true)
 exports_admitted=$(grep -c '^200' "$out/exports.log" || true)

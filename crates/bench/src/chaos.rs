@@ -4,9 +4,17 @@
 //! written to a ledger. At the end the ledger is checked against the database: every
 //! acknowledged vote present with its choice, none twice, and the pair counts equal to the
 //! counted votes.
+//!
+//! The volunteers behave like people, so that the rigging defences leave them alone and the
+//! audit covers the counts: each question is new, each vote comes after a moment of reading,
+//! and the choice follows a Bradley–Terry truth over the models (strengths 60 Elo apart, 20 %
+//! ties; the harness reads the battle's models from the database, as a person
+//! recognises nothing). The audit requires ≥ 90 % of acknowledged votes counted and no
+//! volunteer quarantined.
 
-use crate::client::{Error, Voter, WINNERS, http_client};
+use crate::client::{Error, Voter, http_client};
 use clap::Args;
+use rand::{Rng, SeedableRng};
 use sqlx::Row;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -61,10 +69,16 @@ pub async fn run(args: ChaosArgs) -> Result<(), Error> {
     let deadline = Instant::now() + Duration::from_secs(args.seconds);
     let tally = Arc::new(Tally::default());
     let http = http_client();
+    // Connects lazily: the database restarts under the load.
+    let db = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(4)
+        .acquire_timeout(Duration::from_secs(2))
+        .connect_lazy(&args.database_url)?;
     let tasks: Vec<_> = (0..args.voters)
         .map(|i| {
             let (http, urls, tally) = (http.clone(), args.urls.clone(), Arc::clone(&tally));
-            tokio::spawn(async move { volunteer(i, http, urls, tally, deadline).await })
+            let db = db.clone();
+            tokio::spawn(async move { volunteer(i, http, urls, tally, db, deadline).await })
         })
         .collect();
     let mut acks = Vec::new();
@@ -74,14 +88,58 @@ pub async fn run(args: ChaosArgs) -> Result<(), Error> {
     audit(&args, &tally, &acks).await
 }
 
+/// A model's true strength (natural units): 60 Elo per step, the steps in the order of the
+/// word that tells the chaos models apart (flood, garbage, hang, reset, slow).
+fn strength(key: &str) -> f64 {
+    let step = ["flood", "garbage", "hang", "reset", "slow"]
+        .iter()
+        .position(|w| key.contains(w))
+        .unwrap_or(0) as f64;
+    step * 60.0 / (400.0 / std::f64::consts::LN_10)
+}
+
+/// The honest choice between the battle's two models (20 % ties, else Bradley–Terry).
+fn choose(model_a: &str, model_b: &str, rng: &mut impl Rng) -> &'static str {
+    if rng.random::<f64>() < 0.2 {
+        return "tie";
+    }
+    let p_a = 1.0 / (1.0 + (strength(model_b) - strength(model_a)).exp());
+    if rng.random::<f64>() < p_a {
+        "model_a"
+    } else {
+        "model_b"
+    }
+}
+
+/// The battle's two model keys, asked of the database until it answers (it restarts).
+async fn models_of(db: &sqlx::PgPool, battle: &str, deadline: Instant) -> Option<(String, String)> {
+    let id: uuid::Uuid = battle.parse().ok()?;
+    while Instant::now() < deadline + Duration::from_secs(30) {
+        let row = sqlx::query_as::<_, (String, String)>(
+            "select ma.key, mb.key from battle b join model ma on ma.id = b.model_a_id
+             join model mb on mb.id = b.model_b_id where b.id = $1",
+        )
+        .bind(id)
+        .fetch_optional(db)
+        .await;
+        match row {
+            Ok(found) => return found,
+            Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+        }
+    }
+    None
+}
+
 /// Votes until the deadline; the acknowledged votes.
 async fn volunteer(
     index: usize,
     http: reqwest::Client,
     urls: Vec<String>,
     tally: Arc<Tally>,
+    db: sqlx::PgPool,
     deadline: Instant,
 ) -> Vec<Ack> {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(index as u64);
     let mut voter = Voter::new(http);
     let mut server = index % urls.len();
     let mut acks = Vec::new();
@@ -91,7 +149,10 @@ async fn volunteer(
         // Start a battle, on whichever process answers.
         let battle = loop {
             match voter
-                .create_battle(&urls[server], "Tell me about foxes.")
+                .create_battle(
+                    &urls[server],
+                    &format!("Volunteer {index}, question {n}: what do foxes eat in winter {n}?"),
+                )
                 .await
             {
                 Ok(battle) => break Some(battle),
@@ -120,8 +181,13 @@ async fn volunteer(
             tally.battles_failed.fetch_add(1, Ordering::Relaxed);
             continue;
         }
+        // Read for a moment (a person is not a script), then vote as the truth says.
+        let Some((model_a, model_b)) = models_of(&db, &battle, deadline).await else {
+            continue;
+        };
+        let winner = choose(&model_a, &model_b, &mut rng);
+        tokio::time::sleep(Duration::from_millis(rng.random_range(400..900))).await;
         // Vote, retrying with the same key until the arena answers for certain.
-        let winner = WINNERS[(index + n) % WINNERS.len()];
         let key = uuid::Uuid::new_v4().to_string();
         for attempt in 0.. {
             match voter.vote(&urls[server], &battle, winner, &key).await {
@@ -211,6 +277,20 @@ async fn audit(args: &ChaosArgs, tally: &Tally, acks: &[Ack]) -> Result<(), Erro
     )
     .fetch_one(&pool)
     .await?;
+    // What became of the acknowledged votes, and whether the defences held anyone.
+    let (counted, capped, voided): (i64, i64, i64) = sqlx::query_as(
+        "select count(*) filter (where counted and not voided), count(*) filter (where capped),
+                count(*) filter (where voided)
+         from vote where battle_id = any($1)",
+    )
+    .bind(&battles)
+    .fetch_one(&pool)
+    .await?;
+    let quarantined: i64 = sqlx::query_scalar(
+        "select count(*) from voter_quarantine where state in ('quarantined', 'confirmed')",
+    )
+    .fetch_one(&pool)
+    .await?;
     let get = |a: &AtomicUsize| a.load(Ordering::Relaxed);
     println!("\n### Votes under chaos\n");
     println!(
@@ -236,6 +316,12 @@ async fn audit(args: &ChaosArgs, tally: &Tally, acks: &[Ack]) -> Result<(), Erro
     for refusal in tally.refusals.lock().expect("refusals").iter().take(5) {
         println!("refused: {refusal}");
     }
+    let share = counted as f64 / acks.len().max(1) as f64;
+    println!(
+        "\nof the acknowledged votes: {counted} counted ({:.1} %), {capped} capped, {voided} voided; \
+         {quarantined} volunteers quarantined",
+        100.0 * share
+    );
     if acks.is_empty() {
         return Err("no vote was acknowledged: the load did not run".into());
     }
@@ -247,8 +333,18 @@ async fn audit(args: &ChaosArgs, tally: &Tally, acks: &[Ack]) -> Result<(), Erro
         )
         .into());
     }
+    if share < 0.9 || quarantined > 0 {
+        return Err(format!(
+            "honest volunteers lost their say: {:.1} % of acknowledged votes counted (goal ≥ 90 %), \
+             {quarantined} volunteers quarantined (goal 0)",
+            100.0 * share
+        )
+        .into());
+    }
     println!(
-        "\nOK: every acknowledged vote is stored once, with its choice; the counts equal the votes."
+        "\nOK: every acknowledged vote is stored once, with its choice; the counts equal the votes; \
+         {:.1} % of them count.",
+        100.0 * share
     );
     Ok(())
 }

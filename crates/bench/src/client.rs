@@ -193,5 +193,3 @@ pub fn rss_mib(pid: u32) -> Option<f64> {
         .ok()?;
     Some(kb / 1024.0)
 }
-
-pub const WINNERS: [&str; 4] = ["model_a", "model_b", "tie", "both_bad"];

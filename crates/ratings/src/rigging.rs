@@ -96,6 +96,23 @@ impl TiePrediction {
         }
     }
 
+    /// The outcome probabilities when the ratings are estimates: the difference's standard
+    /// error `se_diff` (Elo) shrinks it towards an even pair by the probit approximation of
+    /// the logistic-normal integral, `d / √(1 + π·var/8)`. Early in an arena, ratings fitted
+    /// from a handful of votes are far apart by chance; scoring honest votes against them as if
+    /// they were the truth flagged honest voters within 15 votes. The result is still a
+    /// distribution (the same model at a smaller gap).
+    pub fn probabilities_uncertain(
+        &self,
+        rating_a: f64,
+        rating_b: f64,
+        se_diff: f64,
+    ) -> OutcomeProbabilities {
+        let var = (se_diff.max(0.0) / crate::ELO_PER_NATURAL_UNIT).powi(2);
+        let gap = (rating_a - rating_b) / (1.0 + std::f64::consts::PI * var / 8.0).sqrt();
+        self.probabilities(gap, 0.0)
+    }
+
     /// The half-win model's tie rate that matches the observed ties: `ties / Σ 2·min(σ, 1−σ)`
     /// over the votes (`pairs`: rating of a, rating of b, votes, ties of either kind), at most
     /// 0.99.
@@ -381,6 +398,22 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn uncertain_ratings_predict_closer_outcomes() {
+        let half = TiePrediction::Half { tie_rate: 0.2 };
+        let sure = half.probabilities_uncertain(1200.0, 1000.0, 0.0);
+        assert_eq!(sure, half.probabilities(1200.0, 1000.0));
+        let unsure = half.probabilities_uncertain(1200.0, 1000.0, 300.0);
+        assert!(
+            unsure.win_b > sure.win_b && unsure.win_a < sure.win_a,
+            "{unsure:?}"
+        );
+        assert!((unsure.win_a + unsure.win_b + unsure.tie - 1.0).abs() < 1e-12);
+        // Hopelessly uncertain: nearly an even pair.
+        let blind = half.probabilities_uncertain(1200.0, 1000.0, 1e5);
+        assert!((blind.win_a - blind.win_b).abs() < 1e-2, "{blind:?}");
     }
 
     #[test]

@@ -34,6 +34,8 @@ use uuid::Uuid;
 
 /// The void reason of quarantined votes (only these come back when the voter is cleared).
 pub const QUARANTINE_REASON: &str = "quarantine";
+/// The standard error (Elo) of a rating the run gives no interval for.
+const UNKNOWN_SE: f64 = 1000.0;
 /// The audit log's actor for the detector's own actions.
 const DETECTOR: &str = "rigging-detector";
 
@@ -89,7 +91,8 @@ impl Default for RiggingSettings {
 #[derive(Debug)]
 pub struct Predictor {
     pub run_id: i64,
-    ratings: HashMap<Uuid, f64>,
+    /// (rating, standard error) in Elo, by model.
+    ratings: HashMap<Uuid, (f64, f64)>,
     /// Model keys (the evidence and the queue name models by key).
     keys: HashMap<Uuid, String>,
     prediction: TiePrediction,
@@ -98,10 +101,14 @@ pub struct Predictor {
 
 impl Predictor {
     /// The predicted outcome of `a` against `b` (None: a model is unrated in the run).
+    /// The ratings are estimates: the prediction integrates over their standard errors (a
+    /// model with few votes predicts close outcomes, so no honest vote on it is surprising).
     pub fn probabilities(&self, a: Uuid, b: Uuid) -> Option<OutcomeProbabilities> {
+        let (ra, sa) = *self.ratings.get(&a)?;
+        let (rb, sb) = *self.ratings.get(&b)?;
         Some(
             self.prediction
-                .probabilities(*self.ratings.get(&a)?, *self.ratings.get(&b)?),
+                .probabilities_uncertain(ra, rb, (sa * sa + sb * sb).sqrt()),
         )
     }
 }
@@ -162,10 +169,22 @@ async fn load(pool: &PgPool, catalog: &Catalog) -> ArenaResult<Option<Predictor>
     let view: arena_domain::api::LeaderboardView = serde_json::from_value(result)
         .map_err(|e| ArenaError::Internal(format!("stored run {run_id}: {e}")))?;
     let ids: HashMap<String, Uuid> = catalog.all().into_iter().map(|m| (m.key, m.id)).collect();
-    let ratings: HashMap<Uuid, f64> = view
+    // The standard error from the 95 % interval (the credible one for a provisional model);
+    // a model with neither is scored as hopelessly uncertain.
+    let ratings: HashMap<Uuid, (f64, f64)> = view
         .entries
         .iter()
-        .filter_map(|e| Some((*ids.get(&e.model)?, e.rating?)))
+        .filter_map(|e| {
+            let rating = e.rating?;
+            let se = match (e.ci_lower, e.ci_upper, e.credible_lower, e.credible_upper) {
+                (Some(lo), Some(hi), ..) | (.., Some(lo), Some(hi)) => (hi - lo) / (2.0 * 1.96),
+                _ => UNKNOWN_SE,
+            };
+            Some((
+                *ids.get(&e.model)?,
+                (rating, if se.is_finite() { se } else { UNKNOWN_SE }),
+            ))
+        })
         .collect();
     let prediction = match view.tie_parameter {
         Some(nu) => TiePrediction::Davidson { nu },
@@ -179,8 +198,8 @@ async fn load(pool: &PgPool, catalog: &Catalog) -> ArenaResult<Option<Predictor>
             .await?;
             TiePrediction::half_from_ties(pairs.into_iter().filter_map(|(a, b, n, t)| {
                 Some((
-                    *ratings.get(&a)?,
-                    *ratings.get(&b)?,
+                    ratings.get(&a)?.0,
+                    ratings.get(&b)?.0,
                     u64::try_from(n).ok()?,
                     u64::try_from(t).ok()?,
                 ))
