@@ -40,22 +40,20 @@ pub(crate) fn status_text(status: CampaignStatus) -> &'static str {
 #[component]
 pub(crate) fn CampaignHeader(campaign: Campaign) -> impl IntoView {
     let lang = crate::i18n::lang();
-    let dates = lang
-        .text(Key::CampaignDates)
-        .replace(
-            "{from}",
-            &campaign.starts_at.as_ref().map_or_else(
-                || lang.text(Key::CampaignAlways).to_owned(),
-                |_| when(&campaign.starts_at),
-            ),
-        )
-        .replace(
-            "{to}",
-            &campaign.ends_at.as_ref().map_or_else(
-                || lang.text(Key::CampaignNever).to_owned(),
-                |_| when(&campaign.ends_at),
-            ),
-        );
+    let from = campaign.starts_at.as_ref().map_or_else(
+        || lang.text(Key::CampaignAlways).to_owned(),
+        |_| when(&campaign.starts_at),
+    );
+    let to = campaign.ends_at.as_ref().map_or_else(
+        || lang.text(Key::CampaignNever).to_owned(),
+        |_| when(&campaign.ends_at),
+    );
+    // Basque case endings after the dates are chosen by rule (`crate::i18n::fill`).
+    let dates = crate::i18n::fill(
+        &crate::i18n::fill(lang.text(Key::CampaignDates), "from", &from),
+        "to",
+        &to,
+    );
     let languages = (!campaign.languages.is_empty()).then(|| {
         lang.text(Key::CampaignLanguages)
             .replace("{languages}", &campaign.languages.join(", "))

@@ -132,9 +132,136 @@ pub fn tf(key: Key, name: &str, value: impl std::fmt::Display) -> String {
     t(key).replace(&format!("{{{name}}}"), &value.to_string())
 }
 
+/// Fills `{name}` with `value`. Basque texts mark a case ending after a placeholder as
+/// `{name}(e)tik` (from) or `{name}(e)ra` (to): after a number or a time the ending follows the
+/// last word as it is read (`14:50etik`, `…berrogeita hamar`; `2026-12-07tik`, `…zazpi`); a
+/// value that ends in a letter already carries its case (`hasieratik`) and is put as it is.
+pub fn fill(text: &str, name: &str, value: &str) -> String {
+    let placeholder = format!("{{{name}}}");
+    let mut out = text.to_owned();
+    for (marker, after_vowel, after_consonant) in
+        [("(e)tik", "tik", "etik"), ("(e)ra", "ra", "era")]
+    {
+        let marked = format!("{placeholder}{marker}");
+        if out.contains(&marked) {
+            let ending = match eu_reading_ends_in_consonant(value) {
+                Some(true) => after_consonant,
+                Some(false) => after_vowel,
+                None => "",
+            };
+            out = out.replace(&marked, &format!("{value}{ending}"));
+        }
+    }
+    out.replace(&placeholder, value)
+}
+
+/// Whether the Basque reading of the number or time that `value` ends with ends in a
+/// consonant (`bat`, `bost`, `hamar`, `hamabost`, `ehun`…), or None if `value` does not end
+/// in a digit. A time `HH:MM` is read by its minutes, or by its hour at `:00`.
+fn eu_reading_ends_in_consonant(value: &str) -> Option<bool> {
+    let value = value.trim_end();
+    if !value.ends_with(|c: char| c.is_ascii_digit()) {
+        return None;
+    }
+    let tail: String = value
+        .chars()
+        .rev()
+        .take_while(|c| c.is_ascii_digit() || *c == ':')
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
+    let mut parts = tail.split(':').filter(|p| !p.is_empty());
+    let first = parts.next()?;
+    let number = match parts.next() {
+        Some(minutes) if minutes.trim_start_matches('0').is_empty() => first,
+        Some(minutes) => minutes,
+        None => first,
+    };
+    let n: u64 = number.parse().ok()?;
+    Some(eu_number_ends_in_consonant(n))
+}
+
+/// The Basque number words end in a consonant for 1 (bat), 5 (bost), 10 (hamar), 15
+/// (hamabost) and the hundreds (ehun, berrehun…); the rest (bi, hiru, lau, sei…, hogei,
+/// mila, zero) in a vowel. Above 20 the last word decides (hogeita *bat*).
+fn eu_number_ends_in_consonant(n: u64) -> bool {
+    let r = n % 100;
+    if r == 0 {
+        return n % 1000 != 0;
+    }
+    let last = if r < 20 || r % 20 == 0 { r } else { r % 20 };
+    matches!(last, 1 | 5 | 10 | 15)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn basque_case_endings_follow_the_number_as_it_is_read() {
+        let from_to = "{from}(e)tik {to}(e)ra (UTC).";
+        let case = |a: &str, b: &str| fill(&fill(from_to, "from", a), "to", b);
+        assert_eq!(
+            case("2026-12-07 14:50", "2026-12-21 14:00"),
+            "2026-12-07 14:50etik 2026-12-21 14:00ra (UTC)."
+        );
+        assert_eq!(
+            case("2026-12-01", "2026-12-15"),
+            "2026-12-01etik 2026-12-15era (UTC)."
+        );
+        assert_eq!(case("09:30", "10:05"), "09:30etik 10:05era (UTC).");
+        assert_eq!(case("12:20", "12:41"), "12:20tik 12:41era (UTC).");
+        assert_eq!(
+            case("hasieratik", "amaiera-datarik gabe"),
+            "hasieratik amaiera-datarik gabe (UTC)."
+        );
+        assert_eq!(
+            fill(" {time}(e)tik", "time", "2026-12-07 11:11"),
+            " 2026-12-07 11:11tik"
+        );
+        assert_eq!(fill(" since {time}", "time", "11:11"), " since 11:11");
+        for (n, consonant) in [
+            (0, false),
+            (1, true),
+            (2, false),
+            (3, false),
+            (4, false),
+            (5, true),
+            (6, false),
+            (7, false),
+            (8, false),
+            (9, false),
+            (10, true),
+            (11, false),
+            (12, false),
+            (15, true),
+            (16, false),
+            (20, false),
+            (21, true),
+            (25, true),
+            (30, true),
+            (31, false),
+            (35, true),
+            (40, false),
+            (50, true),
+            (55, true),
+            (59, false),
+            (60, false),
+            (70, true),
+            (80, false),
+            (90, true),
+            (100, true),
+            (200, true),
+            (1000, false),
+            (2026, false),
+            (2031, false),
+            (2041, true),
+            (2100, true),
+        ] {
+            assert_eq!(eu_number_ends_in_consonant(n), consonant, "{n}");
+        }
+    }
 
     /// Texts that are rightly the same as the English one in a language.
     const SAME_AS_ENGLISH: &[(&str, &str)] = &[("es", "provisional"), ("es", "endpoints")];

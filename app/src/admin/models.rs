@@ -168,8 +168,9 @@ fn health(e: &AdminEndpoint) -> AnyView {
                 .since
                 .as_deref()
                 .map(|s| {
-                    crate::i18n::t(Key::HealthSince).replace(
-                        "{time}",
+                    crate::i18n::fill(
+                        crate::i18n::t(Key::HealthSince),
+                        "time",
                         &s.chars().take(19).collect::<String>().replace('T', " "),
                     )
                 })
