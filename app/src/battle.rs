@@ -224,7 +224,10 @@ pub fn Battle(campaign: Option<CampaignPage>) -> impl IntoView {
     });
 
     let last_turn = move || state.turns.with(|t| t.last().cloned());
-    let can_vote = move || !state.busy.get() && last_turn().is_some_and(|t| t.votable());
+    // Once the names are revealed, votes no longer count: the page offers none.
+    let revealed = move || state.reveal.with(Option::is_some);
+    let can_vote =
+        move || !state.busy.get() && !revealed() && last_turn().is_some_and(|t| t.votable());
     let can_send = move || {
         !state.busy.get()
             && !prompt.with(|p| p.trim().is_empty())
@@ -368,8 +371,19 @@ pub fn Battle(campaign: Option<CampaignPage>) -> impl IntoView {
                 </div>
             </Show>
 
-            // The vote buttons appear with the battle: nothing to vote on before it.
-            <div class="vote-area" hidden=move || !started()>
+            // After the reveal the page says the truth: no more votes, a new battle to vote.
+            <Show when=revealed>
+                <div class="after-reveal">
+                    <p>{lang.text(Key::AfterReveal)}</p>
+                    <button class="primary" data-action="new-battle" on:click=move |_| new_battle()>
+                        {lang.text(Key::NewBattle)}
+                    </button>
+                </div>
+            </Show>
+
+            // The vote buttons appear with the battle (nothing to vote on before it) and leave
+            // with the reveal.
+            <div class="vote-area" hidden=move || !started() || revealed()>
             {match rubric {
                 None => view! {
                     <div class="votes" role="group" aria-label=lang.text(Key::VoteGroup)>

@@ -16,7 +16,7 @@ test("the home page hydrates: a suggested prompt fills the box", async ({ page }
   await expect(start).toBeEnabled();
 });
 
-test("a full battle: stream, vote, reveal, continue, vote again", async ({ page }) => {
+test("a full battle: stream, vote, reveal, continue without votes, start anew", async ({ page }) => {
   await page.goto("/");
   await expect(page.locator("body")).not.toContainText("smollm2");
   const box = page.locator("textarea[name=prompt]");
@@ -45,22 +45,29 @@ test("a full battle: stream, vote, reveal, continue, vote again", async ({ page 
   await expect(page.locator(".reveal")).toHaveCount(0);
   await consent.getByRole("button", { name: "I agree — record my vote" }).click();
   await expect(page.locator(".reveal")).toContainText("SmolLM2-135M-Instruct");
-  await expect(page.locator("button.vote").first()).toBeDisabled();
+  // After the reveal the page says the truth: the vote buttons give way to a plain line, and
+  // a new battle is the obvious next step.
+  await expect(page.locator(".vote-area")).toBeHidden();
+  const after = page.locator(".after-reveal");
+  await expect(after).toContainText("votes on this battle no longer count");
+  await expect(after.getByRole("button", { name: "+ New battle" })).toBeVisible();
   await page.screenshot({ path: path.join(__dirname, "..", "..", "docs", "screenshot.png"), fullPage: true });
 
-  // Second turn, voted with the keyboard shortcut (3 = tie).
+  // The conversation goes on; the shortcuts record nothing after the reveal.
   await box.fill("Now name three animals.");
   await page.getByRole("button", { name: "Send" }).click();
   await expect(page.locator(".turn")).toHaveCount(2);
   await waitForBothDone(page);
   await page.locator("h1, .prompt").first().click();
   await page.keyboard.press("3");
-  await expect(page.locator(".turn").last().locator(".voted")).toHaveAttribute("data-winner", "tie");
-  await expect(page.locator(".turn").last().locator(".voted")).toContainText("Tie");
+  await expect(page.locator(".vote-area")).toBeHidden();
+  await expect(page.locator(".turn").last().locator(".voted")).toHaveCount(0);
+  await expect(after).toBeVisible();
 
-  // A new battle starts clean.
-  await page.getByRole("button", { name: "+ New battle" }).click();
+  // A new battle starts clean, with the vote buttons back.
+  await after.getByRole("button", { name: "+ New battle" }).click();
   await expect(page.locator(".turn")).toHaveCount(0);
+  await expect(page.locator(".after-reveal")).toHaveCount(0);
 });
 
 test("a battle survives a reload, mid-stream and after the vote", async ({ page }) => {
@@ -87,9 +94,10 @@ test("a battle survives a reload, mid-stream and after the vote", async ({ page 
   await page.goto(url);
   await expect(page.locator(".turn .voted")).toHaveAttribute("data-winner", "model_b");
   await expect(page.locator(".reveal")).toContainText("SmolLM2-135M-Instruct");
-  await expect(page.locator("button.vote").first()).toBeDisabled();
+  await expect(page.locator(".vote-area")).toBeHidden();
+  await expect(page.locator(".after-reveal")).toBeVisible();
   // A new battle takes the battle out of the address; someone else's link shows nothing of it.
-  await page.getByRole("button", { name: "+ New battle" }).click();
+  await page.locator(".after-reveal").getByRole("button", { name: "+ New battle" }).click();
   await expect(page).toHaveURL(/\/$/);
   const stranger = await page.context().browser()!.newContext();
   const other = await stranger.newPage();

@@ -1,4 +1,6 @@
 import { test, expect } from "@playwright/test";
+import * as fs from "fs";
+import * as path from "path";
 import { typePrompt, waitForBothDone } from "./helpers";
 
 // The volunteer's first minute (#24): what every page loads answers, without a 404 in the log.
@@ -65,3 +67,40 @@ test("the terms dialog takes the focus, keeps it, and closes with Esc", async ({
   await expect(page.locator(".reveal")).toHaveCount(0);
   await expect(page.locator(".turn").last().locator(".voted")).toHaveCount(0);
 });
+
+// After the reveal the page says the truth, in every language and on a phone: the vote buttons
+// give way to a plain line (votes after the names are known do not count) and a new battle.
+function localeText(lang: string, key: string): string {
+  const file = path.join(__dirname, "..", "..", "app", "locales", `${lang}.toml`);
+  for (const line of fs.readFileSync(file, "utf8").split("\n")) {
+    const m = /^([a-z0-9_]+) = "(.*)"$/.exec(line.trim());
+    if (m && m[1] === key) return m[2].replace(/\\"/g, '"');
+  }
+  throw new Error(`${key} is not in ${lang}.toml`);
+}
+
+for (const [locale, viewport] of [
+  ["eu", { width: 390, height: 844 }],
+  ["es", { width: 1280, height: 800 }],
+] as const) {
+  test(`after the reveal no vote is offered (${locale}, ${viewport.width} px)`, async ({ browser }) => {
+    const context = await browser.newContext({ locale, viewport });
+    const page = await context.newPage();
+    await page.goto("/");
+    await typePrompt(page, "Kaixo! Zer moduz?", localeText(locale, "start_battle"));
+    await page.getByRole("button", { name: localeText(locale, "start_battle") }).click();
+    await waitForBothDone(page);
+    await page.locator("button.vote[data-winner=tie]").click();
+    // The terms dialog's agree button has the focus: Enter records the vote.
+    await expect(page.getByRole("dialog")).toBeVisible();
+    await page.keyboard.press("Enter");
+    await expect(page.locator(".reveal")).toBeVisible();
+    await expect(page.locator(".vote-area")).toBeHidden();
+    const after = page.locator(".after-reveal");
+    await expect(after).toContainText(localeText(locale, "after_reveal"));
+    await expect(after.getByRole("button", { name: localeText(locale, "new_battle") })).toBeVisible();
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    expect(overflow).toBeLessThanOrEqual(0);
+    await context.close();
+  });
+}
