@@ -14,13 +14,24 @@ fn escape(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
-/// A name cut to `max` characters (with an ellipsis), escaped.
+/// A name cut to `max` characters with an ellipsis in the middle, escaped: the start and the
+/// end both stay, since model names differ at either (`SmolLM2-135M-Instruct (temperature 0.2)`
+/// and `… (temperature 1.0)` are told apart by their ends, `Llama-3.1-8B` and `Llama-3.1-70B`
+/// by their middles' ends).
 fn short(name: &str, max: usize) -> String {
-    if name.chars().count() <= max {
+    let chars: Vec<char> = name.chars().collect();
+    if chars.len() <= max {
         escape(name)
     } else {
-        let cut: String = name.chars().take(max - 1).collect();
-        escape(&format!("{cut}…"))
+        let keep = max.saturating_sub(1);
+        let tail = keep / 2;
+        let head = keep - tail;
+        let cut: String = chars[..head]
+            .iter()
+            .chain(std::iter::once(&'…'))
+            .chain(&chars[chars.len() - tail..])
+            .collect();
+        escape(&cut)
     }
 }
 
@@ -324,6 +335,21 @@ mod tests {
         let dense = ci_plot(&view(200, 20));
         assert_eq!(dense.matches("<circle").count(), 200);
         assert!(number(&dense, "height") < 200.0 * 15.0);
+    }
+
+    #[test]
+    fn cut_names_keep_their_start_and_end_so_models_stay_apart() {
+        let a = short("SmolLM2-135M-Instruct (temperature 0.2)", 28);
+        let b = short("SmolLM2-135M-Instruct (temperature 1.0)", 28);
+        assert_ne!(a, b);
+        assert_eq!(a.chars().count(), 28);
+        assert!(
+            a.starts_with("SmolLM2-135M") && a.ends_with("ature 0.2)"),
+            "{a}"
+        );
+        assert!(a.contains('…'));
+        assert_eq!(short("alpha", 28), "alpha");
+        assert_eq!(short("a<b>", 28), "a&lt;b&gt;");
     }
 
     #[test]

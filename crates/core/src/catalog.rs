@@ -26,6 +26,11 @@ pub struct Model {
     pub top_p: Option<f32>,
     pub max_tokens: i32,
     pub system_prompt: Option<String>,
+    /// At least one endpoint is enabled (set by [`Catalog::reload`]): a model that cannot be
+    /// served has no pair in any table, so the console never shows it a probability.
+    #[sqlx(skip)]
+    #[serde(skip)]
+    pub servable: bool,
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -139,8 +144,10 @@ impl Catalog {
                 .or_default()
                 .push(endpoint_config(&e, sealer));
         }
-        for model in &models {
+        let mut models = models;
+        for model in &mut models {
             let endpoints = by_model.remove(&model.id).unwrap_or_default();
+            model.servable = !endpoints.is_empty();
             if endpoints.is_empty() {
                 gateway.remove_model(&model.key);
             } else {
@@ -214,7 +221,7 @@ impl Catalog {
             CampaignPairing::Uniform => {
                 let mut ids: Vec<Uuid> = models
                     .values()
-                    .filter(|m| m.active && in_pool(&m.id))
+                    .filter(|m| m.active && m.servable && in_pool(&m.id))
                     .map(|m| m.id)
                     .collect();
                 ids.sort_unstable();

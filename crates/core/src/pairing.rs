@@ -66,7 +66,7 @@ pub struct Inputs {
 pub fn pair_table(models: &[Model], policy: &Policy, inputs: &Inputs) -> Vec<((Uuid, Uuid), f64)> {
     let pool: Vec<&Model> = models
         .iter()
-        .filter(|m| m.active && m.weight > 0.0)
+        .filter(|m| m.active && m.servable && m.weight > 0.0)
         .collect();
     let n = pool.len();
     if n < 2 {
@@ -277,6 +277,7 @@ mod tests {
             top_p: None,
             max_tokens: 16,
             system_prompt: None,
+            servable: true,
         }
     }
 
@@ -318,6 +319,18 @@ mod tests {
         assert!((share(&t, &x, &z) - 8.0 / 14.0).abs() < 1e-12);
         policy.warmup_votes = 0;
         assert!((share(&pair_table(&models, &policy, &inputs), &x, &z) - 0.4).abs() < 1e-12);
+    }
+
+    #[test]
+    fn a_model_with_no_enabled_endpoint_gets_no_probability() {
+        let (x, y) = (model("x", 1.0), model("y", 1.0));
+        let mut unserved = model("unserved", 1.0);
+        unserved.servable = false;
+        let models = vec![x.clone(), y.clone(), unserved.clone()];
+        let t = pair_table(&models, &Policy::default(), &Inputs::default());
+        assert_eq!(t.len(), 1, "{t:?}");
+        assert_eq!(share(&t, &x, &unserved), 0.0);
+        assert!((share(&t, &x, &y) - 1.0).abs() < 1e-12);
     }
 
     #[test]
