@@ -188,9 +188,9 @@ fn eu_reading_ends_in_consonant(value: &str) -> Option<bool> {
 fn eu_number_ends_in_consonant(n: u64) -> bool {
     let r = n % 100;
     if r == 0 {
-        return n % 1000 != 0;
+        return !n.is_multiple_of(1000);
     }
-    let last = if r < 20 || r % 20 == 0 { r } else { r % 20 };
+    let last = if r < 20 || r.is_multiple_of(20) { r } else { r % 20 };
     matches!(last, 1 | 5 | 10 | 15)
 }
 
