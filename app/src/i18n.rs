@@ -190,7 +190,11 @@ fn eu_number_ends_in_consonant(n: u64) -> bool {
     if r == 0 {
         return !n.is_multiple_of(1000);
     }
-    let last = if r < 20 || r.is_multiple_of(20) { r } else { r % 20 };
+    let last = if r < 20 || r.is_multiple_of(20) {
+        r
+    } else {
+        r % 20
+    };
     matches!(last, 1 | 5 | 10 | 15)
 }
 

@@ -294,6 +294,10 @@ fn notice(view: &LeaderboardView) -> Option<(String, Vec<String>)> {
     let ranked = view.entries.iter().filter(|e| e.rank.is_some()).count();
     let votes = view.vote_count;
     let lang = crate::i18n::lang();
+    // No counted vote (a new arena, an empty category or language): that, and nothing else.
+    if votes == 0 {
+        return Some((lang.text(Key::NoVotesYet).to_owned(), Vec::new()));
+    }
     let text = if provisional > 0 && ranked == 0 {
         lang.text(Key::NoticeNoneRanked)
             .replace("{votes}", &votes.to_string())
@@ -374,9 +378,10 @@ fn Board(view: LeaderboardView) -> impl IntoView {
         });
         view! { <div class="notice board-notice" role="note"><p>{text}</p>{details}</div> }
     });
+    let empty = view.vote_count == 0;
     view! {
         {notice}
-        <div class="table-scroll">
+        <div class="table-scroll" hidden=empty>
             <table class="board">
                 <thead>
                     <tr>
@@ -404,6 +409,7 @@ fn Board(view: LeaderboardView) -> impl IntoView {
             " · "
             <a href="/leaderboard/regressions">{lang.text(Key::VersionRegressions)}</a>
         </p>
+        <div class="plots" hidden=empty>
         <h2>{lang.text(Key::IntervalsTitle)}</h2>
         <div class="plot-scroll" inner_html=ci_plot(&view)></div>
         <h2>{lang.text(Key::WinRateTitle)}</h2>
@@ -418,5 +424,35 @@ fn Board(view: LeaderboardView) -> impl IntoView {
         <div class="plot-scroll" inner_html=heatmap(&view, true)></div>
         <h2>{lang.text(Key::BattlesTitle)}</h2>
         <div class="plot-scroll" inner_html=heatmap(&view, false)></div>
+        </div>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An empty category: the fit's warnings (a correction on no data) are not news; the page
+    /// says there are no votes yet, and nothing else.
+    #[test]
+    fn an_empty_view_says_no_votes_yet_and_nothing_else() {
+        let view = LeaderboardView {
+            run_id: 1,
+            method: String::new(),
+            max_vote_id: 0,
+            vote_count: 0,
+            computed_at: String::new(),
+            filter: LeaderboardFilter::default(),
+            entries: Vec::new(),
+            warnings: vec!["no finite maximum-likelihood estimate".into()],
+            battles: Vec::new(),
+            win_rate: Vec::new(),
+            params: serde_json::Value::Null,
+            tie_parameter: None,
+        };
+        let (text, details) = notice(&view).unwrap();
+        assert_eq!(text, "No counted votes yet.");
+        assert!(details.is_empty());
+        assert_eq!(plots::ci_plot(&view), "");
     }
 }

@@ -90,7 +90,8 @@ pub fn ci_plot(view: &LeaderboardView) -> String {
         .filter_map(|e| interval(e).map(|i| (e, i)))
         .collect();
     if shown.is_empty() {
-        return "<p class=\"hint\">No counted votes yet.</p>".into();
+        // Nothing to draw (the page says why in its notice).
+        return String::new();
     }
     let lo = shown.iter().map(|(_, i)| i.1).fold(f64::INFINITY, f64::min);
     let hi = shown
