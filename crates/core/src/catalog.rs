@@ -123,7 +123,7 @@ impl Catalog {
         sealer: &Sealer,
     ) -> ArenaResult<()> {
         let _one_at_a_time = self.reloading.lock().await;
-        let models: Vec<Model> = sqlx::query_as(
+        let mut models: Vec<Model> = sqlx::query_as(
             "select id, key, display_name, organization, license, description, active, weight,
                     temperature, top_p, max_tokens, system_prompt
              from model order by key",
@@ -144,7 +144,6 @@ impl Catalog {
                 .or_default()
                 .push(endpoint_config(&e, sealer));
         }
-        let mut models = models;
         for model in &mut models {
             let endpoints = by_model.remove(&model.id).unwrap_or_default();
             model.servable = !endpoints.is_empty();

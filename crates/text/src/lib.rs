@@ -73,10 +73,12 @@ pub fn skeleton(s: &str) -> String {
 /// character replaced by its skeleton without marks when that is ASCII (Cyrillic `а` → `a`,
 /// Greek `ο` → `o`, `ṅ` → `n`), else kept (`ß`, `ж`, CJK stay themselves).
 pub fn fold_char(c: char) -> impl Iterator<Item = char> {
-    let mut out: Vec<char> = Vec::new();
+    // ASCII, nearly every character of an answer, without an allocation.
     if c.is_ascii() {
-        out.push(c);
-    } else if !is_invisible(c) {
+        return Folded::One(Some(c));
+    }
+    let mut out: Vec<char> = Vec::new();
+    if !is_invisible(c) {
         for k in std::iter::once(c).nfkc().filter(|k| !is_invisible(*k)) {
             if k.is_ascii() {
                 out.push(k);
@@ -95,7 +97,23 @@ pub fn fold_char(c: char) -> impl Iterator<Item = char> {
             }
         }
     }
-    out.into_iter()
+    Folded::Many(out.into_iter())
+}
+
+/// [`fold_char`]'s characters: one as it is, or what folding made of it.
+enum Folded {
+    One(Option<char>),
+    Many(std::vec::IntoIter<char>),
+}
+
+impl Iterator for Folded {
+    type Item = char;
+    fn next(&mut self) -> Option<char> {
+        match self {
+            Folded::One(c) => c.take(),
+            Folded::Many(chars) => chars.next(),
+        }
+    }
 }
 
 /// [`fold_char`] over a whole text.

@@ -54,6 +54,55 @@ async fn last_vote(app: &TestApp) -> (i64, uuid::Uuid, Option<f64>, Option<i64>)
     .unwrap()
 }
 
+/// Honest votes: alpha 2 wins, beta 2 wins, 1 tie (equal ratings, tie rate 1/5), a run of
+/// them (made here, or already by the background refresh), and the predictor reading it. The
+/// honest voter's client.
+async fn honest_baseline(app: &TestApp) -> reqwest::Client {
+    let honest = app.client();
+    for (i, pick) in ["alpha", "beta", "alpha", "beta", "tie"].iter().enumerate() {
+        let (id, alpha_side) = battle(app, &honest, i).await;
+        let winner = match *pick {
+            "alpha" => alpha_side,
+            "beta" => other(alpha_side),
+            _ => "tie",
+        };
+        assert_eq!(app.vote(&honest, &id, winner, None).await.0, 200);
+    }
+    app.arena
+        .refresh_leaderboard(app.arena.instance, Duration::from_secs(30))
+        .await
+        .unwrap();
+    app.arena.reload_predictor();
+    honest
+}
+
+/// A volunteer account `username`, signed in on `n` browsers (each a voter of its own).
+async fn browsers_of(app: &TestApp, username: &str, n: usize) -> Vec<reqwest::Client> {
+    app.arena
+        .accounts
+        .create_admin(username, PASSWORD)
+        .await
+        .unwrap();
+    sqlx::query("update app_user set role = 'volunteer' where username = $1")
+        .bind(username)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let mut browsers = Vec::new();
+    for _ in 0..n {
+        let browser = app.client();
+        let r = browser
+            .post(format!("{}/api/v1/account/signin", app.url))
+            .json(&json!({"username": username, "password": PASSWORD}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        browsers.push(browser);
+    }
+    browsers
+}
+
 /// Counted, not voided votes in the counts (what the leaderboard fits).
 async fn counted_in_counts(app: &TestApp) -> i64 {
     app.arena
@@ -68,23 +117,7 @@ async fn counted_in_counts(app: &TestApp) -> i64 {
 #[tokio::test]
 async fn a_planted_rigger_is_quarantined_and_clearing_brings_its_votes_back() {
     let app = two_models(100).await;
-    // Honest votes: alpha 2 wins, beta 2 wins, 1 tie: equal ratings, tie rate 1/5.
-    let honest = app.client();
-    for (i, pick) in ["alpha", "beta", "alpha", "beta", "tie"].iter().enumerate() {
-        let (id, alpha_side) = battle(&app, &honest, i).await;
-        let winner = match *pick {
-            "alpha" => alpha_side,
-            "beta" => other(alpha_side),
-            _ => "tie",
-        };
-        assert_eq!(app.vote(&honest, &id, winner, None).await.0, 200);
-    }
-    // A run of these five votes (made here, or already by the background refresh).
-    app.arena
-        .refresh_leaderboard(app.arena.instance, Duration::from_secs(30))
-        .await
-        .unwrap();
-    app.arena.reload_predictor();
+    let honest = honest_baseline(&app).await;
     let run: i64 = app
         .count("select max(id) from rating_run where refresh and vote_count = 5")
         .await;
@@ -419,27 +452,7 @@ async fn the_cap_holds_under_concurrency_and_per_account() {
 
     // One account in two browsers: one cap for the person, not one per browser.
     let app = two_models(20).await;
-    app.arena
-        .accounts
-        .create_admin("ane", PASSWORD)
-        .await
-        .unwrap();
-    sqlx::query("update app_user set role = 'volunteer' where username = 'ane'")
-        .execute(&app.pool)
-        .await
-        .unwrap();
-    let mut browsers = Vec::new();
-    for _ in 0..2 {
-        let browser = app.client();
-        let r = browser
-            .post(format!("{}/api/v1/account/signin", app.url))
-            .json(&json!({"username": "ane", "password": PASSWORD}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 200);
-        browsers.push(browser);
-    }
+    let browsers = browsers_of(&app, "ane", 2).await;
     let mut i = 100;
     for browser in &browsers {
         for _ in 0..15 {
@@ -463,44 +476,10 @@ async fn the_cap_holds_under_concurrency_and_per_account() {
 async fn one_person_in_many_browsers_is_one_voter_for_the_sequential_test() {
     let app = two_models(100).await;
     // The same honest baseline as the planted rigger's: equal ratings, tie rate 1/5.
-    let honest = app.client();
-    for (i, pick) in ["alpha", "beta", "alpha", "beta", "tie"].iter().enumerate() {
-        let (id, alpha_side) = battle(&app, &honest, i).await;
-        let winner = match *pick {
-            "alpha" => alpha_side,
-            "beta" => other(alpha_side),
-            _ => "tie",
-        };
-        assert_eq!(app.vote(&honest, &id, winner, None).await.0, 200);
-    }
-    app.arena
-        .refresh_leaderboard(app.arena.instance, Duration::from_secs(30))
-        .await
-        .unwrap();
-    app.arena.reload_predictor();
+    honest_baseline(&app).await;
     // One account, four browsers (four voters), five votes for alpha from each: no browser
     // alone has the ~11 votes the test needs, the person has 20.
-    app.arena
-        .accounts
-        .create_admin("fan", PASSWORD)
-        .await
-        .unwrap();
-    sqlx::query("update app_user set role = 'volunteer' where username = 'fan'")
-        .execute(&app.pool)
-        .await
-        .unwrap();
-    let mut browsers = Vec::new();
-    for _ in 0..4 {
-        let browser = app.client();
-        let r = browser
-            .post(format!("{}/api/v1/account/signin", app.url))
-            .json(&json!({"username": "fan", "password": PASSWORD}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 200);
-        browsers.push(browser);
-    }
+    let browsers = browsers_of(&app, "fan", 4).await;
     let mut i = 100;
     for _round in 0..5 {
         for browser in &browsers {

@@ -122,16 +122,7 @@ impl Admin {
         let mut tx = self.arena.admin_pool.begin().await?;
         if let Some(battle) = closes_battle {
             // The battle's flags close in the same transaction, under the same audit row.
-            let updated =
-                sqlx::query("update battle set reviewed_at = now(), review = $2 where id = $1")
-                    .bind(battle)
-                    .bind(reason)
-                    .execute(&mut *tx)
-                    .await?
-                    .rows_affected();
-            if updated == 0 {
-                return Err(ArenaError::NotFound { what: "battle" });
-            }
+            close_flags(&mut tx, battle, reason).await?;
         }
         // The "before" is read, under the rows' locks, not inferred from the request.
         let (votes, already_voided, reasons): (i64, i64, Option<Vec<String>>) = sqlx::query_as(
@@ -242,16 +233,7 @@ impl Admin {
         let battle = uuid("battle", battle)?;
         let reason = input.reason().map_err(field)?;
         let mut tx = self.arena.admin_pool.begin().await?;
-        let updated =
-            sqlx::query("update battle set reviewed_at = now(), review = $2 where id = $1")
-                .bind(battle)
-                .bind(reason)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-        if updated == 0 {
-            return Err(ArenaError::NotFound { what: "battle" });
-        }
+        close_flags(&mut tx, battle, reason).await?;
         audit(
             &mut tx,
             &self.actor,
@@ -364,4 +346,18 @@ impl Admin {
             })
             .collect())
     }
+}
+
+/// Closes a battle's flags with the moderator's note (404 for an unknown battle).
+async fn close_flags(conn: &mut sqlx::PgConnection, battle: Uuid, reason: &str) -> ArenaResult<()> {
+    let updated = sqlx::query("update battle set reviewed_at = now(), review = $2 where id = $1")
+        .bind(battle)
+        .bind(reason)
+        .execute(conn)
+        .await?
+        .rows_affected();
+    if updated == 0 {
+        return Err(ArenaError::NotFound { what: "battle" });
+    }
+    Ok(())
 }
