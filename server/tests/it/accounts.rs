@@ -9,6 +9,9 @@ use arena_inference::fake::{Mode, spawn_fake};
 use common::*;
 use serde_json::json;
 
+mod admin_command;
+mod names;
+
 async fn app_with(
     tweak: impl FnOnce(&mut arena_core::config::Settings),
 ) -> (TestApp, std::sync::Arc<arena_inference::fake::Fake>) {
@@ -371,81 +374,6 @@ async fn bad_account_input_is_refused_plainly_and_changes_nothing() {
 }
 
 #[tokio::test]
-async fn look_alike_usernames_and_invisible_passwords_are_refused() {
-    let (app, _fake) = app_with(|_| {}).await;
-    sign_up(&app, "ptadmin", "correct horse battery").await;
-    sign_up(&app, "ptvol", "correct horse battery").await;
-    for (name, code) in [
-        ("рtаdmin", "username_look_alike"),    // Cyrillic р and а
-        ("ptvοl", "username_look_alike"),      // Greek ο
-        ("ptadmiṅ", "username_look_alike"),    // a dot above the n
-        ("ptadrnin", "username_look_alike"),   // r n for m
-        ("ptаdmіn", "username_look_alike"),    // Cyrillic а and і
-        ("ptadmin\u{3164}", "username_taken"), // an invisible Hangul filler: the same name
-        ("pt\u{200b}admin", "username_taken"), // a zero-width space: the same name
-    ] {
-        let r = post(
-            &bare(),
-            format!("{}/api/v1/account/signup", app.url),
-            "",
-            json!({"username": name, "password": "another password"}),
-        )
-        .await;
-        assert_eq!(r.status(), 409, "{name:?}");
-        let answer: serde_json::Value = r.json().await.unwrap();
-        assert_eq!(answer["error"]["code"], code, "{name:?}");
-        if code == "username_look_alike" {
-            let message = answer["error"]["message"].as_str().unwrap();
-            assert!(message.contains("looks like an existing one"), "{message}");
-        }
-    }
-    for password in [
-        " ".repeat(8),
-        "\u{200b}".repeat(8),
-        " a b c d e f g ".to_owned(),
-    ] {
-        let r = post(
-            &bare(),
-            format!("{}/api/v1/account/signup", app.url),
-            "",
-            json!({"username": "newcomer", "password": password}),
-        )
-        .await;
-        assert_eq!(r.status(), 422, "{password:?}");
-    }
-    assert_eq!(app.count("select count(*) from app_user").await, 2);
-    // One password typed in NFC or in NFD is one password.
-    sign_up(&app, "ane", "pasahitzá zaharra").await;
-    let r = sign_in(&app, "ane", "pasahitza\u{0301} zaharra").await;
-    assert_eq!(r.status(), 200);
-    // An account made before skeletons were stored gets one at start; an old collision keeps
-    // its name and its sign-in.
-    sqlx::query(
-        "insert into app_user (id, username, password_hash, role)
-         values (gen_random_uuid(), 'olduser', 'x', 'volunteer'),
-                (gen_random_uuid(), 'оlduser', 'x', 'volunteer')",
-    )
-    .execute(&app.pool)
-    .await
-    .unwrap();
-    app.arena
-        .accounts
-        .backfill_username_skeletons()
-        .await
-        .unwrap();
-    assert_eq!(
-        app.count("select count(*) from app_user where username_skeleton is null")
-            .await,
-        1
-    );
-    assert_eq!(
-        app.count("select count(*) from app_user where username_skeleton = 'olduser'")
-            .await,
-        1
-    );
-}
-
-#[tokio::test]
 async fn sessions_expire_when_idle_and_sooner_for_admins() {
     let (app, _fake) = app_with(|_| {}).await;
     let volunteer = sign_up(&app, "jon", "correct horse battery").await;
@@ -609,123 +537,4 @@ async fn a_burst_of_sign_ups_beyond_the_hashing_queue_gets_503_with_retry_after(
     );
     let created = answers.iter().filter(|a| a.0 == 201).count() as i64;
     assert_eq!(app.count("select count(*) from app_user").await, created);
-}
-
-#[tokio::test]
-async fn the_first_admin_comes_from_the_command_line() {
-    let (app, _fake) = app_with(|_| {}).await;
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_server"))
-        .args(["admin", "create", "--username", "Boss"])
-        .env("DATABASE_URL", &app.database)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    use std::io::Write;
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b"correct horse battery\n")
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(String::from_utf8_lossy(&out.stdout).contains("admin boss is ready"));
-    let stored: String =
-        sqlx::query_scalar("select password_hash from app_user where username = 'boss'")
-            .fetch_one(&app.pool)
-            .await
-            .unwrap();
-    assert!(stored.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
-    let r = sign_in(&app, "boss", "correct horse battery").await;
-    assert_eq!(r.status(), 200);
-    assert_eq!(
-        r.json::<serde_json::Value>().await.unwrap()["role"],
-        "admin"
-    );
-    // A password that is too short is refused, and nothing changes.
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_server"))
-        .args(["admin", "create", "--username", "other"])
-        .env("DATABASE_URL", &app.database)
-        .stdin(std::process::Stdio::null())
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    assert_eq!(app.count("select count(*) from app_user").await, 1);
-}
-
-#[tokio::test]
-async fn the_admin_command_refuses_an_existing_username_unless_promote_and_audits_both() {
-    let (app, _fake) = app_with(|_| {}).await;
-    sign_up(&app, "ane", "correct horse battery").await;
-    let run = |username: &str, extra: &[&str]| {
-        use std::io::Write;
-        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_server"))
-            .args(["admin", "create", "--username", username])
-            .args(extra)
-            .env("DATABASE_URL", &app.database)
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(b"a new admin password\n")
-            .unwrap();
-        child.wait_with_output().unwrap()
-    };
-    let role = || async {
-        sqlx::query_scalar::<_, String>("select role from app_user where username = 'ane'")
-            .fetch_one(&app.pool)
-            .await
-            .unwrap()
-    };
-    let refused = run("ane", &[]);
-    assert_eq!(refused.status.code(), Some(1));
-    assert!(
-        String::from_utf8_lossy(&refused.stderr).contains("--promote"),
-        "{}",
-        String::from_utf8_lossy(&refused.stderr)
-    );
-    assert_eq!(role().await, "volunteer", "nothing changed");
-    assert_eq!(app.count("select count(*) from audit_log").await, 0);
-    let promoted = run("ane", &["--promote"]);
-    assert!(promoted.status.success(), "{promoted:?}");
-    assert_eq!(role().await, "admin");
-    let created = run("root", &[]);
-    assert!(created.status.success(), "{created:?}");
-    let rows: Vec<(
-        String,
-        String,
-        String,
-        Option<serde_json::Value>,
-        serde_json::Value,
-    )> = sqlx::query_as("select actor, action, target, before, after from audit_log order by id")
-        .fetch_all(&app.pool)
-        .await
-        .unwrap();
-    assert_eq!(rows.len(), 2, "{rows:?}");
-    assert_eq!(
-        (rows[0].0.as_str(), rows[0].1.as_str(), rows[0].2.as_str()),
-        ("command line", "user.promote", "user:ane")
-    );
-    assert_eq!(
-        rows[0].3.as_ref().unwrap()["role"],
-        "volunteer",
-        "read, not made up"
-    );
-    assert_eq!(rows[0].4["role"], "admin");
-    assert_eq!(
-        (rows[1].1.as_str(), rows[1].2.as_str()),
-        ("user.create_admin", "user:root")
-    );
-    assert!(rows[1].3.is_none());
 }
