@@ -291,6 +291,12 @@ async fn audit(args: &ChaosArgs, tally: &Tally, acks: &[Ack]) -> Result<(), Erro
     )
     .fetch_one(&pool)
     .await?;
+    // Why, for the log of a failed run (the detector's own words).
+    let reasons: Vec<(String, String, String)> = sqlx::query_as(
+        "select state, signal, detail from voter_quarantine order by flagged_at limit 5",
+    )
+    .fetch_all(&pool)
+    .await?;
     let get = |a: &AtomicUsize| a.load(Ordering::Relaxed);
     println!("\n### Votes under chaos\n");
     println!(
@@ -322,6 +328,9 @@ async fn audit(args: &ChaosArgs, tally: &Tally, acks: &[Ack]) -> Result<(), Erro
          {quarantined} volunteers quarantined",
         100.0 * share
     );
+    for (state, signal, detail) in &reasons {
+        println!("{state}: {signal}: {detail}");
+    }
     if acks.is_empty() {
         return Err("no vote was acknowledged: the load did not run".into());
     }

@@ -186,25 +186,28 @@ async fn load(pool: &PgPool, catalog: &Catalog) -> ArenaResult<Option<Predictor>
             ))
         })
         .collect();
+    // The votes of the run's pairs: the tie model's rule of succession needs them (a young
+    // arena's first run may have no tie yet; see `TiePrediction::half_from_ties`).
+    let pairs: Vec<(Uuid, Uuid, i64, i64)> = sqlx::query_as(
+        "select model_a_id, model_b_id, sum(wins_a + wins_b + ties + both_bad)::bigint,
+                sum(ties + both_bad)::bigint
+         from pair_count group by 1, 2",
+    )
+    .fetch_all(pool)
+    .await?;
     let prediction = match view.tie_parameter {
-        Some(nu) => TiePrediction::Davidson { nu },
-        None => {
-            let pairs: Vec<(Uuid, Uuid, i64, i64)> = sqlx::query_as(
-                "select model_a_id, model_b_id, sum(wins_a + wins_b + ties + both_bad)::bigint,
-                        sum(ties + both_bad)::bigint
-                 from pair_count group by 1, 2",
-            )
-            .fetch_all(pool)
-            .await?;
-            TiePrediction::half_from_ties(pairs.into_iter().filter_map(|(a, b, n, t)| {
-                Some((
-                    ratings.get(&a)?.0,
-                    ratings.get(&b)?.0,
-                    u64::try_from(n).ok()?,
-                    u64::try_from(t).ok()?,
-                ))
-            }))
+        Some(nu) => {
+            let votes = pairs.iter().map(|p| u64::try_from(p.2).unwrap_or(0)).sum();
+            TiePrediction::davidson_from_fit(nu, votes)
         }
+        None => TiePrediction::half_from_ties(pairs.into_iter().filter_map(|(a, b, n, t)| {
+            Some((
+                ratings.get(&a)?.0,
+                ratings.get(&b)?.0,
+                u64::try_from(n).ok()?,
+                u64::try_from(t).ok()?,
+            ))
+        })),
     };
     Ok(Some(Predictor {
         run_id,
