@@ -143,6 +143,47 @@ impl TiePrediction {
     }
 }
 
+/// The spread of model strengths the vote path assumes before any vote (Elo): wider than the
+/// boards of the reference arenas (LMArena's and the Latxa study's ratings have a standard
+/// deviation near 100–150 around their mean).
+pub const PRIOR_SD_ELO: f64 = 200.0;
+
+/// The ratings a run gives, as the vote path scores with them: `(rating, standard error,
+/// votes)` per model (Elo; an unknown error as a large one) to `(rating, standard error)`.
+///
+/// A fit on a handful of votes is no prediction: nine votes over five models leave some never
+/// beaten, the fit puts them 1,200 Elo apart, and its intervals (sandwich or ridge) are far too
+/// narrow there. Two corrections, each exact in its own terms:
+/// - the error is at least what `n` votes can tell: one comparison's Fisher information about
+///   a rating is `σ(1−σ) ≤ ¼` (natural units), so no estimate from `n` votes is more precise
+///   than `2/√n`;
+/// - the rating is the posterior mean under a normal prior of [`PRIOR_SD_ELO`] around the
+///   run's mean rating, and the error the posterior's.
+///
+/// Both only move the prediction towards an even pair, where every alternative of the
+/// sequential test gains least from an honest voter; a model with hundreds of votes keeps its
+/// rating within a few Elo.
+pub fn predictive_ratings(fitted: &[(f64, f64, u64)]) -> Vec<(f64, f64)> {
+    let center = if fitted.is_empty() {
+        0.0
+    } else {
+        fitted.iter().map(|f| f.0).sum::<f64>() / fitted.len() as f64
+    };
+    let prior_precision = PRIOR_SD_ELO.powi(-2);
+    fitted
+        .iter()
+        .map(|&(rating, se, votes)| {
+            let bound = 2.0 * crate::ELO_PER_NATURAL_UNIT / (votes.max(1) as f64).sqrt();
+            let se = if se.is_finite() { se.max(bound) } else { 1e6 };
+            let precision = se.powi(-2) + prior_precision;
+            (
+                (rating * se.powi(-2) + center * prior_precision) / precision,
+                precision.sqrt().recip(),
+            )
+        })
+        .collect()
+}
+
 /// The most tie mass a pair with expected score `s` can carry while both wins stay
 /// non-negative: `2·min(s, 1−s)` (1 for an even pair).
 fn tie_capacity(s: f64) -> f64 {

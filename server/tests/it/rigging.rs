@@ -122,15 +122,16 @@ async fn a_planted_rigger_is_quarantined_and_clearing_brings_its_votes_back() {
         .count("select max(id) from rating_run where refresh and vote_count = 5")
         .await;
 
-    // Hand-checked: equal ratings, σ = ½, P(tie) = τ·2·min(σ, 1−σ) = 0.2, P(a wins) = ½ − 0.1.
+    // Hand-checked: equal ratings, σ = ½; 1 tie in 5 votes, by the rule of succession
+    // τ = (1 + 1)/(5 + 2) = 2/7; P(tie) = τ·2·min(σ, 1−σ) = 2/7, P(a wins) = ½ − 1/7 = 5/14.
     let (id, _) = battle(&app, &honest, 10).await;
     assert_eq!(app.vote(&honest, &id, "tie", None).await.0, 200);
     let (_, honest_id, surprise, scored_by) = last_vote(&app).await;
-    assert!((surprise.unwrap() - 0.2).abs() < 1e-9, "{surprise:?}");
+    assert!((surprise.unwrap() - 2.0 / 7.0).abs() < 1e-9, "{surprise:?}");
     assert_eq!(scored_by, Some(run));
     let (id, _) = battle(&app, &honest, 11).await;
     assert_eq!(app.vote(&honest, &id, "model_a", None).await.0, 200);
-    assert!((last_vote(&app).await.2.unwrap() - 0.4).abs() < 1e-9);
+    assert!((last_vote(&app).await.2.unwrap() - 5.0 / 14.0).abs() < 1e-9);
     let honest_votes = 7;
 
     // The rigger votes for alpha whenever it appears. Each vote multiplies its "for alpha"

@@ -24,7 +24,7 @@ use crate::catalog::Catalog;
 use crate::error::{ArenaError, ArenaResult};
 use arena_domain::Winner;
 use arena_ratings::Outcome;
-use arena_ratings::rigging::{OutcomeProbabilities, TiePrediction};
+use arena_ratings::rigging::{OutcomeProbabilities, TiePrediction, predictive_ratings};
 use serde::Deserialize;
 use sqlx::PgPool;
 use std::collections::HashMap;
@@ -170,8 +170,9 @@ async fn load(pool: &PgPool, catalog: &Catalog) -> ArenaResult<Option<Predictor>
         .map_err(|e| ArenaError::Internal(format!("stored run {run_id}: {e}")))?;
     let ids: HashMap<String, Uuid> = catalog.all().into_iter().map(|m| (m.key, m.id)).collect();
     // The standard error from the 95 % interval (the credible one for a provisional model);
-    // a model with neither is scored as hopelessly uncertain.
-    let ratings: HashMap<Uuid, (f64, f64)> = view
+    // a model with neither is scored as hopelessly uncertain. Then as a prediction: no more
+    // precise than its votes allow, shrunk towards the run's mean (`predictive_ratings`).
+    let fitted: Vec<(Uuid, (f64, f64, u64))> = view
         .entries
         .iter()
         .filter_map(|e| {
@@ -182,10 +183,16 @@ async fn load(pool: &PgPool, catalog: &Catalog) -> ArenaResult<Option<Predictor>
             };
             Some((
                 *ids.get(&e.model)?,
-                (rating, if se.is_finite() { se } else { UNKNOWN_SE }),
+                (
+                    rating,
+                    if se.is_finite() { se } else { UNKNOWN_SE },
+                    e.votes,
+                ),
             ))
         })
         .collect();
+    let scored = predictive_ratings(&fitted.iter().map(|f| f.1).collect::<Vec<_>>());
+    let ratings: HashMap<Uuid, (f64, f64)> = fitted.iter().map(|f| f.0).zip(scored).collect();
     // The votes of the run's pairs: the tie model's rule of succession needs them (a young
     // arena's first run may have no tie yet; see `TiePrediction::half_from_ties`).
     let pairs: Vec<(Uuid, Uuid, i64, i64)> = sqlx::query_as(

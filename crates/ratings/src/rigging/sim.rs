@@ -211,19 +211,28 @@ fn fit_votes<'a>(
     })
 }
 
-/// A model's rating and its standard error (Elo) in a fit, as the arena's predictor reads them
-/// (from the 95 % interval; none: hopelessly uncertain).
-fn rating_and_se(board: &crate::Leaderboard, model: &str) -> (f64, f64) {
-    match board.row(model) {
-        Some(row) => {
+/// Every model's rating and standard error (Elo) in a fit, as the arena's predictor reads
+/// them: the 95 % interval's error (none: hopelessly uncertain) and the votes, through
+/// [`super::predictive_ratings`]; an unrated model as hopelessly uncertain.
+fn scoring_ratings(board: &crate::Leaderboard, models: &[String]) -> Vec<(f64, f64)> {
+    let rated: Vec<(usize, (f64, f64, u64))> = models
+        .iter()
+        .enumerate()
+        .filter_map(|(m, name)| {
+            let row = board.row(name)?;
             let se = match (row.ci_lower, row.ci_upper) {
                 (Some(lo), Some(hi)) if (hi - lo).is_finite() => (hi - lo) / (2.0 * 1.96),
                 _ => 1000.0,
             };
-            (row.rating.unwrap_or(1000.0), se)
-        }
-        None => (1000.0, 1000.0),
+            Some((m, (row.rating?, se, row.votes)))
+        })
+        .collect();
+    let fitted: Vec<(f64, f64, u64)> = rated.iter().map(|r| r.1).collect();
+    let mut out = vec![(1000.0, 1000.0); models.len()];
+    for ((m, _), scored) in rated.iter().zip(super::predictive_ratings(&fitted)) {
+        out[*m] = scored;
     }
+    out
 }
 
 /// One honest outcome of `a` against `b` (strengths in natural units).
@@ -346,6 +355,7 @@ fn replicate(config: &RiggingConfig, index: usize) -> Result<RiggingReplicate, R
     let mut counted: Vec<bool> = Vec::with_capacity(slots.len());
     let mut board = fit_votes(&models, warmup.iter())?;
     let mut prediction = fitted_prediction(&board, &models, warmup.iter());
+    let mut scoring = scoring_ratings(&board, &models);
     let mut since_fit = 0u64;
     for voter in slots {
         let rigger = voter >= honest;
@@ -393,8 +403,7 @@ fn replicate(config: &RiggingConfig, index: usize) -> Result<RiggingReplicate, R
             outcome,
         };
         // Score against the latest fit (its ratings and its fitted tie rate).
-        let (ra, sa) = rating_and_se(&board, &models[vote.a]);
-        let (rb, sb) = rating_and_se(&board, &models[vote.b]);
+        let ((ra, sa), (rb, sb)) = (scoring[vote.a], scoring[vote.b]);
         let p = prediction.probabilities_uncertain(ra, rb, (sa * sa + sb * sb).sqrt());
         let key = (voter, vote.a.min(vote.b), vote.a.max(vote.b));
         let n = per_pair.entry(key).or_default();
@@ -420,6 +429,7 @@ fn replicate(config: &RiggingConfig, index: usize) -> Result<RiggingReplicate, R
             };
             board = fit_votes(&models, warmup.iter().chain(live()))?;
             prediction = fitted_prediction(&board, &models, warmup.iter().chain(live()));
+            scoring = scoring_ratings(&board, &models);
         }
     }
     let target_name = &models[target];
