@@ -30,7 +30,8 @@ for _ in $(seq 1 120); do
 done
 echo "[run] built-in worker ready on http://$WORKER_LISTEN"
 # A local run exports with a local release salt (set your own for a real data release).
-ARENA__EXPORTS__VOTER_SALT=${ARENA__EXPORTS__VOTER_SALT:-local-run} target/release/server &
+ARENA__SERVER__METRICS_LISTEN=${ARENA__SERVER__METRICS_LISTEN:-127.0.0.1:9300} \
+  ARENA__EXPORTS__VOTER_SALT=${ARENA__EXPORTS__VOTER_SALT:-local-run} target/release/server &
 pids+=($!)
-echo "[run] the arena: http://127.0.0.1:3000  (Ctrl-C stops it)"
+echo "[run] the arena: http://127.0.0.1:3000, its metrics: http://${ARENA__SERVER__METRICS_LISTEN:-127.0.0.1:9300}/metrics  (Ctrl-C stops it)"
 wait -n "${pids[@]}"

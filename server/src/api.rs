@@ -509,8 +509,9 @@ async fn stream_battle(
         }
         _ => stream::empty().boxed(),
     };
+    let open = crate::metrics::OpenStream::open();
     let events = replay.chain(live).map(move |event| {
-        let _open = &held;
+        let _open = (&held, &open);
         event
     });
     Ok(Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))

@@ -97,25 +97,33 @@ async fn export(
         Some(ExportEvent::Failed(message)) => return Err(ApiError::internal(message)),
         _ => return Err(ApiError::internal("the export did not start")),
     };
-    let body = futures::stream::unfold(Some(events), |events| async move {
-        let mut events = events?;
-        loop {
-            return match events.recv().await {
-                Some(ExportEvent::Started { .. }) => continue,
-                Some(ExportEvent::Chunk(bytes)) => Some((Ok(Bytes::from(bytes)), Some(events))),
-                // The body ends; the manifest is at …/manifest.
-                Some(ExportEvent::Done(_)) => None,
-                // A failure mid-body aborts the response: the client sees a truncated
-                // transfer, never a short file that looks complete.
-                Some(ExportEvent::Failed(message)) => {
-                    Some((Err(std::io::Error::other(message)), None))
-                }
-                // Stopped without a manifest (a reader slower than the floor): aborted too.
-                None => Some((
-                    Err(std::io::Error::other("the export stopped before its end")),
-                    None,
-                )),
-            };
+    // Running (for the metrics) until the body is dropped, sent or cut.
+    let running = std::sync::Arc::new(crate::metrics::RunningExport::start());
+    let body = futures::stream::unfold(Some(events), move |events| {
+        let running = std::sync::Arc::clone(&running);
+        async move {
+            let mut events = events?;
+            loop {
+                return match events.recv().await {
+                    Some(ExportEvent::Started { .. }) => continue,
+                    Some(ExportEvent::Chunk(bytes)) => {
+                        running.sent(bytes.len());
+                        Some((Ok(Bytes::from(bytes)), Some(events)))
+                    }
+                    // The body ends; the manifest is at …/manifest.
+                    Some(ExportEvent::Done(_)) => None,
+                    // A failure mid-body aborts the response: the client sees a truncated
+                    // transfer, never a short file that looks complete.
+                    Some(ExportEvent::Failed(message)) => {
+                        Some((Err(std::io::Error::other(message)), None))
+                    }
+                    // Stopped without a manifest (a reader slower than the floor): aborted too.
+                    None => Some((
+                        Err(std::io::Error::other("the export stopped before its end")),
+                        None,
+                    )),
+                };
+            }
         }
     });
     // Fused: the compression layer may poll once more after the end.

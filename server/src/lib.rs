@@ -10,6 +10,7 @@ mod exports;
 pub mod health;
 mod imports;
 mod language;
+pub mod metrics;
 pub mod openapi;
 pub mod security;
 pub mod session;
@@ -39,6 +40,8 @@ pub struct AppState {
 
 pub struct Application {
     listener: TcpListener,
+    /// `server.metrics_listen`: the Prometheus scrape's own listener.
+    metrics: Option<TcpListener>,
     router: Router,
     arena: Arena,
     transport: transport::TransportSettings,
@@ -73,6 +76,17 @@ impl Application {
             addr: settings.server.listen,
             source,
         })?;
+        let metrics = match settings.server.metrics_listen {
+            Some(at) => {
+                metrics::install();
+                Some(
+                    TcpListener::bind(at)
+                        .await
+                        .map_err(|source| BuildError::Bind { addr: at, source })?,
+                )
+            }
+            None => None,
+        };
         let leptos_options = LeptosOptions::builder()
             .output_name(assets::output_name(&settings.server.site_root))
             .site_root(settings.server.site_root.to_string_lossy().to_string())
@@ -94,6 +108,7 @@ impl Application {
         };
         Ok(Self {
             listener,
+            metrics,
             router: router(state),
             arena,
             transport: transport::TransportSettings {
@@ -114,6 +129,11 @@ impl Application {
 
     pub fn port(&self) -> u16 {
         self.local_addr().port()
+    }
+
+    /// Where the Prometheus scrape listens (`server.metrics_listen`), if it does.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics.as_ref().and_then(|l| l.local_addr().ok())
     }
 
     pub fn arena(&self) -> &Arena {
@@ -142,6 +162,14 @@ impl Application {
             let _ = stopped_tx.send(());
         };
         let trimmer = tokio::spawn(release_free_memory_periodically());
+        let scrape = self.metrics.map(|listener| {
+            let router = metrics::router(arena.clone());
+            tokio::spawn(async move {
+                if let Err(e) = axum::serve(listener, router).await {
+                    tracing::error!(error = %e, "the metrics listener stopped");
+                }
+            })
+        });
         let served = tokio::spawn(transport::serve(
             self.listener,
             self.router,
@@ -173,6 +201,9 @@ impl Application {
         }
         arena.stop_background().await;
         trimmer.abort();
+        if let Some(scrape) = scrape {
+            scrape.abort();
+        }
         result
     }
 }
@@ -264,5 +295,7 @@ pub fn router(state: AppState) -> Router {
                 .quality(tower_http::CompressionLevel::Fastest),
         )
         .layer(tower_http::trace::TraceLayer::new_for_http())
+        // Outermost, so that every answer is counted, the guards' refusals too.
+        .layer(axum::middleware::from_fn(metrics::track))
         .with_state(state)
 }

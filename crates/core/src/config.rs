@@ -143,6 +143,9 @@ pub struct ServerSettings {
     pub max_header_bytes: usize,
     /// On SIGTERM, how long running answers may finish before they are cancelled.
     pub shutdown_grace_secs: u64,
+    /// Where Prometheus scrapes `/metrics` (a private address; none: no metrics).
+    #[serde(default)]
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -14,6 +14,7 @@ pub mod imports;
 pub mod leaderboard;
 pub mod limits;
 pub mod live;
+pub mod metrics;
 pub mod pairing;
 pub mod remote;
 pub mod rigging;

@@ -148,6 +148,9 @@ impl TiePrediction {
 /// deviation near 100–150 around their mean).
 pub const PRIOR_SD_ELO: f64 = 200.0;
 
+/// A model with fewer votes in the run is not scored against (see [`predictive_ratings`]).
+pub const MIN_VOTES_TO_SCORE: u64 = 20;
+
 /// The ratings a run gives, as the vote path scores with them: `(rating, standard error,
 /// votes)` per model (Elo; an unknown error as a large one) to `(rating, standard error)`.
 ///
@@ -163,7 +166,7 @@ pub const PRIOR_SD_ELO: f64 = 200.0;
 /// Both only move the prediction towards an even pair, where every alternative of the
 /// sequential test gains least from an honest voter; a model with hundreds of votes keeps its
 /// rating within a few Elo.
-pub fn predictive_ratings(fitted: &[(f64, f64, u64)]) -> Vec<(f64, f64)> {
+pub fn predictive_ratings(fitted: &[(f64, f64, u64)]) -> Vec<Option<(f64, f64)>> {
     let center = if fitted.is_empty() {
         0.0
     } else {
@@ -173,13 +176,16 @@ pub fn predictive_ratings(fitted: &[(f64, f64, u64)]) -> Vec<(f64, f64)> {
     fitted
         .iter()
         .map(|&(rating, se, votes)| {
+            if votes < MIN_VOTES_TO_SCORE {
+                return None;
+            }
             let bound = 2.0 * crate::ELO_PER_NATURAL_UNIT / (votes.max(1) as f64).sqrt();
             let se = if se.is_finite() { se.max(bound) } else { 1e6 };
             let precision = se.powi(-2) + prior_precision;
-            (
+            Some((
                 (rating * se.powi(-2) + center * prior_precision) / precision,
                 precision.sqrt().recip(),
-            )
+            ))
         })
         .collect()
 }

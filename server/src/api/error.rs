@@ -56,20 +56,26 @@ impl From<ArenaError> for ApiError {
                 code,
                 message,
                 retry_after,
-            } => Self {
-                retry_after: Some(retry_after.as_secs().max(1)),
-                ..Self::new(StatusCode::TOO_MANY_REQUESTS, code, message)
-            },
+            } => {
+                crate::metrics::refused(code);
+                Self {
+                    retry_after: Some(retry_after.as_secs().max(1)),
+                    ..Self::new(StatusCode::TOO_MANY_REQUESTS, code, message)
+                }
+            }
             ArenaError::Unavailable(message) => {
                 Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message)
             }
             ArenaError::Busy {
                 message,
                 retry_after,
-            } => Self {
-                retry_after: Some(retry_after.as_secs().max(1)),
-                ..Self::new(StatusCode::SERVICE_UNAVAILABLE, "busy", message)
-            },
+            } => {
+                crate::metrics::refused("busy");
+                Self {
+                    retry_after: Some(retry_after.as_secs().max(1)),
+                    ..Self::new(StatusCode::SERVICE_UNAVAILABLE, "busy", message)
+                }
+            }
             ArenaError::Unauthorized { code, message } => {
                 Self::new(StatusCode::UNAUTHORIZED, code, message)
             }

@@ -54,12 +54,13 @@ async fn last_vote(app: &TestApp) -> (i64, uuid::Uuid, Option<f64>, Option<i64>)
     .unwrap()
 }
 
-/// Honest votes: alpha 2 wins, beta 2 wins, 1 tie (equal ratings, tie rate 1/5), a run of
-/// them (made here, or already by the background refresh), and the predictor reading it. The
-/// honest voter's client.
+/// Honest votes: alpha 8 wins, beta 8 wins, 4 ties (equal ratings; 20 votes, as many as a
+/// model needs to be scored against, `MIN_VOTES_TO_SCORE`), a run of them (made here, or
+/// already by the background refresh), and the predictor reading it. The honest voter's client.
 async fn honest_baseline(app: &TestApp) -> reqwest::Client {
     let honest = app.client();
-    for (i, pick) in ["alpha", "beta", "alpha", "beta", "tie"].iter().enumerate() {
+    let picks = ["alpha", "beta", "alpha", "beta", "tie"];
+    for (i, pick) in picks.iter().cycle().take(20).enumerate() {
         let (id, alpha_side) = battle(app, &honest, i).await;
         let winner = match *pick {
             "alpha" => alpha_side,
@@ -119,25 +120,29 @@ async fn a_planted_rigger_is_quarantined_and_clearing_brings_its_votes_back() {
     let app = two_models(100).await;
     let honest = honest_baseline(&app).await;
     let run: i64 = app
-        .count("select max(id) from rating_run where refresh and vote_count = 5")
+        .count("select max(id) from rating_run where refresh and vote_count = 20")
         .await;
 
-    // Hand-checked: equal ratings, σ = ½; 1 tie in 5 votes, by the rule of succession
-    // τ = (1 + 1)/(5 + 2) = 2/7; P(tie) = τ·2·min(σ, 1−σ) = 2/7, P(a wins) = ½ − 1/7 = 5/14.
-    let (id, _) = battle(&app, &honest, 10).await;
+    // Hand-checked: equal ratings, σ = ½; 4 ties in 20 votes, by the rule of succession
+    // τ = (4 + 1)/(20 + 2) = 5/22; P(tie) = τ·2·min(σ, 1−σ) = 5/22, P(a wins) = ½ − 5/44 =
+    // 17/44.
+    let (id, _) = battle(&app, &honest, 30).await;
     assert_eq!(app.vote(&honest, &id, "tie", None).await.0, 200);
     let (_, honest_id, surprise, scored_by) = last_vote(&app).await;
-    assert!((surprise.unwrap() - 2.0 / 7.0).abs() < 1e-9, "{surprise:?}");
+    assert!(
+        (surprise.unwrap() - 5.0 / 22.0).abs() < 1e-9,
+        "{surprise:?}"
+    );
     assert_eq!(scored_by, Some(run));
-    let (id, _) = battle(&app, &honest, 11).await;
+    let (id, _) = battle(&app, &honest, 31).await;
     assert_eq!(app.vote(&honest, &id, "model_a", None).await.0, 200);
-    assert!((last_vote(&app).await.2.unwrap() - 5.0 / 14.0).abs() < 1e-9);
-    let honest_votes = 7;
+    assert!((last_vote(&app).await.2.unwrap() - 17.0 / 44.0).abs() < 1e-9);
+    let honest_votes = 22;
 
     // The rigger votes for alpha whenever it appears. Each vote multiplies its "for alpha"
-    // evidence by ½ + ½/0.4 = 1.75; with weight 1/(4K) = 1/8 on it (and on "against beta"),
-    // the evidence passes 1/α = 100 at the 11th vote (at the 10th only if alpha sat on the
-    // same side ten times, which the one-side alternative adds: 1/512).
+    // evidence by ½ + ½·44/17 ≈ 1.794; with weight 1/(4K) = 1/8 on it (and on "against beta"),
+    // the evidence passes 1/α = 100 at the 12th vote (at the 11th with what the one-side
+    // alternative adds when alpha sat on the same side often).
     let rigger = app.client();
     let mut rigger_id = None;
     let mut flagged_at = None;
@@ -160,7 +165,7 @@ async fn a_planted_rigger_is_quarantined_and_clearing_brings_its_votes_back() {
     }
     let rigger_id = rigger_id.unwrap();
     assert!(
-        matches!(flagged_at, Some(10 | 11)),
+        matches!(flagged_at, Some(11 | 12)),
         "flagged at {flagged_at:?}"
     );
     let (state, detail): (String, String) =
@@ -476,10 +481,10 @@ async fn the_cap_holds_under_concurrency_and_per_account() {
 #[tokio::test]
 async fn one_person_in_many_browsers_is_one_voter_for_the_sequential_test() {
     let app = two_models(100).await;
-    // The same honest baseline as the planted rigger's: equal ratings, tie rate 1/5.
+    // The same honest baseline as the planted rigger's: equal ratings, 20 votes.
     honest_baseline(&app).await;
     // One account, four browsers (four voters), five votes for alpha from each: no browser
-    // alone has the ~11 votes the test needs, the person has 20.
+    // alone has the ~12 votes the test needs, the person has 20.
     let browsers = browsers_of(&app, "fan", 4).await;
     let mut i = 100;
     for _round in 0..5 {
@@ -512,7 +517,7 @@ async fn one_person_in_many_browsers_is_one_voter_for_the_sequential_test() {
         .await,
         20
     );
-    assert_eq!(counted_in_counts(&app).await, 5);
+    assert_eq!(counted_in_counts(&app).await, 20);
     assert_eq!(
         app.count("select count(*) from voter_evidence").await,
         1,
@@ -533,5 +538,5 @@ async fn one_person_in_many_browsers_is_one_voter_for_the_sequential_test() {
     assert_eq!(r.status(), 200);
     let body: serde_json::Value = r.json().await.unwrap();
     assert_eq!(body["votes_changed"], 20);
-    assert_eq!(counted_in_counts(&app).await, 25);
+    assert_eq!(counted_in_counts(&app).await, 40);
 }

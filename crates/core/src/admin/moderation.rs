@@ -149,6 +149,7 @@ impl Admin {
         )
         .await?;
         tx.commit().await?;
+        crate::metrics::voided(reason, voided, changed);
         Ok(ModerationOutcome {
             votes_changed: changed,
         })

@@ -66,6 +66,14 @@ impl Arena {
             r = self.run_stream(live, side, model, request, started, &mut record) => r,
         };
         record.duration_ms = Some(started.elapsed().as_millis() as i32);
+        crate::metrics::answer(
+            &model.key,
+            record.endpoint_url.as_deref(),
+            result.is_ok(),
+            record.ttft,
+            result.as_ref().ok().map(|r| r.1),
+            started.elapsed(),
+        );
         let final_event = match &result {
             Ok((finish_reason, tokens)) => StreamEvent::Done {
                 side,
@@ -124,6 +132,13 @@ impl Arena {
         }
         drop(outcomes);
         if recorded {
+            if both_finished {
+                crate::metrics::turn_finished(if turn_status == "ready" {
+                    "done"
+                } else {
+                    "failed"
+                });
+            }
             live.publish(final_event);
         } else {
             tracing::error!("gave up recording the answer");
@@ -166,7 +181,8 @@ impl Arena {
                     if text.is_empty() {
                         continue;
                     }
-                    if record.ttft_ms.is_none() {
+                    if record.ttft.is_none() {
+                        record.ttft = Some(started.elapsed());
                         record.ttft_ms = Some(started.elapsed().as_millis() as i32);
                     }
                     deltas += 1;
@@ -261,6 +277,7 @@ struct AnswerRecord {
     prompt_tokens: Option<i32>,
     completion_tokens: Option<i32>,
     ttft_ms: Option<i32>,
+    ttft: Option<Duration>,
     duration_ms: Option<i32>,
 }
 

@@ -137,6 +137,7 @@ impl Arena {
         let answers = insert_answers(&mut tx, turn_id, 0, [&model_a, &model_b]).await?;
         tx.commit().await?;
         tracing::info!(battle.id = %battle_id, "battle created");
+        crate::metrics::battle_created();
 
         self.detect_language(battle_id, turn_id, 0, prompt.as_str().to_owned());
         let conversation = vec![(prompt.into_inner(), None, None)];

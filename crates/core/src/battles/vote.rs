@@ -253,6 +253,10 @@ impl Arena {
         }
         tx.commit().await?;
         tracing::info!(battle.id = %battle_id, winner = %winner, counted, capped, held, "vote recorded");
+        crate::metrics::vote(winner.as_str(), counted && !held, capped);
+        if held {
+            crate::metrics::voided(crate::rigging::QUARANTINE_REASON, true, 1);
+        }
         // The vote is acknowledged either way: a quarantine that fails here is tried again at
         // the voter's next vote (the evidence or the signal is still there).
         if let Some(flag) = flag

@@ -171,7 +171,8 @@ async fn load(pool: &PgPool, catalog: &Catalog) -> ArenaResult<Option<Predictor>
     let ids: HashMap<String, Uuid> = catalog.all().into_iter().map(|m| (m.key, m.id)).collect();
     // The standard error from the 95 % interval (the credible one for a provisional model);
     // a model with neither is scored as hopelessly uncertain. Then as a prediction: no more
-    // precise than its votes allow, shrunk towards the run's mean (`predictive_ratings`).
+    // precise than its votes allow, shrunk towards the run's mean, none below 20 votes
+    // (`predictive_ratings`).
     let fitted: Vec<(Uuid, (f64, f64, u64))> = view
         .entries
         .iter()
@@ -192,7 +193,14 @@ async fn load(pool: &PgPool, catalog: &Catalog) -> ArenaResult<Option<Predictor>
         })
         .collect();
     let scored = predictive_ratings(&fitted.iter().map(|f| f.1).collect::<Vec<_>>());
-    let ratings: HashMap<Uuid, (f64, f64)> = fitted.iter().map(|f| f.0).zip(scored).collect();
+    // A model with fewer than `MIN_VOTES_TO_SCORE` votes is left out: votes on it are not
+    // scored (its rating is no prediction yet).
+    let ratings: HashMap<Uuid, (f64, f64)> = fitted
+        .iter()
+        .map(|f| f.0)
+        .zip(scored)
+        .filter_map(|(id, s)| Some((id, s?)))
+        .collect();
     // The votes of the run's pairs: the tie model's rule of succession needs them (a young
     // arena's first run may have no tie yet; see `TiePrediction::half_from_ties`).
     let pairs: Vec<(Uuid, Uuid, i64, i64)> = sqlx::query_as(
@@ -220,7 +228,7 @@ async fn load(pool: &PgPool, catalog: &Catalog) -> ArenaResult<Option<Predictor>
         run_id,
         // The mixture spreads its model alternatives over the run's rated models, not the
         // whole catalog (retired and imported models are no alternative a voter can follow).
-        models: ratings.len(),
+        models: fitted.len(),
         ratings,
         keys: ids.into_iter().map(|(k, id)| (id, k)).collect(),
         prediction,

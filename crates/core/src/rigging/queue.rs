@@ -137,6 +137,7 @@ impl Admin {
         )
         .await?;
         tx.commit().await?;
+        crate::metrics::voided(QUARANTINE_REASON, confirm, changed);
         Ok(ModerationOutcome {
             votes_changed: changed,
         })

@@ -391,5 +391,9 @@ async fn quarantine_once(pool: &PgPool, voter: Uuid, flag: &Flag) -> ArenaResult
                        "voter quarantined");
     }
     tx.commit().await?;
+    if newly.is_some() {
+        crate::metrics::quarantined(flag.signal);
+    }
+    crate::metrics::voided(QUARANTINE_REASON, true, changed);
     Ok(changed)
 }

@@ -214,7 +214,7 @@ fn fit_votes<'a>(
 /// Every model's rating and standard error (Elo) in a fit, as the arena's predictor reads
 /// them: the 95 % interval's error (none: hopelessly uncertain) and the votes, through
 /// [`super::predictive_ratings`]; an unrated model as hopelessly uncertain.
-fn scoring_ratings(board: &crate::Leaderboard, models: &[String]) -> Vec<(f64, f64)> {
+fn scoring_ratings(board: &crate::Leaderboard, models: &[String]) -> Vec<Option<(f64, f64)>> {
     let rated: Vec<(usize, (f64, f64, u64))> = models
         .iter()
         .enumerate()
@@ -228,7 +228,7 @@ fn scoring_ratings(board: &crate::Leaderboard, models: &[String]) -> Vec<(f64, f
         })
         .collect();
     let fitted: Vec<(f64, f64, u64)> = rated.iter().map(|r| r.1).collect();
-    let mut out = vec![(1000.0, 1000.0); models.len()];
+    let mut out = vec![None; models.len()];
     for ((m, _), scored) in rated.iter().zip(super::predictive_ratings(&fitted)) {
         out[*m] = scored;
     }
@@ -403,13 +403,17 @@ fn replicate(config: &RiggingConfig, index: usize) -> Result<RiggingReplicate, R
             outcome,
         };
         // Score against the latest fit (its ratings and its fitted tie rate).
-        let ((ra, sa), (rb, sb)) = (scoring[vote.a], scoring[vote.b]);
-        let p = prediction.probabilities_uncertain(ra, rb, (sa * sa + sb * sb).sqrt());
+        let p = match (scoring[vote.a], scoring[vote.b]) {
+            (Some((ra, sa)), Some((rb, sb))) => {
+                Some(prediction.probabilities_uncertain(ra, rb, (sa * sa + sb * sb).sqrt()))
+            }
+            _ => None,
+        };
         let key = (voter, vote.a.min(vote.b), vote.a.max(vote.b));
         let n = per_pair.entry(key).or_default();
         *n += 1;
         let within_cap = *n <= config.cap_per_pair;
-        if within_cap && !flagged[voter] {
+        if let (true, false, Some(p)) = (within_cap, flagged[voter], p) {
             evidence[voter].observe(&models[vote.a], &models[vote.b], p, vote.outcome);
             if evidence[voter].flagged(&options) {
                 flagged[voter] = true;

@@ -10,6 +10,8 @@ use std::time::Duration;
 
 pub struct TestApp {
     pub url: String,
+    /// The Prometheus scrape's base URL (`server.metrics_listen`), when the test turned it on.
+    pub metrics_url: Option<String>,
     pub pool: sqlx::PgPool,
     pub arena: arena_core::Arena,
     pub database: String,
@@ -92,6 +94,7 @@ impl TestApp {
         tweak(&mut settings);
         let app = Application::build(settings).await.expect("app starts");
         let url = format!("http://{}", app.local_addr());
+        let metrics_url = app.metrics_addr().map(|a| format!("http://{a}"));
         let arena = app.arena().clone();
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let stopped = tokio::spawn(app.run_until(async move {
@@ -99,6 +102,7 @@ impl TestApp {
         }));
         TestApp {
             url,
+            metrics_url,
             pool: arena.pool.clone(),
             arena,
             database,

@@ -96,8 +96,9 @@ fn honest_voters_from_other_tie_models_are_not_flagged_at_a_high_tie_share() {
 fn honest_voters_of_a_young_arena_are_not_flagged() {
     // A new arena: the ratings the votes are scored against come from 40 votes and are
     // refitted only every 3,000 (the live refresh and the predictor's cache lag behind a
-    // busy first hour). Ratings fitted from so
-    // few votes are far apart by chance; the detector scores against their uncertainty.
+    // busy first hour). Ratings fitted from so few votes are far apart by chance; the detector
+    // scores against their uncertainty, and not against models of fewer than
+    // `MIN_VOTES_TO_SCORE` votes.
     let config = RiggingConfig {
         warmup_votes: 40,
         refit_every: 3000,
@@ -106,18 +107,30 @@ fn honest_voters_of_a_young_arena_are_not_flagged() {
     };
     let report = simulate_rigging(&config).unwrap();
     assert!(report.honest_flagged <= 0.01, "{}", report.honest_flagged);
+    // The price: votes cast while no model has 20 votes are not scored, and the riggers who
+    // vote in that window are caught only by what they do after it (a third of them here;
+    // the cap bounds them all). At the live cadence the window is a few seconds, and they
+    // are all caught.
+    assert!(report.riggers_flagged >= 0.25, "{}", report.riggers_flagged);
+    let live = RiggingConfig {
+        refit_every: 300,
+        ..config
+    };
+    let report = simulate_rigging(&live).unwrap();
+    assert!(report.honest_flagged <= 0.01, "{}", report.honest_flagged);
     assert!(report.riggers_flagged >= 0.8, "{}", report.riggers_flagged);
 }
 
 #[test]
 fn honest_voters_of_a_nine_vote_arena_are_not_flagged() {
     // What `make chaos` met: five models (0 to 240 Elo apart), 20 % ties whatever the gap,
-    // and the first run fitted on 9 votes, which the processes' caches keep for 30 s (about
-    // 150 votes). Nine votes over five models leave some never beaten: the ridge fit put them
-    // 1,200 Elo apart with intervals of ±250, and scoring honest upsets against that
-    // quarantined every volunteer of one run. Scored through `predictive_ratings`, 5 honest
-    // voters of 4,000 are flagged (0.125 %, the bound is 0.1 %; with the first run
-    // at 2,000 votes: none); scored against the fit as it was, 1 %.
+    // and the first run fitted on 9 votes, which the processes' caches kept for 30 s. Nine
+    // votes over five models leave some never beaten: the ridge fit put them 1,200 Elo apart
+    // with intervals of ±250, and scoring honest upsets against that quarantined every
+    // volunteer of one run. Measured (2026-12-07, 4,000 honest voters each): scored against
+    // the fit as it was, 1 % of 100 voters and 1.9 % of 16 heavy ones flagged; with the
+    // error floor and the prior of `predictive_ratings`, 0.125 % and 1.9 %; with models of
+    // fewer than `MIN_VOTES_TO_SCORE` votes left unscored (10 was enough), none.
     let config = RiggingConfig {
         models: 5,
         strength_sd: 100.0,
@@ -131,5 +144,15 @@ fn honest_voters_of_a_nine_vote_arena_are_not_flagged() {
         ..RiggingConfig::default()
     };
     let report = simulate_rigging(&config).unwrap();
-    assert!(report.honest_flagged <= 0.002, "{}", report.honest_flagged);
+    assert!(report.honest_flagged <= 0.001, "{}", report.honest_flagged);
+    // The chaos volunteers themselves: 16, each voting about 25 times while the first run is
+    // still cached.
+    let chaos = RiggingConfig {
+        honest_voters: 16,
+        refit_every: 400,
+        replicates: 250,
+        ..config
+    };
+    let report = simulate_rigging(&chaos).unwrap();
+    assert!(report.honest_flagged <= 0.001, "{}", report.honest_flagged);
 }
