@@ -74,8 +74,11 @@ pub fn describe() {
         VOTES_CAPPED,
         "Votes past the influence cap (stored, not counted)."
     );
-    describe_counter!(VOTES_VOIDED, "Votes voided, by reason.");
-    describe_counter!(VOTES_RESTORED, "Voided votes restored, by reason.");
+    describe_counter!(
+        VOTES_VOIDED,
+        "Votes voided, by kind (quarantine: the rigging defences; moderation: an admin)."
+    );
+    describe_counter!(VOTES_RESTORED, "Voided votes restored, by kind.");
     describe_counter!(VOTERS_QUARANTINED, "Voters quarantined, by signal.");
     describe_counter!(
         REFUSALS,
@@ -129,7 +132,26 @@ pub fn describe() {
         Unit::Seconds,
         "When the process started (Unix time)."
     );
+    // The series whose labels are known from the start exist from the first scrape, at 0, so
+    // that rates and alerts see them before the first event.
+    counter!(BATTLES_CREATED).absolute(0);
+    counter!(VOTES_CAPPED).absolute(0);
+    counter!(EXPORT_BYTES).absolute(0);
+    for kind in [VOID_QUARANTINE, VOID_MODERATION] {
+        counter!(VOTES_VOIDED, "kind" => kind).absolute(0);
+        counter!(VOTES_RESTORED, "kind" => kind).absolute(0);
+    }
+    for signal in crate::rigging::SIGNALS {
+        counter!(VOTERS_QUARANTINED, "signal" => *signal).absolute(0);
+    }
+    metrics::gauge!(SSE_STREAMS_OPEN).set(0.0);
+    metrics::gauge!(EXPORTS_RUNNING).set(0.0);
 }
+
+/// The kinds of voids the metrics tell apart (never an admin's free-text reason: a label
+/// value per reason would make a series per sentence).
+pub const VOID_QUARANTINE: &str = "quarantine";
+pub const VOID_MODERATION: &str = "moderation";
 
 pub(crate) fn battle_created() {
     counter!(BATTLES_CREATED).increment(1);
@@ -174,14 +196,15 @@ pub(crate) fn vote(outcome: &str, counted: bool, capped: bool) {
     }
 }
 
-/// `changed` votes voided (or restored, `voided = false`) for `reason`.
-pub(crate) fn voided(reason: &str, voided: bool, changed: i64) {
+/// `changed` votes voided (or restored, `voided = false`), of `kind` ([`VOID_QUARANTINE`],
+/// [`VOID_MODERATION`]).
+pub(crate) fn voided(kind: &'static str, voided: bool, changed: i64) {
     let name = if voided { VOTES_VOIDED } else { VOTES_RESTORED };
-    counter!(name, "reason" => reason.to_owned()).increment(changed.max(0) as u64);
+    counter!(name, "kind" => kind).increment(changed.max(0) as u64);
 }
 
-pub(crate) fn quarantined(signal: &str) {
-    counter!(VOTERS_QUARANTINED, "signal" => signal.to_owned()).increment(1);
+pub(crate) fn quarantined(signal: &'static str) {
+    counter!(VOTERS_QUARANTINED, "signal" => signal).increment(1);
 }
 
 impl crate::Arena {

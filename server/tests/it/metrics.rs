@@ -25,6 +25,29 @@ fn value(scrape: &str, name: &str, labels: &[&str]) -> f64 {
         .sum()
 }
 
+/// The arena's series a dashboard or rule file names (`arena_…`, `process_…`), histogram
+/// suffixes kept (the scrape has `_bucket`, `_count` and `_sum` lines).
+fn series_named(text: &str) -> std::collections::BTreeSet<String> {
+    let mut names = std::collections::BTreeSet::new();
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        let rest = &text[i..];
+        let starts = (rest.starts_with("arena_") || rest.starts_with("process_"))
+            && (i == 0 || !(bytes[i - 1].is_ascii_alphanumeric() || bytes[i - 1] == b'_'));
+        if starts {
+            let len = rest
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .unwrap_or(rest.len());
+            names.insert(rest[..len].to_owned());
+            i += len;
+        } else {
+            i += 1;
+        }
+    }
+    names
+}
+
 fn has(scrape: &str, name: &str) -> bool {
     scrape
         .lines()
@@ -50,6 +73,11 @@ async fn a_scrape_after_a_battle_and_a_vote_shows_them_and_promtool_accepts_it()
     std::mem::forget(fake);
     let app = TestApp::spawn_with(vec![model("alpha", &url, 8), model("beta", &url, 8)], |s| {
         s.server.metrics_listen = Some("127.0.0.1:0".parse().unwrap());
+        // A second vote on the pair is capped; a second new leaderboard view is refused.
+        s.rigging.cap_per_pair_per_day = 1;
+        s.exports.voter_salt = arena_core::config::Secret::new("metrics");
+        s.limits.leaderboard.per_address.burst = 1;
+        s.limits.leaderboard.per_address.per_minute = 1;
     })
     .await;
     let before = scrape(&app).await;
@@ -60,6 +88,42 @@ async fn a_scrape_after_a_battle_and_a_vote_shows_them_and_promtool_accepts_it()
         .await;
     app.read_stream(&volunteer, &id).await;
     assert_eq!(app.vote(&volunteer, &id, "tie", None).await.0, 200);
+    let capped = app.create_battle(&volunteer, "And in summer?").await;
+    app.read_stream(&volunteer, &capped).await;
+    assert_eq!(app.vote(&volunteer, &capped, "model_a", None).await.0, 200);
+    // An admin voids the first vote and restores it, and downloads the votes.
+    let admin = signed_in_as(&app, "operator", "admin").await;
+    let vote: i64 = app.count("select min(id) from vote").await;
+    for action in ["void", "unvoid"] {
+        let r = admin
+            .post(format!("{}/api/v1/admin/votes/{vote}/{action}", app.url))
+            .json(&serde_json::json!({"reason": "checking the metrics"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{action}");
+    }
+    let r = admin
+        .get(format!("{}/api/v1/exports/battles?schema=full", app.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let downloaded = r.bytes().await.unwrap().len();
+    // Two new leaderboard views from one address: the second is refused by its budget.
+    let mut statuses = Vec::new();
+    for language in ["eu", "es"] {
+        let r = volunteer
+            .get(format!(
+                "{}/api/v1/leaderboard?language={language}",
+                app.url
+            ))
+            .send()
+            .await
+            .unwrap();
+        statuses.push(r.status().as_u16());
+    }
+    assert!(statuses.contains(&429), "{statuses:?}");
     // A vote on a battle that does not exist: a 404 by its route, not by its path.
     let missing = uuid::Uuid::new_v4();
     let r = volunteer
@@ -95,6 +159,24 @@ async fn a_scrape_after_a_battle_and_a_vote_shows_them_and_promtool_accepts_it()
         ) >= 1.0
     );
     assert!(moved("arena_turns_finished_total", &["status=\"done\""]) >= 1.0);
+    assert!(moved("arena_votes_total", &["counted=\"false\""]) >= 1.0);
+    assert!(moved("arena_votes_capped_total", &[]) >= 1.0);
+    assert!(moved("arena_votes_voided_total", &["kind=\"moderation\""]) >= 1.0);
+    assert!(moved("arena_votes_restored_total", &["kind=\"moderation\""]) >= 1.0);
+    assert!(moved("arena_export_bytes_total", &[]) >= downloaded as f64);
+    assert!(moved("arena_refusals_total", &["code="]) >= 1.0);
+    assert_eq!(
+        value(
+            &after,
+            "arena_voters_quarantined_total",
+            &["signal=\"sequential_test\""]
+        ),
+        value(
+            &before,
+            "arena_voters_quarantined_total",
+            &["signal=\"sequential_test\""]
+        ),
+    );
     assert!(
         moved(
             "arena_time_to_first_token_seconds_count",
@@ -164,6 +246,32 @@ async fn a_scrape_after_a_battle_and_a_vote_shows_them_and_promtool_accepts_it()
     assert!(
         out.status.success(),
         "promtool check metrics: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // Every series the dashboard and the alert rules name is in the scrape, and the rules
+    // are valid.
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    for file in ["deploy/grafana/arena.json", "deploy/prometheus/alerts.yml"] {
+        let text = std::fs::read_to_string(root.join(file)).unwrap();
+        let names = series_named(&text);
+        assert!(names.len() >= 8, "{file}: {names:?}");
+        for name in names {
+            assert!(
+                has(&after, &name),
+                "{file} names {name}, which no scrape has"
+            );
+        }
+    }
+    let out = std::process::Command::new("promtool")
+        .args(["check", "rules"])
+        .arg(root.join("deploy/prometheus/alerts.yml"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "promtool check rules: {}{}",
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );

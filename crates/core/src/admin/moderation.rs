@@ -149,7 +149,7 @@ impl Admin {
         )
         .await?;
         tx.commit().await?;
-        crate::metrics::voided(reason, voided, changed);
+        crate::metrics::voided(crate::metrics::VOID_MODERATION, voided, changed);
         Ok(ModerationOutcome {
             votes_changed: changed,
         })

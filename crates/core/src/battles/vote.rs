@@ -255,7 +255,7 @@ impl Arena {
         tracing::info!(battle.id = %battle_id, winner = %winner, counted, capped, held, "vote recorded");
         crate::metrics::vote(winner.as_str(), counted && !held, capped);
         if held {
-            crate::metrics::voided(crate::rigging::QUARANTINE_REASON, true, 1);
+            crate::metrics::voided(crate::metrics::VOID_QUARANTINE, true, 1);
         }
         // The vote is acknowledged either way: a quarantine that fails here is tried again at
         // the voter's next vote (the evidence or the signal is still there).

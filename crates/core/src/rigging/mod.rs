@@ -32,6 +32,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use uuid::Uuid;
 
+/// The signals that quarantine a voter (the address burst puts voters up for review instead).
+pub const SIGNALS: &[&str] = &["sequential_test", "unread_votes", "repeated_prompt"];
+
 /// The void reason of quarantined votes (only these come back when the voter is cleared).
 pub const QUARANTINE_REASON: &str = "quarantine";
 /// The standard error (Elo) of a rating the run gives no interval for.

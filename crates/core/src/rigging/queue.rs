@@ -137,7 +137,7 @@ impl Admin {
         )
         .await?;
         tx.commit().await?;
-        crate::metrics::voided(QUARANTINE_REASON, confirm, changed);
+        crate::metrics::voided(crate::metrics::VOID_QUARANTINE, confirm, changed);
         Ok(ModerationOutcome {
             votes_changed: changed,
         })

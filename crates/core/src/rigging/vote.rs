@@ -394,6 +394,6 @@ async fn quarantine_once(pool: &PgPool, voter: Uuid, flag: &Flag) -> ArenaResult
     if newly.is_some() {
         crate::metrics::quarantined(flag.signal);
     }
-    crate::metrics::voided(QUARANTINE_REASON, true, changed);
+    crate::metrics::voided(crate::metrics::VOID_QUARANTINE, true, changed);
     Ok(changed)
 }
