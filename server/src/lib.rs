@@ -295,6 +295,10 @@ pub fn router(state: AppState) -> Router {
                 .quality(tower_http::CompressionLevel::Fastest),
         )
         .layer(tower_http::trace::TraceLayer::new_for_http())
+        .layer(axum::middleware::from_fn_with_state(
+            state.proxies.clone(),
+            telemetry::request_id,
+        ))
         // Outermost, so that every answer is counted, the guards' refusals too.
         .layer(axum::middleware::from_fn(metrics::track))
         .with_state(state)

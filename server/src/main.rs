@@ -92,12 +92,17 @@ enum AdminCommand {
 #[tokio::main]
 async fn main() {
     let cli = Cli::parse();
+    let loaded = Settings::load(&Settings::default_dir());
+    let format = match &loaded {
+        Ok(settings) => settings.log.format,
+        Err(_) => telemetry::LogFormat::Text,
+    };
     if cli.command.is_some() {
-        telemetry::init_stderr();
+        telemetry::init_stderr(format);
     } else {
-        telemetry::init();
+        telemetry::init(format);
     }
-    let settings = match Settings::load(&Settings::default_dir()) {
+    let settings = match loaded {
         Ok(settings) => settings,
         Err(e) => {
             tracing::error!(error = %e, "cannot load the configuration");

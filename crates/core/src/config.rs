@@ -46,6 +46,25 @@ pub struct Settings {
     pub rigging: crate::rigging::RiggingSettings,
     #[serde(default)]
     pub models: Vec<ModelSeed>,
+    #[serde(default)]
+    pub log: LogSettings,
+}
+
+/// `[log]`: how the server writes its logs.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct LogSettings {
+    pub format: LogFormat,
+}
+
+/// `text` (for people) or `json` (one object per line, for a log pipeline); anything else is
+/// a configuration error.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
 }
 
 /// Keys the server holds: `key` seals the API keys entered in the console (64 hex digits).

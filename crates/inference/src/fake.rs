@@ -70,6 +70,8 @@ pub struct Fake {
     pub open_connections: Arc<AtomicUsize>,
     pub last_body: Mutex<Option<serde_json::Value>>,
     pub last_authorization: Mutex<Option<String>>,
+    /// The `x-request-id` of every completion request, in order.
+    pub request_ids: Mutex<Vec<String>>,
     addr: SocketAddr,
     stop: CancellationToken,
     server: Mutex<Option<tokio::task::JoinHandle<()>>>,
@@ -171,6 +173,9 @@ async fn completions(State(fake): State<Arc<Fake>>, headers: HeaderMap, body: St
         .get("authorization")
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
+    if let Some(id) = headers.get("x-request-id").and_then(|v| v.to_str().ok()) {
+        fake.request_ids.lock().unwrap().push(id.to_owned());
+    }
     let mode = fake.mode.lock().unwrap().clone();
     match mode {
         Mode::Status(code, body) => {
@@ -287,6 +292,7 @@ pub async fn spawn_fake_at(mode: Mode, addr: SocketAddr) -> (Arc<Fake>, String) 
         open_connections: Arc::new(AtomicUsize::new(0)),
         last_body: Mutex::new(None),
         last_authorization: Mutex::new(None),
+        request_ids: Mutex::new(Vec::new()),
         addr,
         stop: CancellationToken::new(),
         server: Mutex::new(None),

@@ -28,6 +28,7 @@ mod bound;
 #[cfg(feature = "fake-worker")]
 pub mod fake;
 mod gateway;
+pub mod request_id;
 mod sse;
 mod stream;
 mod types;

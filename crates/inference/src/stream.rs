@@ -301,6 +301,10 @@ pub(crate) async fn open_stream(
     if let Some(key) = &endpoint.api_key {
         http = http.bearer_auth(key.expose());
     }
+    // The volunteer's request, followed into the worker's logs.
+    if let Some(id) = crate::request_id::current() {
+        http = http.header("x-request-id", id);
+    }
     let opened = async {
         let response = http.send().await.map_err(|e| GatewayError::Connect {
             url: endpoint.base_url.clone(),

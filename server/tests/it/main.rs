@@ -16,6 +16,7 @@ mod exports;
 mod i18n;
 mod imports;
 mod leaderboards;
+mod logs;
 mod metrics;
 mod openapi;
 mod rigging;

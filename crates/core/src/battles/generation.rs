@@ -31,14 +31,22 @@ impl Arena {
         let messages_a = messages_for(&model_a, conversation, Side::A);
         let messages_b = messages_for(&model_b, conversation, Side::B);
         let [answer_a, answer_b] = answer_ids;
-        tokio::spawn(async move {
-            let a = arena.generate_side(&live, &outcomes, Side::A, answer_a, &model_a, messages_a);
-            let b = arena.generate_side(&live, &outcomes, Side::B, answer_b, &model_b, messages_b);
-            futures::future::join(a, b).await;
-            live.mark_finished();
-            slot.release().await;
-            arena.live.finish(battle_id, turn_id);
-        });
+        // The answers are generated for the request that asked for them: its id goes to the
+        // workers.
+        let request_id = arena_inference::request_id::current();
+        tokio::spawn(arena_inference::request_id::scope_opt(
+            request_id,
+            async move {
+                let a =
+                    arena.generate_side(&live, &outcomes, Side::A, answer_a, &model_a, messages_a);
+                let b =
+                    arena.generate_side(&live, &outcomes, Side::B, answer_b, &model_b, messages_b);
+                futures::future::join(a, b).await;
+                live.mark_finished();
+                slot.release().await;
+                arena.live.finish(battle_id, turn_id);
+            },
+        ));
     }
 
     #[tracing::instrument(skip_all, fields(turn.id = %live.turn_id, side = side.as_str(), model.key = %model.key))]
