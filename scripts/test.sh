@@ -117,6 +117,36 @@ for schema in chatbot_arena_conversations arena_human_preference_100k arena_huma
 done
 .local/pyenv/bin/python scripts/datasets_check.py target/e2e-exports
 
+# The backup drill (docs/operations.md): dump the browser test's arena while its server runs,
+# restore it into a new database, start a server on the copy, and check that the latest stored
+# rating run reproduces there bit for bit and that the full export's bytes are unchanged.
+step "backup and restore"
+bash scripts/backup.sh "$base_url/$e2e_db" target/e2e-backup.dump
+bash scripts/restore.sh target/e2e-backup.dump "$base_url/${e2e_db}_restored"
+restored_port=$(free_port)
+DATABASE_URL="$base_url/${e2e_db}_restored" ARENA_CONFIG=target/e2e-config.toml ARENA__EXPORTS__VOTER_SALT=e2e \
+  ARENA__SERVER__LISTEN="127.0.0.1:$restored_port" target/debug/server > target/e2e-restored-server.log 2>&1 &
+pids+=($!)
+for _ in $(seq 1 120); do
+  curl -fsS "http://127.0.0.1:$restored_port/readyz" >/dev/null 2>&1 && break
+  sleep 0.5
+done
+run=$(psql "$base_url/$e2e_db" -Atc "select max(id) from rating_run where refresh and source_id is null")
+[ -n "$run" ] || { echo "the browser test's arena has no rating run" >&2; exit 1; }
+curl -fsS "http://127.0.0.1:$restored_port/api/v1/leaderboard/runs/$run/reproduce" |
+  python3 -c 'import json, sys
+r = json.load(sys.stdin)
+assert r["identical"], ("run %s does not reproduce on the restored arena" % r["run_id"], r)
+print("[backup] run %s reproduces on the restored arena (%d votes, %d rows)"
+      % (r["run_id"], r["recomputed_vote_count"], len(r["recomputed"])))'
+DATABASE_URL="$base_url/${e2e_db}_restored" ARENA_CONFIG=target/e2e-config.toml ARENA__EXPORTS__VOTER_SALT=e2e \
+  target/debug/server export --schema full --format jsonl --votes all --voided include \
+  --out target/e2e-restored-full.jsonl
+original=$(sha256sum < target/e2e-exports/full.jsonl | cut -d' ' -f1)
+copy=$(sha256sum < target/e2e-restored-full.jsonl | cut -d' ' -f1)
+[ "$original" = "$copy" ] || { echo "the restored arena exports other bytes ($copy, not $original)" >&2; exit 1; }
+echo "[backup] the full export is the same bytes on the restored arena (sha256 $copy)"
+
 # The harnesses of make bench and make chaos, short, on the binaries cargo test built: they must
 # not rot. Their figures are printed, never asserted (the full runs' figures are in docs/scale.md);
 # chaos fails on a lost, changed or duplicated vote or counts that differ from the votes.
