@@ -46,6 +46,7 @@ pub struct Application {
     arena: Arena,
     transport: transport::TransportSettings,
     shutdown_grace: Duration,
+    drain: Duration,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -120,6 +121,7 @@ impl Application {
                 max_buf: (settings.server.max_header_bytes * 8).max(64 * 1024),
             },
             shutdown_grace: Duration::from_secs(settings.server.shutdown_grace_secs),
+            drain: Duration::from_secs(settings.server.drain_secs),
         })
     }
 
@@ -156,8 +158,16 @@ impl Application {
         let arena = self.arena.clone();
         let grace = self.shutdown_grace;
         let (stopped_tx, stopped_rx) = tokio::sync::oneshot::channel::<()>();
+        let (draining, drain_for) = (arena.draining.clone(), self.drain);
         let drain = async move {
             stop.await;
+            if !drain_for.is_zero() {
+                // The load balancer's checks see 503 and move the traffic away; everything it
+                // still sends meanwhile is served.
+                draining.store(true, std::sync::atomic::Ordering::SeqCst);
+                tracing::info!(secs = drain_for.as_secs(), "draining: /readyz answers 503");
+                tokio::time::sleep(drain_for).await;
+            }
             tracing::info!("shutting down: no new connections");
             let _ = stopped_tx.send(());
         };

@@ -162,6 +162,10 @@ pub struct ServerSettings {
     pub max_header_bytes: usize,
     /// On SIGTERM, how long running answers may finish before they are cancelled.
     pub shutdown_grace_secs: u64,
+    /// On SIGTERM, first this long with `/readyz` answering 503 while everything is still
+    /// served (a load balancer's health checks move the traffic away); 0: stop at once.
+    #[serde(default)]
+    pub drain_secs: u64,
     /// Where Prometheus scrapes `/metrics` (a private address; none: no metrics).
     #[serde(default)]
     pub metrics_listen: Option<SocketAddr>,

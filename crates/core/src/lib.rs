@@ -74,6 +74,9 @@ pub struct Arena {
     pub instance: uuid::Uuid,
     /// Fires when the process shuts down: background tasks stop.
     pub shutdown: tokio_util::sync::CancellationToken,
+    /// Set on SIGTERM for `server.drain_secs`: `/readyz` answers 503 so that a load balancer
+    /// moves the traffic away while the process still serves everything it is sent.
+    pub draining: Arc<std::sync::atomic::AtomicBool>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -167,6 +170,7 @@ impl Arena {
             refresh_round: Arc::default(),
             instance,
             shutdown: tokio_util::sync::CancellationToken::new(),
+            draining: Arc::new(std::sync::atomic::AtomicBool::new(false)),
         };
         arena.refresh_pairing().await?;
         // The default leaderboard exists from the start (unless a sibling process holds the
@@ -337,6 +341,7 @@ impl Arena {
         Readiness {
             database,
             healthy_workers: self.gateway.any_healthy(),
+            draining: self.draining.load(std::sync::atomic::Ordering::SeqCst),
         }
     }
 }
@@ -346,10 +351,12 @@ impl Arena {
 pub struct Readiness {
     pub database: bool,
     pub healthy_workers: bool,
+    /// The process is shutting down and asks its load balancer for no new requests.
+    pub draining: bool,
 }
 
 impl Readiness {
     pub fn is_ready(&self) -> bool {
-        self.database && self.healthy_workers
+        self.database && self.healthy_workers && !self.draining
     }
 }

@@ -12,6 +12,7 @@ mod audit;
 mod bounds;
 mod campaigns;
 mod console;
+mod drain;
 mod exports;
 mod i18n;
 mod imports;
