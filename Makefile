@@ -1,5 +1,5 @@
 # The two commands (see README.md). Both install what is missing first.
-.PHONY: run test bench chaos
+.PHONY: run test bench chaos cluster
 
 run:
 	bash scripts/run.sh
@@ -12,3 +12,6 @@ bench:
 
 chaos:
 	bash scripts/chaos.sh
+
+cluster:
+	bash scripts/cluster.sh

@@ -147,6 +147,11 @@ copy=$(sha256sum < target/e2e-restored-full.jsonl | cut -d' ' -f1)
 [ "$original" = "$copy" ] || { echo "the restored arena exports other bytes ($copy, not $original)" >&2; exit 1; }
 echo "[backup] the full export is the same bytes on the restored arena (sha256 $copy)"
 
+# Three server processes behind HAProxy (make cluster's short version): the browser's battle test
+# through it, then a vote load during a rolling restart: no vote lost, no request answered 5xx.
+step "three processes behind HAProxy"
+CLUSTER_CHECK=1 CLUSTER_CONFIG=target/e2e-config.toml bash scripts/cluster.sh
+
 # The harnesses of make bench and make chaos, short, on the binaries cargo test built: they must
 # not rot. Their figures are printed, never asserted (the full runs' figures are in docs/scale.md);
 # chaos fails on a lost, changed or duplicated vote or counts that differ from the votes.
