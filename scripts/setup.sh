@@ -24,6 +24,7 @@ ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || have_cmd initdb || need+=
 [ -x /usr/bin/chromium ] || need+=(chromium)
 have_cmd wrk || need+=(wrk)  # make bench's HTTP load generator (and its short run in make test)
 [ -x /usr/sbin/haproxy ] || need+=(haproxy)  # make cluster's load balancer (and its short run in make test)
+have_cmd systemd-analyze || need+=(systemd)  # checks deploy/systemd/
 have_cmd promtool || need+=(prometheus)  # promtool checks the metrics scrape and the alert rules
 if [ ${#need[@]} -gt 0 ]; then
   log "installing Debian packages: ${need[*]}"

@@ -40,6 +40,8 @@ cargo clippy --workspace --exclude frontend --all-targets -- -D warnings
 cargo clippy -p frontend --target wasm32-unknown-unknown -- -D warnings
 step "unit and integration tests"
 cargo test --workspace --exclude frontend
+step "deployment files (HAProxy, Prometheus rules, Grafana, systemd)"
+bash scripts/check-deploy.sh target/debug
 
 step "end to end in headless Chromium"
 bash scripts/build-site.sh --no-server
