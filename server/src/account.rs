@@ -21,7 +21,7 @@ use axum_extra::extract::cookie::CookieJar;
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/account", get(me))
+        .route("/account", get(me).delete(erase_account))
         .route("/account/signup", post(sign_up))
         .route("/account/signin", post(sign_in))
         .route("/account/signout", post(sign_out))
@@ -277,6 +277,45 @@ async fn change_password(
         .change_password(account, &body.current_password, &body.new_password, address)
         .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// Erases the signed-in person: the text of their battles, their reports and registrations,
+/// their votes from the counts (or kept as anonymous outcomes when the terms say so), and the
+/// account with its sessions and tokens; both cookies are cleared (docs/privacy.md).
+#[utoipa::path(
+    delete,
+    path = "/api/v1/account",
+    tag = "accounts",
+    request_body = arena_domain::api::EraseAccount,
+    security(("session_cookie" = [])),
+    responses(
+        (status = 200, description = "Erased: what went; both cookies cleared",
+            body = arena_core::privacy::Erasure, headers(("Set-Cookie" = String))),
+        (status = 401, description = "Not signed in, or the password is wrong",
+            body = ApiErrorBody),
+        (status = 409, description = "The account acted in the console (the audit log keeps \
+            who did what): an admin cannot erase it", body = ApiErrorBody),
+    )
+)]
+async fn erase_account(
+    State(state): State<AppState>,
+    Extension(ClientAddr(address)): Extension<ClientAddr>,
+    Extension(SignedInAs(account)): Extension<SignedInAs>,
+    ApiJson(body): ApiJson<arena_domain::api::EraseAccount>,
+) -> Result<Response, ApiError> {
+    let account = accounts::require(account.as_ref(), Role::Volunteer)?;
+    state
+        .arena
+        .accounts
+        .confirm_password(account, &body.password, address)
+        .await?;
+    let erasure = state.arena.erase_account(account.user_id).await?;
+    let secure = state.arena.secure_cookies;
+    let mut response = Json(erasure).into_response();
+    let headers = response.headers_mut();
+    headers.append(header::SET_COOKIE, header(cookie::clear_account(secure)));
+    headers.append(header::SET_COOKIE, header(cookie::clear_voter(secure)));
+    Ok(response)
 }
 
 /// The console's pages (`/admin...`): a stranger is sent to the sign-in page (and back after),

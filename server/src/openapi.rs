@@ -57,6 +57,7 @@ use utoipa::{Modify, OpenApi};
         crate::account::sign_in,
         crate::account::sign_out,
         crate::account::change_password,
+        crate::account::erase_account,
         crate::account::tokens,
         crate::account::create_token,
         crate::account::revoke_token,

@@ -48,6 +48,8 @@ pub struct Settings {
     pub models: Vec<ModelSeed>,
     #[serde(default)]
     pub log: LogSettings,
+    #[serde(default)]
+    pub privacy: crate::privacy::PrivacySettings,
 }
 
 /// `[log]`: how the server writes its logs.

@@ -16,6 +16,7 @@ pub mod limits;
 pub mod live;
 pub mod metrics;
 pub mod pairing;
+pub mod privacy;
 pub mod remote;
 pub mod rigging;
 pub mod secrets;
@@ -67,6 +68,8 @@ pub struct Arena {
     /// run's ratings that votes are scored with.
     pub rigging: Arc<rigging::RiggingSettings>,
     pub predictor_cache: Arc<rigging::PredictorCache>,
+    /// `[privacy]`: erasure and the retention of conversations.
+    pub privacy: Arc<privacy::PrivacySettings>,
     /// One refresh round at a time in this process (the lease keeps other processes out; this
     /// keeps the background round and an explicit one from both recording the same vote set).
     pub refresh_round: Arc<tokio::sync::Mutex<()>>,
@@ -167,6 +170,7 @@ impl Arena {
             leaderboard_settings: Arc::new(settings.leaderboard.clone()),
             rigging: Arc::new(settings.rigging.clone()),
             predictor_cache: Arc::default(),
+            privacy: Arc::new(settings.privacy.clone()),
             refresh_round: Arc::default(),
             instance,
             shutdown: tokio_util::sync::CancellationToken::new(),
@@ -186,6 +190,7 @@ impl Arena {
             Duration::from_millis(settings.leaderboard.refresh_interval_ms.max(10)),
         );
         arena.spawn_limit_sweeps(lease);
+        arena.spawn_retention();
         // The prompt-language detector loads its models on first use (about a second): load
         // them now, on a blocking thread, rather than under the first battle.
         tokio::task::spawn_blocking(|| arena_langid::detect("Kaixo, zer moduz zaude gaur?"));

@@ -137,7 +137,7 @@ pub fn describe() {
     counter!(BATTLES_CREATED).absolute(0);
     counter!(VOTES_CAPPED).absolute(0);
     counter!(EXPORT_BYTES).absolute(0);
-    for kind in [VOID_QUARANTINE, VOID_MODERATION] {
+    for kind in [VOID_QUARANTINE, VOID_MODERATION, VOID_ERASURE] {
         counter!(VOTES_VOIDED, "kind" => kind).absolute(0);
         counter!(VOTES_RESTORED, "kind" => kind).absolute(0);
     }
@@ -152,6 +152,7 @@ pub fn describe() {
 /// value per reason would make a series per sentence).
 pub const VOID_QUARANTINE: &str = "quarantine";
 pub const VOID_MODERATION: &str = "moderation";
+pub const VOID_ERASURE: &str = "erasure";
 
 pub(crate) fn battle_created() {
     counter!(BATTLES_CREATED).increment(1);

@@ -369,6 +369,14 @@ pub struct ChangePassword {
     pub new_password: String,
 }
 
+/// `DELETE /api/v1/account`: the password again, before the account and its data go.
+#[derive(Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct EraseAccount {
+    pub password: String,
+}
+
 /// `GET /api/v1/account`: who is signed in.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

@@ -71,6 +71,7 @@ pub(crate) enum VoterAction {
     Unban,
     Confirm,
     Clear,
+    Erase,
 }
 
 /// `POST /battles/{id}/{action}`: void the battle's votes, or dismiss it from the queue.
@@ -119,6 +120,10 @@ pub(crate) async fn vote_action(
     responses(
         (status = 200, description = "`void`, `unvoid`, `confirm`, `clear`: what changed", body = arena_domain::admin::ModerationOutcome),
         (status = 204, description = "`ban`, `unban`: done"),
+        (status = 201, description = "`erase`: the person's erasure (every browser of its \
+            account, and the account; see docs/privacy.md)", body = arena_core::privacy::Erasure),
+        (status = 409, description = "`erase`: the account acted in the console (the audit log \
+            keeps who did what)", body = arena_domain::api::ApiErrorBody),
         (status = 401, description = "Not signed in", body = arena_domain::api::ApiErrorBody),
         (status = 403, description = "Not an admin", body = arena_domain::api::ApiErrorBody),
         (status = 404, description = "No such voter, or no such action", body = arena_domain::api::ApiErrorBody),
@@ -144,6 +149,11 @@ pub(crate) async fn voter_action(
             let confirm = a == VoterAction::Confirm;
             Ok(Json(admin.decide_quarantine(&id, confirm, &body).await?).into_response())
         }
+        VoterAction::Erase => Ok((
+            StatusCode::CREATED,
+            Json(admin.erase_voter(&id, &body).await?),
+        )
+            .into_response()),
     }
 }
 

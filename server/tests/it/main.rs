@@ -20,6 +20,7 @@ mod leaderboards;
 mod logs;
 mod metrics;
 mod openapi;
+mod privacy;
 mod rigging;
 mod scale;
 mod with_real_model;

@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 
 /// Where `server/src/lib.rs` mounts each router-building function: (file, function, prefix),
 /// or `None` for routes that are not the JSON API (a page's form post).
-const MOUNTS: [(&str, &str, Option<&str>); 11] = [
+const MOUNTS: [(&str, &str, Option<&str>); 12] = [
     ("health.rs", "router", Some("")),
     ("api.rs", "router", Some("/api/v1")),
     ("account.rs", "router", Some("/api/v1")),
@@ -33,6 +33,8 @@ const MOUNTS: [(&str, &str, Option<&str>); 11] = [
     ("imports.rs", "page_router", None),
     // The top bar's language switch (a cookie and a redirect back to the page).
     ("language.rs", "router", None),
+    // The Prometheus scrape, on a listener of its own (`server.metrics_listen`).
+    ("metrics.rs", "router", None),
 ];
 
 const METHODS: [&str; 8] = [

@@ -497,21 +497,7 @@ impl Accounts {
         address: IpAddr,
     ) -> ArenaResult<()> {
         let new = Password::parse(new).map_err(input)?;
-        let failure_keys = self.failure_keys(&account.username, address);
-        self.check_failures(&failure_keys).await?;
-        let stored: String = sqlx::query_scalar("select password_hash from app_user where id = $1")
-            .bind(account.user_id)
-            .fetch_one(&self.pool)
-            .await?;
-        let verified = self
-            .hasher
-            .verify(current, Some(&stored))
-            .await
-            .map_err(hash_error)?;
-        if !verified.matches {
-            self.record_failure(&failure_keys).await?;
-            return Err(unauthorized("the current password is wrong"));
-        }
+        self.confirm_password(account, current, address).await?;
         let hash = self.hasher.hash(new.expose()).await.map_err(hash_error)?;
         let mut tx = self.pool.begin().await?;
         sqlx::query("update app_user set password_hash = $2, updated_at = now() where id = $1")
@@ -528,6 +514,32 @@ impl Accounts {
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
+        Ok(())
+    }
+
+    /// The account's current password, asked again before a change that cannot be undone
+    /// (wrong: 401, counted like a failed sign-in).
+    pub async fn confirm_password(
+        &self,
+        account: &Account,
+        current: &str,
+        address: IpAddr,
+    ) -> ArenaResult<()> {
+        let failure_keys = self.failure_keys(&account.username, address);
+        self.check_failures(&failure_keys).await?;
+        let stored: String = sqlx::query_scalar("select password_hash from app_user where id = $1")
+            .bind(account.user_id)
+            .fetch_one(&self.pool)
+            .await?;
+        let verified = self
+            .hasher
+            .verify(current, Some(&stored))
+            .await
+            .map_err(hash_error)?;
+        if !verified.matches {
+            self.record_failure(&failure_keys).await?;
+            return Err(unauthorized("the current password is wrong"));
+        }
         Ok(())
     }
 

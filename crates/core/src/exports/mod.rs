@@ -214,7 +214,8 @@ select e.vote_id, e.battle_id, e.turn_index, e.model_a, e.model_b,
                        join battle fb on fb.id = f.battle_id
                        where fb.reviewed_at is null) as flagged,
        e.identity_leak, e.anonymous, e.language, v.created_at, v.voter_id,
-       v.voter_id in (select id from voter where data_release_opt_out) as redacted,
+       (v.voter_id in (select id from voter where data_release_opt_out)
+        or e.battle_id in (select id from battle where redacted_at is not null)) as redacted,
        e.prompt, e.a, e.b, e.a_tokens, e.b_tokens, e.a_headers, e.b_headers,
        e.a_lists, e.b_lists, e.a_bold, e.b_bold, e.prompt_tokens_a, e.prompt_tokens_b,
        e.earlier,
@@ -237,6 +238,7 @@ where (not $1 or v.counted)
   and ($10::uuid is null or e.campaign_id = $10)
   and (case when $8::bigint is null
                  then not v.voter_id in (select id from voter where data_release_opt_out)
+                      and not e.battle_id in (select id from battle where redacted_at is not null)
             else v.counted
                  and (case when $9::text is null then v.id <= $8
                            else v.txid is null or pg_visible_in_snapshot(v.txid, $9::pg_snapshot)
