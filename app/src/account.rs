@@ -172,6 +172,26 @@ pub async fn change_password(
     Ok(())
 }
 
+/// Erases the signed-in person (docs/privacy.md): the password again, then the account and
+/// its data; the browser is signed out and sent home.
+#[server(prefix = "/api/pages", endpoint = "erase")]
+pub async fn erase_account(password: String) -> Result<(), PageError> {
+    let arena = server::arena()?;
+    let account = server::signed_in_account()?;
+    arena
+        .accounts
+        .confirm_password(&account, &password, server::address())
+        .await
+        .map_err(PageError::from)?;
+    arena
+        .erase_account(account.user_id)
+        .await
+        .map_err(PageError::from)?;
+    server::signed_out(&arena);
+    leptos_axum::redirect("/");
+    Ok(())
+}
+
 #[server(prefix = "/api/pages", endpoint = "tokens")]
 pub async fn list_tokens() -> Result<Vec<ApiTokenView>, PageError> {
     let arena = server::arena()?;
@@ -333,6 +353,7 @@ pub fn AccountPage() -> impl IntoView {
     let me = Resource::new(|| (), |_| current_account());
     let change = ServerAction::<ChangePassword>::new();
     let sign_out = ServerAction::<SignOut>::new();
+    let erase = ServerAction::<EraseAccount>::new();
     view! {
         <section class="account">
             <h1>{crate::i18n::t(Key::AccountTitle)}</h1>
@@ -355,6 +376,15 @@ pub fn AccountPage() -> impl IntoView {
                         <ActionForm action=sign_out attr:class="signout">
                             <button type="submit">{crate::i18n::t(Key::SignOut)}</button>
                         </ActionForm>
+                        <h2>{crate::i18n::t(Key::EraseTitle)}</h2>
+                        <p class="erase-explain">{crate::i18n::t(Key::EraseExplain)}</p>
+                        <ActionForm action=erase attr:class="account-form erase">
+                            <label>{crate::i18n::t(Key::CurrentPassword)} <input type="password" name="password" autocomplete="current-password" required/></label>
+                            <button type="submit" class="danger">{crate::i18n::t(Key::EraseButton)}</button>
+                        </ActionForm>
+                        {move || erase.value().get().and_then(|r| r.err()).map(|e| view! {
+                            <p class="notice failure" role="alert">{e.to_string()}</p>
+                        })}
                     }.into_any(),
                     Ok(None) => view! { <p>{crate::i18n::t(Key::NotSignedIn)} <a href="/signin?next=/account">{crate::i18n::t(Key::SignIn)}</a></p> }.into_any(),
                     Err(e) => view! { <p class="notice failure">{e.to_string()}</p> }.into_any(),

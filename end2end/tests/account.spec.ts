@@ -49,4 +49,20 @@ test("sign up keeps the votes cast before; sign out; sign in again", async ({ pa
   await expect(page.locator(".me")).toHaveText(username);
   await page.goto("/account");
   await expect(page.locator(".votes")).toHaveText("Votes: 1");
+
+  // Delete the account and its data: the password is asked again; then the browser is
+  // signed out, the account is gone and the battle has no text left (docs/privacy.md).
+  const erase = page.locator("form.erase");
+  await page.waitForLoadState("networkidle");
+  await erase.getByLabel("Current password").fill("not my password");
+  await erase.getByRole("button", { name: "Delete my account and data" }).click();
+  await expect(page.locator(".notice.failure")).toContainText("the current password is wrong");
+  await erase.getByLabel("Current password").fill("correct horse battery");
+  await erase.getByRole("button", { name: "Delete my account and data" }).click();
+  await expect(page.locator(".me")).toHaveText("Sign in");
+  expect((await page.request.get("/api/v1/account")).status()).toBe(401);
+  const gone = await page.request.post("/api/v1/account/signin", {
+    data: { username, password: "correct horse battery" },
+  });
+  expect(gone.status()).toBe(401);
 });
