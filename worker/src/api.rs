@@ -117,7 +117,24 @@ fn message_text(content: &Value) -> Option<String> {
 
 const DEFAULT_MAX_TOKENS: usize = 256;
 
-async fn chat_completions(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
+async fn chat_completions(
+    State(shared): State<Arc<Shared>>,
+    headers: axum::http::HeaderMap,
+    body: Bytes,
+) -> Response {
+    // The arena's request id (`x-request-id`), so that one id finds a volunteer's battle in the
+    // balancer's, the arena's and this worker's logs (never the prompt).
+    let request_id = headers
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|id| {
+            (1..=64).contains(&id.len())
+                && id
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b':'))
+        })
+        .unwrap_or("-")
+        .to_owned();
     match prepare(&shared, &body) {
         Ok((job, rx, stream, include_usage)) => {
             let ready = shared.ready.get().expect("checked in prepare");
@@ -131,6 +148,7 @@ async fn chat_completions(State(shared): State<Arc<Shared>>, body: Bytes) -> Res
                 return unavailable("the worker's queue is full; retry later").into_response();
             }
             shared.metrics.requests.fetch_add(1, Ordering::SeqCst);
+            tracing::info!(request_id = %request_id, prompt_tokens, stream, "completion queued");
             let model = shared.config.model_name.clone();
             if stream {
                 stream_response(rx, model, include_usage).into_response()
