@@ -51,7 +51,7 @@ pids=()
 cleanup() {
   trap - INT TERM EXIT
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
+  stop_or_kill "${pids[@]}"
   stop_private_database
 }
 trap cleanup INT TERM EXIT

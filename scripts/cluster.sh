@@ -45,8 +45,9 @@ pids=()
 server_pid=("" "" "")
 cleanup() {
   trap - INT TERM EXIT
-  for pid in "${pids[@]}" "${server_pid[@]}"; do [ -n "$pid" ] && kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
+  local all=("${pids[@]}" "${server_pid[@]}")
+  for pid in "${all[@]}"; do [ -n "$pid" ] && kill "$pid" 2>/dev/null || true; done
+  stop_or_kill "${all[@]}"
   [ "$check" = 1 ] || stop_private_database
 }
 trap cleanup INT TERM EXIT

@@ -74,3 +74,17 @@ stop_private_database() {
     as_pg_user "$(pg_bin)/pg_ctl" -D "$(pwd)/.local/pg/data" -m fast stop >/dev/null 2>&1 || true
   fi
 }
+
+# stop_or_kill PID...: after a SIGTERM, waits up to 45 s for the processes (a server lets its
+# answers finish), then kills what is left, so that a failing script ends instead of hanging.
+stop_or_kill() {
+  local pid alive
+  for _ in $(seq 1 450); do
+    alive=0
+    for pid in "$@"; do [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && alive=1; done
+    [ "$alive" = 0 ] && break
+    sleep 0.1
+  done
+  for pid in "$@"; do [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+}

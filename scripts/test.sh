@@ -25,7 +25,7 @@ drop_test_databases() {
 cleanup() {
   trap - INT TERM EXIT
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
+  stop_or_kill "${pids[@]}"
   drop_test_databases
   stop_private_database
 }

@@ -218,6 +218,29 @@ impl Application {
     }
 }
 
+/// Every request is handled to its end in a task of its own. A client that goes away (a closed
+/// tab, a load generator's last connections) drops the request's future, and a handler dropped
+/// between two statements of a transaction must not leave work half done. (A `make bench` run
+/// in CI stalled after its vote load ended: a pooled connection was found inside a transaction,
+/// "there is already a transaction in progress", with row locks that held every later write
+/// for the statement timeout; a handler cancelled mid-transaction is the likely cause, and this
+/// removes it.) A response body (a battle stream) is still dropped with its connection: it
+/// holds no database connection.
+async fn run_to_completion(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    match tokio::spawn(next.run(request)).await {
+        Ok(response) => response,
+        Err(e) => {
+            tracing::error!(error = %e, "a request's handler panicked");
+            axum::response::IntoResponse::into_response(
+                axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+            )
+        }
+    }
+}
+
 /// Every 10 s, the heap's free pages go back to the system, so that memory falls back near
 /// its idle size after a burst of load (glibc keeps it otherwise; see crates/trim). The call
 /// takes a few milliseconds under glibc's lock, on a blocking thread.
@@ -311,5 +334,6 @@ pub fn router(state: AppState) -> Router {
         ))
         // Outermost, so that every answer is counted, the guards' refusals too.
         .layer(axum::middleware::from_fn(metrics::track))
+        .layer(axum::middleware::from_fn(run_to_completion))
         .with_state(state)
 }
