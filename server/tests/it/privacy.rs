@@ -349,3 +349,50 @@ async fn conversations_older_than_the_retention_lose_their_text_and_keep_their_v
     assert!(exported.contains("A fresh question from today?"));
     assert_eq!(exported.lines().count(), 1, "{exported}");
 }
+
+#[tokio::test]
+async fn an_answer_still_being_written_when_its_battle_is_erased_keeps_no_text() {
+    let (fake, url) = spawn_fake(Mode::Slow(200)).await;
+    std::mem::forget(fake);
+    let app = TestApp::spawn_with(vec![model("alpha", &url, 8), model("beta", &url, 8)], |s| {
+        s.limits.enabled = false;
+    })
+    .await;
+    let person = signed_up(&app, "midway").await;
+    let id = app
+        .create_battle(&person, "A question erased mid-answer?")
+        .await;
+    let r = person
+        .delete(format!("{}/api/v1/account", app.url))
+        .json(&json!({"password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    // The answers end (cancelled, nobody watches) after the erasure and record their state.
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let open = app
+            .count(&format!(
+                "select count(*) from answer a join battle_turn t on t.id = a.turn_id
+                 where t.battle_id = '{id}' and a.status in ('pending', 'streaming')"
+            ))
+            .await;
+        if open == 0 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the answers never ended"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        app.count(&format!(
+            "select count(*) from answer a join battle_turn t on t.id = a.turn_id
+             where t.battle_id = '{id}' and a.content <> ''"
+        ))
+        .await,
+        0
+    );
+}

@@ -231,7 +231,13 @@ impl Arena {
         let style = StyleFeatures::measure(&record.content);
         let mut tx = self.pool.begin().await?;
         sqlx::query(
-            "update answer set status = $2, content = $3, error = $4, finish_reason = $5,
+            // A battle erased while its answer was being written (docs/privacy.md) keeps no
+            // text: the answer's state is recorded, its content stays empty.
+            "update answer set status = $2, error = $4, finish_reason = $5,
+                    content = case when exists (
+                        select 1 from battle_turn t join battle b on b.id = t.battle_id
+                        where t.id = answer.turn_id and b.redacted_at is not null)
+                        then '' else $3 end,
                     sampling = $6, system_prompt_hash = $7, prompt_tokens = $8,
                     completion_tokens = $9, ttft_ms = $10, duration_ms = $11, token_count = $9,
                     header_count = $12, list_count = $13, bold_count = $14, identity_leak = $15,
