@@ -128,7 +128,8 @@ bash scripts/restore.sh target/e2e-backup.dump "$base_url/${e2e_db}_restored"
 restored_port=$(free_port)
 DATABASE_URL="$base_url/${e2e_db}_restored" ARENA_CONFIG=target/e2e-config.toml ARENA__EXPORTS__VOTER_SALT=e2e \
   ARENA__SERVER__LISTEN="127.0.0.1:$restored_port" target/debug/server > target/e2e-restored-server.log 2>&1 &
-pids+=($!)
+restored_pid=$!
+pids+=($restored_pid)
 for _ in $(seq 1 120); do
   curl -fsS "http://127.0.0.1:$restored_port/readyz" >/dev/null 2>&1 && break
   sleep 0.5
@@ -148,6 +149,7 @@ original=$(sha256sum < target/e2e-exports/full.jsonl | cut -d' ' -f1)
 copy=$(sha256sum < target/e2e-restored-full.jsonl | cut -d' ' -f1)
 [ "$original" = "$copy" ] || { echo "the restored arena exports other bytes ($copy, not $original)" >&2; exit 1; }
 echo "[backup] the full export is the same bytes on the restored arena (sha256 $copy)"
+kill "$restored_pid" 2>/dev/null || true
 
 # Three server processes behind HAProxy (make cluster's short version): the browser's battle test
 # through it, then a vote load during a rolling restart: no vote lost, no request answered 5xx.
