@@ -100,17 +100,22 @@ impl TrustedProxies {
     }
 }
 
+/// The TCP peer of the request (loopback when the server runs without connect info).
+pub fn peer(request: &Request) -> IpAddr {
+    request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip())
+        .unwrap_or(IpAddr::from([127, 0, 0, 1]))
+}
+
 /// Middleware: puts [`ClientAddr`] in the request.
 pub async fn resolve(
     axum::extract::State(proxies): axum::extract::State<TrustedProxies>,
     mut request: Request,
     next: Next,
 ) -> Response {
-    let peer = request
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip())
-        .unwrap_or(IpAddr::from([127, 0, 0, 1]));
+    let peer = peer(&request);
     let forwarded: Vec<&str> = request
         .headers()
         .get_all("x-forwarded-for")

@@ -8,11 +8,10 @@
 
 use crate::client::TrustedProxies;
 pub use arena_core::config::LogFormat;
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{Request, State};
 use axum::http::HeaderValue;
 use axum::middleware::Next;
 use axum::response::Response;
-use std::net::{IpAddr, SocketAddr};
 use tracing::Instrument;
 use tracing_subscriber::EnvFilter;
 
@@ -49,11 +48,7 @@ pub async fn request_id(
     mut request: Request,
     next: Next,
 ) -> Response {
-    let peer = request
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip())
-        .unwrap_or(IpAddr::from([127, 0, 0, 1]));
+    let peer = crate::client::peer(&request);
     let given = request
         .headers()
         .get("x-request-id")
